@@ -1,0 +1,205 @@
+#include "agent/agent.h"
+
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_split.h"
+#include "agent/identity/identity.h"
+#include "agent/probes/registry.h"
+#include "boost/asio/executor_work_guard.hpp"
+#include "common/strings/str_cat.h"
+#include "common/time/clock.h"
+#include "spdlog/spdlog.h"
+
+namespace medic::agent {
+namespace {
+
+// The network a CIDR address belongs to: "10.1.0.23/24" → "10.1.0.0/24". Empty for
+// addresses that say nothing about shared topology (loopback, link-local) or do not parse.
+std::string SubnetOf(std::string_view cidr) {
+  std::vector<std::string> parts = absl::StrSplit(absl::string_view(cidr.data(), cidr.size()), '/');
+  if (parts.size() != 2) return "";
+  int prefix = 0;
+  try {
+    prefix = std::stoi(parts[1]);
+  } catch (...) {
+    return "";
+  }
+  unsigned char bytes[16] = {};
+  const bool v4 = parts[0].find(':') == std::string::npos;
+  const int family = v4 ? AF_INET : AF_INET6;
+  const int bits = v4 ? 32 : 128;
+  if (prefix < 0 || prefix > bits || inet_pton(family, parts[0].c_str(), bytes) != 1) return "";
+  if (v4 && bytes[0] == 127) return "";
+  if (!v4 && ((bytes[0] == 0xfe && (bytes[1] & 0xc0) == 0x80) || parts[0] == "::1")) return "";
+  for (int bit = prefix; bit < bits; ++bit) bytes[bit / 8] &= ~(0x80 >> (bit % 8));
+  char text[INET6_ADDRSTRLEN] = {};
+  inet_ntop(family, bytes, text, sizeof(text));
+  return common::StrCat(text, "/", prefix);
+}
+
+// The body of a report without its times, to tell whether anything changed.
+std::string Content(const medic::v1::ProbeReport& report) {
+  medic::v1::ProbeReport copy = report;
+  copy.clear_collected_at();
+  copy.clear_took();
+  return copy.SerializeAsString();
+}
+
+}  // namespace
+
+medic::v1::AgentConfig DefaultAgentConfig() {
+  medic::v1::AgentConfig config;
+  config.set_state_dir("/var/lib/medic");
+  config.set_root("/");
+  *config.mutable_heartbeat_interval() = common::ToProtoDuration(absl::Seconds(15));
+  *config.mutable_reconnect()->mutable_initial_backoff() =
+      common::ToProtoDuration(absl::Seconds(1));
+  *config.mutable_reconnect()->mutable_max_backoff() = common::ToProtoDuration(absl::Seconds(60));
+  return config;
+}
+
+absl::Status ValidateAgentConfig(const medic::v1::AgentConfig& config) {
+  if (!config.collector().empty() && config.collector().find(':') == std::string::npos) {
+    return absl::InvalidArgumentError(common::StrCat(
+        "collector: '", config.collector(), "' is not HOST:PORT (e.g. collector.corp:7070)"));
+  }
+  if (common::FromProtoDuration(config.heartbeat_interval()) < absl::Seconds(1)) {
+    return absl::InvalidArgumentError("heartbeat_interval: must be at least 1s");
+  }
+  const auto& r = config.reconnect();
+  if (common::FromProtoDuration(r.initial_backoff()) <= absl::ZeroDuration() ||
+      common::FromProtoDuration(r.max_backoff()) < common::FromProtoDuration(r.initial_backoff())) {
+    return absl::InvalidArgumentError(
+        "reconnect: initial_backoff must be above 0 and max_backoff at least initial_backoff");
+  }
+  return absl::OkStatus();
+}
+
+Agent::Agent(medic::v1::AgentConfig config)
+    : config_(std::move(config)),
+      fs_(config_.root()),
+      scheduler_(io_, NewProbes(config_), fs_, common::RealClock::Get(), config_, tracker_,
+                 [this](const auto& report, const auto& events) { OnReport(report, events); }) {}
+
+medic::v1::Snapshot Agent::CollectOnce() {
+  scheduler_.RunAllOnce();
+  return BuildSnapshot();
+}
+
+absl::Status Agent::Run() {
+  boost::asio::signal_set signals(io_, SIGINT, SIGTERM);
+  if (!config_.collector().empty()) {
+    absl::StatusOr<std::string> machine_id = LoadOrCreateMachineId(config_.state_dir());
+    if (!machine_id.ok()) return machine_id.status();
+    medic::v1::Hello hello;
+    hello.set_machine_id(*machine_id);
+    hello.set_hostname(Hostname());
+    hello.set_agent_version(MEDIC_VERSION);
+    hello.set_epoch(NewEpoch());
+    *hello.mutable_labels() = config_.labels();
+    StreamOptions options;
+    options.collector = config_.collector();
+    options.initial_backoff = common::FromProtoDuration(config_.reconnect().initial_backoff());
+    options.max_backoff = common::FromProtoDuration(config_.reconnect().max_backoff());
+    options.heartbeat_interval = common::FromProtoDuration(config_.heartbeat_interval());
+    spdlog::info("medic-agent {} as {} (machine id {}), reporting to {}", MEDIC_VERSION,
+                 hello.hostname(), hello.machine_id(), config_.collector());
+    stream_ =
+        std::make_unique<CollectorStream>(io_, options, hello, [this] { return BuildSnapshot(); });
+  } else {
+    spdlog::info("medic-agent {}: no collector configured, collecting locally only", MEDIC_VERSION);
+  }
+  // The first collection completes before the stream opens, so the first snapshot is whole.
+  scheduler_.RunAllOnce();
+  scheduler_.Start();
+  if (stream_ != nullptr) stream_->Start();
+
+  // Keeps run() going while only gRPC threads have work (a call closing), until stopped.
+  auto work = boost::asio::make_work_guard(io_);
+  signals.async_wait([this, &work](const boost::system::error_code& error, int signal_number) {
+    if (error) return;
+    spdlog::info("{}: stopping", signal_number == SIGINT ? "interrupted" : "terminated");
+    scheduler_.Stop();
+    if (stream_ != nullptr) {
+      stream_->Stop([&work] { work.reset(); });
+    } else {
+      work.reset();
+    }
+  });
+  io_.run();
+  return absl::OkStatus();
+}
+
+void Agent::OnReport(const medic::v1::ProbeReport& report,
+                     const std::vector<medic::v1::FindingEvent>& events) {
+  auto [it, inserted] = latest_.try_emplace(report.probe());
+  const bool changed = inserted || Content(it->second) != Content(report);
+  it->second = report;
+  if (stream_ == nullptr) return;
+  if (changed || !events.empty()) {
+    medic::v1::AgentMessage record;
+    auto* delta = record.mutable_delta();
+    if (changed) *delta->add_reports() = report;
+    for (const auto& e : events) *delta->add_findings() = e;
+    stream_->Send(std::move(record));
+  }
+  if (!changed || (report.probe() != "network" && report.probe() != "os")) return;
+  medic::v1::Topology topology = BuildTopology();
+  std::string serialized = topology.SerializeAsString();
+  if (serialized != last_topology_) {
+    last_topology_ = std::move(serialized);
+    medic::v1::AgentMessage record;
+    *record.mutable_topology() = std::move(topology);
+    stream_->Send(std::move(record));
+  }
+}
+
+medic::v1::Snapshot Agent::BuildSnapshot() const {
+  medic::v1::Snapshot snapshot;
+  *snapshot.mutable_taken_at() = common::ToProtoTime(absl::Now());
+  for (const auto& [name, report] : latest_) *snapshot.add_reports() = report;
+  for (auto& finding : tracker_.AllStanding()) *snapshot.add_findings() = std::move(finding);
+  *snapshot.mutable_topology() = BuildTopology();
+  return snapshot;
+}
+
+medic::v1::Topology Agent::BuildTopology() const {
+  medic::v1::Topology topology;
+  topology.set_site(config_.site());
+  *topology.mutable_labels() = config_.labels();
+  topology.set_agent_version(MEDIC_VERSION);
+  if (auto it = latest_.find("network"); it != latest_.end() && it->second.has_network()) {
+    const auto& net = it->second.network();
+    std::set<std::string> subnets;
+    for (const auto& i : net.interfaces()) {
+      for (const auto& address : i.addresses()) {
+        if (std::string subnet = SubnetOf(address); !subnet.empty()) subnets.insert(subnet);
+      }
+    }
+    topology.mutable_subnets()->Assign(subnets.begin(), subnets.end());
+    *topology.mutable_gateways() = net.default_gateways();
+    *topology.mutable_dns_servers() = net.dns_servers();
+  }
+  if (auto it = latest_.find("os"); it != latest_.end() && it->second.has_os()) {
+    const auto& os = it->second.os();
+    topology.set_os_build(common::StrCat(os.id(), " ", os.version_id(), " / ", os.kernel()));
+  }
+  return topology;
+}
+
+std::string Agent::Hostname() const {
+  if (!config_.hostname().empty()) return config_.hostname();
+  if (auto name = fs_.ReadFile("/proc/sys/kernel/hostname", 256); name.ok()) {
+    std::string trimmed(absl::StripAsciiWhitespace(*name));
+    if (!trimmed.empty()) return trimmed;
+  }
+  char buffer[256] = {};
+  ::gethostname(buffer, sizeof(buffer) - 1);
+  return buffer;
+}
+
+}  // namespace medic::agent

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "agent/scheduler/finding_tracker.h"
+#include "agent/scheduler/scheduler.h"
+#include "agent/transport/collector_stream.h"
+#include "boost/asio/io_context.hpp"
+#include "boost/asio/signal_set.hpp"
+#include "common/fs/file_system.h"
+#include "medic/v1/config.pb.h"
+#include "medic/v1/health.pb.h"
+
+namespace medic::agent {
+
+// The agent's settings with every default filled in.
+medic::v1::AgentConfig DefaultAgentConfig();
+
+// Checks a loaded config for values the agent cannot run with, naming the key.
+absl::Status ValidateAgentConfig(const medic::v1::AgentConfig& config);
+
+// The whole agent: probes on their schedule, the findings they judge, and (when a collector
+// is configured) the stream that carries both to it.
+class Agent {
+ public:
+  explicit Agent(medic::v1::AgentConfig config);
+
+  // Runs every probe once and returns what the agent knows: the snapshot it would send.
+  medic::v1::Snapshot CollectOnce();
+
+  // Runs until SIGINT or SIGTERM: probes on schedule, streaming to the collector. Fails
+  // before starting when the identity in the state dir cannot be loaded or created.
+  absl::Status Run();
+
+ private:
+  void OnReport(const medic::v1::ProbeReport& report,
+                const std::vector<medic::v1::FindingEvent>& events);
+  medic::v1::Snapshot BuildSnapshot() const;
+  medic::v1::Topology BuildTopology() const;
+  std::string Hostname() const;
+
+  medic::v1::AgentConfig config_;
+  common::RootedFileSystem fs_;
+  boost::asio::io_context io_;
+  FindingTracker tracker_;
+  Scheduler scheduler_;
+  std::unique_ptr<CollectorStream> stream_;
+  std::map<std::string, medic::v1::ProbeReport> latest_;  // by probe name
+  std::string last_topology_;  // serialized, to send topology only on change
+};
+
+}  // namespace medic::agent

@@ -1,0 +1,337 @@
+#include "agent/probes/network/network_parse.h"
+
+#include <algorithm>
+#include <bit>
+#include <utility>
+
+#include "absl/algorithm/container.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "agent/probes/text.h"
+
+namespace medic::agent {
+namespace {
+
+std::vector<std::string_view> Columns(std::string_view line) { return SplitFields(line); }
+
+absl::Status LineError(std::string_view file, int line_number, std::string_view what,
+                       std::string_view line) {
+  return absl::InvalidArgumentError(
+      Cat(file, " line ", line_number, ": ", what, ": \"", line, "\""));
+}
+
+bool ParseHexWord(std::string_view text, uint32_t* out) {
+  return text.size() <= 8 && !text.empty() && absl::c_all_of(text, absl::ascii_isxdigit) &&
+         ParseHex(text, out);
+}
+
+// A word of /proc/net/route: the address bytes in memory order, read as a little-endian number.
+bool ParseRouteAddress(std::string_view text, Ipv4Address* out) {
+  uint32_t word = 0;
+  if (text.size() != 8 || !ParseHexWord(text, &word)) return false;
+  *out = ((word & 0xff) << 24) | ((word & 0xff00) << 8) | ((word >> 8) & 0xff00) | (word >> 24);
+  return true;
+}
+
+// 32 hex digits, most significant byte first, as /proc/net/ipv6_route and if_inet6 write them.
+bool ParseIpv6Hex(std::string_view text, Ipv6Address* out) {
+  if (text.size() != 32 || !absl::c_all_of(text, absl::ascii_isxdigit)) return false;
+  for (size_t i = 0; i < 16; ++i) {
+    uint32_t byte = 0;
+    if (!ParseHex(text.substr(2 * i, 2), &byte)) return false;
+    (*out)[i] = static_cast<uint8_t>(byte);
+  }
+  return true;
+}
+
+bool ParseDottedIpv4(std::string_view text, Ipv4Address* out) {
+  std::vector<std::string_view> parts = Split(text, '.');
+  if (parts.size() != 4) return false;
+  Ipv4Address address = 0;
+  for (std::string_view part : parts) {
+    uint32_t octet = 0;
+    if (part.empty() || part.size() > 3 || !absl::c_all_of(part, absl::ascii_isdigit) ||
+        !ParseInt(part, &octet) || octet > 255) {
+      return false;
+    }
+    address = (address << 8) | octet;
+  }
+  *out = address;
+  return true;
+}
+
+bool IsZero(const Ipv6Address& address) {
+  return std::all_of(address.begin(), address.end(), [](uint8_t b) { return b == 0; });
+}
+
+bool IsLoopback(Ipv4Address address) { return (address >> 24) == 127; }
+
+}  // namespace
+
+std::string FormatIpv4(Ipv4Address address) {
+  return Cat(address >> 24, ".", (address >> 16) & 0xff, ".", (address >> 8) & 0xff, ".",
+             address & 0xff);
+}
+
+std::string FormatIpv6(const Ipv6Address& address) {
+  std::array<uint32_t, 8> groups{};
+  for (size_t i = 0; i < 8; ++i) groups[i] = (address[2 * i] << 8) | address[2 * i + 1];
+  // The longest run of at least two zero groups; the first one on a tie (RFC 5952 4.2).
+  int best_start = -1, best_length = 0;
+  for (int i = 0; i < 8;) {
+    if (groups[i] != 0) {
+      ++i;
+      continue;
+    }
+    int j = i;
+    while (j < 8 && groups[j] == 0) ++j;
+    if (j - i > best_length && j - i >= 2) {
+      best_start = i;
+      best_length = j - i;
+    }
+    i = j;
+  }
+  std::string text;
+  for (int i = 0; i < 8; ++i) {
+    if (i == best_start) {
+      text += "::";
+      i += best_length - 1;
+      continue;
+    }
+    if (!text.empty() && text.back() != ':') text += ':';
+    text += Cat(absl::Hex(groups[i]));
+  }
+  return text;
+}
+
+int Ipv4Route::PrefixLength() const { return std::popcount(mask); }
+
+std::string InterfaceAddress::Cidr() const { return Cat(address, "/", prefix_length); }
+
+absl::StatusOr<std::vector<Ipv4Route>> ParseIpv4Routes(std::string_view text) {
+  constexpr std::string_view kFile = "/proc/net/route";
+  std::vector<Ipv4Route> routes;
+  int line_number = 0;
+  bool have_header = false;
+  for (std::string_view line : SplitLines(text)) {
+    ++line_number;
+    if (Trim(line).empty()) continue;
+    if (!have_header) {
+      if (!StartsWith(line, "Iface")) {
+        return LineError(kFile, line_number, "expected the \"Iface\" header", line);
+      }
+      have_header = true;
+      continue;
+    }
+    std::vector<std::string_view> columns = Columns(line);
+    if (columns.size() < 8) return LineError(kFile, line_number, "fewer than 8 columns", line);
+    Ipv4Route route;
+    route.interface = std::string(columns[0]);
+    uint32_t flags = 0, metric = 0;
+    if (!ParseRouteAddress(columns[1], &route.destination) ||
+        !ParseRouteAddress(columns[2], &route.gateway) || !ParseHexWord(columns[3], &flags) ||
+        !ParseInt(columns[6], &metric) || !ParseRouteAddress(columns[7], &route.mask)) {
+      return LineError(kFile, line_number, "malformed column", line);
+    }
+    route.flags = flags;
+    route.metric = metric;
+    routes.push_back(std::move(route));
+  }
+  if (!have_header) return absl::InvalidArgumentError("/proc/net/route: no header line");
+  return routes;
+}
+
+absl::StatusOr<std::vector<Ipv6Route>> ParseIpv6Routes(std::string_view text) {
+  constexpr std::string_view kFile = "/proc/net/ipv6_route";
+  std::vector<Ipv6Route> routes;
+  int line_number = 0;
+  for (std::string_view line : SplitLines(text)) {
+    ++line_number;
+    std::vector<std::string_view> columns = Columns(line);
+    if (columns.empty()) continue;
+    if (columns.size() < 10) return LineError(kFile, line_number, "fewer than 10 columns", line);
+    Ipv6Route route;
+    Ipv6Address source{};
+    uint32_t source_length = 0;
+    if (!ParseIpv6Hex(columns[0], &route.destination) ||
+        !ParseHexWord(columns[1], &route.prefix_length) || route.prefix_length > 128 ||
+        !ParseIpv6Hex(columns[2], &source) || !ParseHexWord(columns[3], &source_length) ||
+        !ParseIpv6Hex(columns[4], &route.next_hop) || !ParseHexWord(columns[5], &route.metric) ||
+        !ParseHexWord(columns[8], &route.flags)) {
+      return LineError(kFile, line_number, "malformed column", line);
+    }
+    route.interface = std::string(columns[9]);
+    routes.push_back(std::move(route));
+  }
+  return routes;
+}
+
+absl::StatusOr<std::vector<InterfaceAddress>> ParseIfInet6(std::string_view text) {
+  constexpr std::string_view kFile = "/proc/net/if_inet6";
+  std::vector<InterfaceAddress> addresses;
+  int line_number = 0;
+  for (std::string_view line : SplitLines(text)) {
+    ++line_number;
+    std::vector<std::string_view> columns = Columns(line);
+    if (columns.empty()) continue;
+    if (columns.size() < 6) return LineError(kFile, line_number, "fewer than 6 columns", line);
+    Ipv6Address address{};
+    InterfaceAddress entry;
+    if (!ParseIpv6Hex(columns[0], &address) || !ParseHexWord(columns[2], &entry.prefix_length) ||
+        entry.prefix_length > 128) {
+      return LineError(kFile, line_number, "malformed column", line);
+    }
+    entry.interface = std::string(columns[5]);
+    entry.address = FormatIpv6(address);
+    addresses.push_back(std::move(entry));
+  }
+  return addresses;
+}
+
+absl::StatusOr<std::vector<Ipv4Address>> ParseFibTrieLocalAddresses(std::string_view text) {
+  constexpr std::string_view kFile = "/proc/net/fib_trie";
+  std::vector<Ipv4Address> addresses;
+  bool have_table = false;
+  bool in_leaf = false;
+  Ipv4Address leaf = 0;
+  int line_number = 0;
+  for (std::string_view line : SplitLines(text)) {
+    ++line_number;
+    const std::string_view content = Trim(line);
+    if (content.empty()) continue;
+    if (!absl::ascii_isspace(line.front()) && EndsWith(content, ":")) {
+      // A table: "Main:", "Local:", "Id 100:" (a VRF).
+      have_table = true;
+      in_leaf = false;
+      continue;
+    }
+    if (StartsWith(content, "+--")) {  // an inner node of the trie
+      in_leaf = false;
+      continue;
+    }
+    if (StartsWith(content, "|--")) {
+      const std::string_view address = Trim(content.substr(3));
+      if (!ParseDottedIpv4(address, &leaf)) {
+        return LineError(kFile, line_number, "malformed leaf address", line);
+      }
+      in_leaf = true;
+      continue;
+    }
+    // A prefix of the current leaf: "/32 host LOCAL", "/24 link UNICAST".
+    std::vector<std::string_view> columns = Columns(content);
+    if (in_leaf && columns.size() >= 3 && columns[0] == "/32" && columns[2] == "LOCAL" &&
+        std::find(addresses.begin(), addresses.end(), leaf) == addresses.end()) {
+      addresses.push_back(leaf);
+    }
+  }
+  if (!have_table) return absl::InvalidArgumentError("/proc/net/fib_trie: no table");
+  return addresses;
+}
+
+std::vector<InterfaceAddress> AssignIpv4Addresses(const std::vector<Ipv4Address>& addresses,
+                                                  const std::vector<Ipv4Route>& routes) {
+  std::vector<InterfaceAddress> assigned;
+  for (Ipv4Address address : addresses) {
+    InterfaceAddress entry;
+    entry.address = FormatIpv4(address);
+    entry.prefix_length = 32;
+    if (IsLoopback(address)) {
+      entry.interface = "lo";
+      entry.prefix_length = 8;
+    } else {
+      int best = 0;
+      for (const Ipv4Route& route : routes) {
+        const int length = route.PrefixLength();
+        if ((route.flags & kRtfUp) == 0 || (route.flags & (kRtfGateway | kRtfReject)) != 0 ||
+            length == 0 || (address & route.mask) != route.destination || length <= best) {
+          continue;
+        }
+        best = length;
+        entry.interface = route.interface;
+        entry.prefix_length = static_cast<uint32_t>(length);
+      }
+    }
+    assigned.push_back(std::move(entry));
+  }
+  return assigned;
+}
+
+std::vector<std::string> DefaultGateways(const std::vector<Ipv4Route>& ipv4,
+                                         const std::vector<Ipv6Route>& ipv6) {
+  std::vector<std::pair<uint32_t, std::string>> v4, v6;
+  for (const Ipv4Route& route : ipv4) {
+    if ((route.flags & (kRtfUp | kRtfGateway)) == (kRtfUp | kRtfGateway) &&
+        (route.flags & kRtfReject) == 0 && route.destination == 0 && route.mask == 0) {
+      v4.emplace_back(route.metric, FormatIpv4(route.gateway));
+    }
+  }
+  for (const Ipv6Route& route : ipv6) {
+    if ((route.flags & (kRtfUp | kRtfGateway)) == (kRtfUp | kRtfGateway) &&
+        (route.flags & kRtfReject) == 0 && route.prefix_length == 0 && !IsZero(route.next_hop)) {
+      v6.emplace_back(route.metric, FormatIpv6(route.next_hop));
+    }
+  }
+  std::vector<std::string> gateways;
+  for (auto* family : {&v4, &v6}) {
+    std::stable_sort(family->begin(), family->end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto& [metric, gateway] : *family) {
+      if (std::find(gateways.begin(), gateways.end(), gateway) == gateways.end()) {
+        gateways.push_back(std::move(gateway));
+      }
+    }
+  }
+  return gateways;
+}
+
+std::vector<medic::v1::Route> ReportedRoutes(const std::vector<Ipv4Route>& ipv4,
+                                             const std::vector<Ipv6Route>& ipv6) {
+  std::vector<medic::v1::Route> reported;
+  for (const Ipv4Route& route : ipv4) {
+    if ((route.flags & kRtfUp) == 0 || (route.flags & (kRtfReject | kRtfCache)) != 0 ||
+        route.interface == "lo") {
+      continue;
+    }
+    medic::v1::Route& out = reported.emplace_back();
+    out.set_destination(Cat(FormatIpv4(route.destination), "/", route.PrefixLength()));
+    if (route.flags & kRtfGateway) out.set_gateway(FormatIpv4(route.gateway));
+    out.set_interface(route.interface);
+    out.set_metric(route.metric);
+  }
+  for (const Ipv6Route& route : ipv6) {
+    if ((route.flags & kRtfUp) == 0 || (route.flags & (kRtfReject | kRtfCache | kRtfLocal)) != 0 ||
+        route.interface == "lo" || (route.prefix_length >= 8 && route.destination[0] == 0xff)) {
+      continue;
+    }
+    medic::v1::Route& out = reported.emplace_back();
+    out.set_destination(Cat(FormatIpv6(route.destination), "/", route.prefix_length));
+    if ((route.flags & kRtfGateway) && !IsZero(route.next_hop)) {
+      out.set_gateway(FormatIpv6(route.next_hop));
+    }
+    out.set_interface(route.interface);
+    out.set_metric(route.metric);
+  }
+  return reported;
+}
+
+absl::StatusOr<ResolvConf> ParseResolvConf(std::string_view text) {
+  ResolvConf conf;
+  int line_number = 0;
+  for (std::string_view line : SplitLines(text)) {
+    ++line_number;
+    const std::string_view content = line.substr(0, line.find_first_of("#;"));
+    std::vector<std::string_view> words = Columns(content);
+    if (words.empty()) continue;
+    if (words[0] == "nameserver") {
+      if (words.size() < 2) {
+        return LineError("resolv.conf", line_number, "nameserver without an address", line);
+      }
+      conf.nameservers.emplace_back(words[1]);
+    } else if (words[0] == "search" || words[0] == "domain") {
+      conf.search_domains.assign(words.begin() + 1, words.end());
+    }
+  }
+  return conf;
+}
+
+}  // namespace medic::agent

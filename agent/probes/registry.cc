@@ -1,0 +1,51 @@
+#include "agent/probes/registry.h"
+
+#include <functional>
+
+#include "agent/probes/hardware/hardware_probes.h"
+#include "agent/probes/network/network_probes.h"
+#include "agent/probes/os/os_probes.h"
+#include "common/time/clock.h"
+
+namespace medic::agent {
+namespace {
+
+// `configured` when it is set and positive, else `fallback`.
+absl::Duration Override(bool set, const google::protobuf::Duration& configured,
+                        absl::Duration fallback) {
+  if (!set) return fallback;
+  const absl::Duration value = common::FromProtoDuration(configured);
+  return value > absl::ZeroDuration() ? value : fallback;
+}
+
+}  // namespace
+
+std::vector<ProbeEntry> NewProbes(const medic::v1::AgentConfig& config) {
+  struct Known {
+    const medic::v1::ProbeSchedule& schedule;
+    std::function<std::unique_ptr<Probe>()> make;
+    absl::Duration interval;
+  };
+  const medic::v1::ProbesConfig& probes = config.probes();
+  const Known known[] = {
+      {probes.cpu(), [] { return NewCpuProbe(); }, absl::Seconds(15)},
+      {probes.memory(), [] { return NewMemoryProbe(); }, absl::Seconds(15)},
+      {probes.filesystems(), [] { return NewFilesystemsProbe(); }, absl::Seconds(60)},
+      {probes.os(), [] { return NewOsProbe(); }, absl::Seconds(300)},
+      {probes.network(), [] { return NewNetworkProbe(); }, absl::Seconds(60)},
+  };
+  std::vector<ProbeEntry> entries;
+  for (const Known& probe : known) {
+    if (probe.schedule.disabled()) continue;
+    entries.push_back(ProbeEntry{
+        .probe = probe.make(),
+        .interval =
+            Override(probe.schedule.has_interval(), probe.schedule.interval(), probe.interval),
+        .deadline = Override(probe.schedule.has_deadline(), probe.schedule.deadline(),
+                             kDefaultProbeDeadline),
+    });
+  }
+  return entries;
+}
+
+}  // namespace medic::agent

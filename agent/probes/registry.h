@@ -1,0 +1,29 @@
+#pragma once
+
+// The probes this agent runs, in one explicit list.
+
+#include <memory>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "agent/probes/probe.h"
+#include "medic/v1/config.pb.h"
+
+namespace medic::agent {
+
+// A probe and when to run it.
+struct ProbeEntry {
+  std::unique_ptr<Probe> probe;
+  absl::Duration interval;  // between the starts of two collections
+  absl::Duration deadline;  // a collection's budget, from its start
+};
+
+inline constexpr absl::Duration kDefaultProbeDeadline = absl::Seconds(2);
+
+// New instances of every probe not disabled in config.probes(), in the order cpu, memory,
+// filesystems, os, network. Default intervals: cpu 15s, memory 15s, filesystems 60s, os 300s,
+// network 60s; deadline kDefaultProbeDeadline. A schedule's interval or deadline replaces the
+// default when it is set and positive. The caller owns the probes.
+std::vector<ProbeEntry> NewProbes(const medic::v1::AgentConfig& config);
+
+}  // namespace medic::agent

@@ -1,0 +1,100 @@
+// medic: the technician's command line. A client of the collector's technician API.
+//
+// Exit codes: 0 done; 1 the collector answered with an error (no such machine, …);
+// 2 bad usage; 3 the collector could not be reached.
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "CLI/CLI.hpp"
+#include "collector/cli/render.h"
+#include "common/proto/json.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "medic/v1/technician.grpc.pb.h"
+
+namespace {
+
+constexpr int kExitError = 1;
+constexpr int kExitUnreachable = 3;
+constexpr const char* kDefaultCollector = "127.0.0.1:7070";
+
+// Prints what went wrong and what to do; returns the exit code.
+int ReportFailure(const grpc::Status& status, const std::string& collector) {
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      std::cerr << "medic: cannot reach the collector at " << collector << " ("
+                << status.error_message()
+                << ") — is medic-collector running there? Set --collector or MEDIC_COLLECTOR.\n";
+      return kExitUnreachable;
+    case grpc::StatusCode::UNIMPLEMENTED:
+      std::cerr << "medic: the collector at " << collector
+                << " does not offer this yet (UNIMPLEMENTED): " << status.error_message() << "\n";
+      return kExitError;
+    default:
+      std::cerr << "medic: " << status.error_message() << "\n";
+      return kExitError;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"medic: ask the collector about the fleet"};
+  app.require_subcommand(1);
+  const char* env = std::getenv("MEDIC_COLLECTOR");
+  std::string collector = env != nullptr && *env != '\0' ? env : kDefaultCollector;
+  app.add_option("--collector", collector,
+                 "collector HOST:PORT (default $MEDIC_COLLECTOR, else 127.0.0.1:7070)");
+  double timeout_seconds = 10;
+  app.add_option("--timeout", timeout_seconds, "seconds to wait for the collector")
+      ->check(CLI::PositiveNumber);
+  bool json = false;
+  app.set_version_flag("--version", MEDIC_VERSION);
+
+  auto* machines = app.add_subcommand("machines", "the fleet: every machine and its state");
+  machines->add_flag("--json", json, "print the proto JSON mapping");
+  std::string state_filter, site_filter, code_filter;
+  machines->add_option("--state", state_filter, "online or offline")
+      ->check(CLI::IsMember({"online", "offline"}));
+  machines->add_option("--site", site_filter, "only machines of this site");
+  machines->add_option("--finding", code_filter, "only machines with this finding standing");
+
+  auto* health = app.add_subcommand("health", "everything known about one machine");
+  std::string host;
+  health->add_option("HOST", host, "hostname or machine id")->required();
+  health->add_flag("--json", json, "print the proto JSON mapping");
+  CLI11_PARSE(app, argc, argv);
+
+  auto channel = grpc::CreateChannel(collector, grpc::InsecureChannelCredentials());
+  auto stub = medic::v1::TechnicianService::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000)));
+  const bool color = !json && isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr;
+
+  if (machines->parsed()) {
+    medic::v1::ListMachinesRequest request;
+    if (state_filter == "online") request.set_state(medic::v1::MACHINE_STATE_ONLINE);
+    if (state_filter == "offline") request.set_state(medic::v1::MACHINE_STATE_OFFLINE);
+    request.mutable_selector()->set_site(site_filter);
+    request.set_finding_code(code_filter);
+    medic::v1::ListMachinesResponse response;
+    grpc::Status status = stub->ListMachines(&context, request, &response);
+    if (!status.ok()) return ReportFailure(status, collector);
+    std::cout << (json ? medic::common::ToJson(response) + "\n"
+                       : medic::cli::RenderMachines(response, absl::Now(), color));
+    return 0;
+  }
+  medic::v1::GetMachineHealthRequest request;
+  request.set_host(host);
+  medic::v1::MachineHealth response;
+  grpc::Status status = stub->GetMachineHealth(&context, request, &response);
+  if (!status.ok()) return ReportFailure(status, collector);
+  std::cout << (json ? medic::common::ToJson(response) + "\n"
+                     : medic::cli::RenderHealth(response, absl::Now(), color));
+  return 0;
+}

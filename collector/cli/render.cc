@@ -1,0 +1,297 @@
+#include "collector/cli/render.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_join.h"
+#include "common/strings/str_cat.h"
+#include "common/time/clock.h"
+#include "fmt/format.h"
+
+namespace medic::cli {
+namespace {
+
+using medic::v1::Finding;
+using medic::v1::ProbeReport;
+
+std::string Paint(bool color, std::string_view code, std::string_view text) {
+  if (!color) return std::string(text);
+  return common::StrCat("\033[", code, "m", text, "\033[0m");
+}
+
+std::string SeverityWord(medic::v1::Severity severity) {
+  switch (severity) {
+    case medic::v1::SEVERITY_CRITICAL:
+      return "CRITICAL";
+    case medic::v1::SEVERITY_WARNING:
+      return "WARNING";
+    case medic::v1::SEVERITY_INFO:
+      return "INFO";
+    default:
+      return "-";
+  }
+}
+
+std::string PaintSeverity(bool color, medic::v1::Severity severity, std::string_view text) {
+  switch (severity) {
+    case medic::v1::SEVERITY_CRITICAL:
+      return Paint(color, "1;31", text);
+    case medic::v1::SEVERITY_WARNING:
+      return Paint(color, "33", text);
+    default:
+      return std::string(text);
+  }
+}
+
+// Pads to `width` visible characters (colour codes don't count).
+std::string Pad(std::string_view text, size_t visible, size_t width) {
+  return common::StrCat(text, std::string(width > visible ? width - visible : 0, ' '));
+}
+
+// A table whose cells may carry colour; widths come from the plain text.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header) { rows_.push_back({std::move(header), {}}); }
+  void Add(std::vector<std::string> plain, std::vector<std::string> shown = {}) {
+    rows_.push_back({std::move(plain), std::move(shown)});
+  }
+  std::string Render(std::string_view indent = "") const {
+    std::vector<size_t> widths;
+    for (const auto& row : rows_) {
+      widths.resize(std::max(widths.size(), row.plain.size()));
+      for (size_t i = 0; i < row.plain.size(); ++i) {
+        widths[i] = std::max(widths[i], row.plain[i].size());
+      }
+    }
+    std::string out;
+    for (const auto& row : rows_) {
+      std::string line(indent);
+      for (size_t i = 0; i < row.plain.size(); ++i) {
+        const std::string& shown = row.shown.empty() ? row.plain[i] : row.shown[i];
+        const bool last = i + 1 == row.plain.size();
+        line += last ? shown : Pad(shown, row.plain[i].size(), widths[i] + 2);
+      }
+      while (!line.empty() && line.back() == ' ') line.pop_back();
+      out += line + "\n";
+    }
+    return out;
+  }
+
+ private:
+  struct Row {
+    std::vector<std::string> plain;
+    std::vector<std::string> shown;
+  };
+  std::vector<Row> rows_;
+};
+
+const ProbeReport* FindReport(const medic::v1::MachineHealth& health, std::string_view probe) {
+  for (const auto& r : health.reports()) {
+    if (r.probe() == probe) return &r;
+  }
+  return nullptr;
+}
+
+std::string Pct(double value) { return fmt::format("{:.0f}%", value); }
+
+std::string FindingsSection(const medic::v1::MachineHealth& health, absl::Time now, bool color) {
+  if (health.findings().empty()) {
+    return common::StrCat(Paint(color, "32", "No problems found."), "\n");
+  }
+  std::string out = common::StrCat("Findings (", health.findings_size(), ")\n");
+  for (const Finding& f : health.findings()) {
+    const std::string word = SeverityWord(f.severity());
+    out += common::StrCat("  ", Pad(PaintSeverity(color, f.severity(), word), word.size(), 10),
+                          f.summary().empty() ? f.code() : f.summary(), "\n");
+    std::string detail = common::StrCat("            ", f.code());
+    if (!f.resource().empty()) common::StrAppend(&detail, " on ", f.resource());
+    if (f.has_raised_at()) {
+      common::StrAppend(&detail, ", since ", Ago(common::FromProtoTime(f.raised_at()), now));
+    }
+    out += detail + "\n";
+    if (!f.evidence().empty()) {
+      std::vector<std::string> keys;
+      for (const auto& [k, v] : f.evidence()) keys.push_back(common::StrCat(k, "=", v));
+      std::sort(keys.begin(), keys.end());
+      out += common::StrCat("            evidence: ", absl::StrJoin(keys, " "), "\n");
+    }
+  }
+  return out;
+}
+
+std::string HardwareSection(const medic::v1::MachineHealth& health) {
+  std::string out;
+  if (const auto* r = FindReport(health, "cpu"); r != nullptr && r->has_cpu()) {
+    const auto& c = r->cpu();
+    out += fmt::format("  CPU       {} cores{} · {} busy · load {:.2f} {:.2f} {:.2f}\n",
+                       c.logical_cores(), c.model().empty() ? "" : ", " + c.model(),
+                       Pct(c.usage_pct()), c.load1(), c.load5(), c.load15());
+  }
+  if (const auto* r = FindReport(health, "memory"); r != nullptr && r->has_memory()) {
+    const auto& m = r->memory();
+    const double used = m.total_bytes() ? 100.0 * m.used_bytes() / m.total_bytes() : 0;
+    std::string swap = m.swap_total_bytes() == 0
+                           ? "no swap"
+                           : fmt::format("swap {} free of {}", HumanBytes(m.swap_free_bytes()),
+                                         HumanBytes(m.swap_total_bytes()));
+    out +=
+        fmt::format("  Memory    {} available of {} ({} used) · {}\n",
+                    HumanBytes(m.available_bytes()), HumanBytes(m.total_bytes()), Pct(used), swap);
+  }
+  if (const auto* r = FindReport(health, "filesystems"); r != nullptr && r->has_filesystems()) {
+    Table table({"MOUNT", "TYPE", "SIZE", "FREE", "INODES FREE", ""});
+    for (const auto& fs : r->filesystems().filesystems()) {
+      table.Add({fs.mount_point(), fs.type(), HumanBytes(fs.total_bytes()),
+                 fmt::format("{} ({})", HumanBytes(fs.free_bytes()), Pct(fs.free_pct())),
+                 fs.total_inodes() ? Pct(fs.inodes_free_pct()) : "-",
+                 fs.read_only() ? "read-only" : ""});
+    }
+    out += "  Disks\n" + table.Render("    ");
+  }
+  return out.empty() ? "" : "Hardware\n" + out;
+}
+
+std::string OsSection(const medic::v1::MachineHealth& health) {
+  const auto* r = FindReport(health, "os");
+  if (r == nullptr || !r->has_os()) return "";
+  const auto& os = r->os();
+  std::string line = common::StrCat("  ", os.name().empty() ? "unknown system" : os.name());
+  if (!os.kernel().empty()) common::StrAppend(&line, ", kernel ", os.kernel());
+  if (!os.architecture().empty()) common::StrAppend(&line, " (", os.architecture(), ")");
+  if (os.has_uptime()) {
+    common::StrAppend(&line, ", up ",
+                      common::HumanDuration(common::FromProtoDuration(os.uptime())));
+  }
+  return common::StrCat("OS\n", line, "\n");
+}
+
+std::string NetworkSection(const medic::v1::MachineHealth& health) {
+  const auto* r = FindReport(health, "network");
+  if (r == nullptr || !r->has_network()) return "";
+  const auto& net = r->network();
+  Table table({"INTERFACE", "LINK", "ADDRESSES", "SPEED"});
+  for (const auto& i : net.interfaces()) {
+    if (i.loopback()) continue;
+    std::string link = !i.up() ? "down" : (i.carrier() ? "up" : "no carrier");
+    table.Add({i.name(), link, i.addresses().empty() ? "-" : absl::StrJoin(i.addresses(), " "),
+               i.speed_mbps() ? common::StrCat(i.speed_mbps(), " Mb/s") : ""});
+  }
+  std::string out = "Network\n" + table.Render("  ");
+  auto list = [](const auto& items) {
+    return items.empty() ? std::string("none") : absl::StrJoin(items, ", ");
+  };
+  out += common::StrCat("  Gateway ", list(net.default_gateways()), " · DNS ",
+                        list(net.dns_servers()));
+  if (!net.search_domains().empty())
+    common::StrAppend(&out, " · search ", list(net.search_domains()));
+  return out + "\n";
+}
+
+std::string ProbesSection(const medic::v1::MachineHealth& health, absl::Time now) {
+  std::vector<std::string> problems;
+  for (const auto& r : health.reports()) {
+    if (r.outcome() == medic::v1::PROBE_OUTCOME_OK) continue;
+    std::string what = r.outcome() == medic::v1::PROBE_OUTCOME_TIMED_OUT ? "timed out"
+                       : r.outcome() == medic::v1::PROBE_OUTCOME_PARTIAL ? "partly failed"
+                                                                         : "failed";
+    problems.push_back(common::StrCat("  ", r.probe(), " ", what,
+                                      r.error().empty() ? "" : ": " + r.error(), " (",
+                                      Ago(common::FromProtoTime(r.collected_at()), now), ")"));
+  }
+  if (problems.empty()) return "";
+  return common::StrCat("Probes that could not report\n", absl::StrJoin(problems, "\n"), "\n");
+}
+
+}  // namespace
+
+std::string HumanBytes(uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double value = static_cast<double>(bytes);
+  size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(kUnits)) {
+    value /= 1024;
+    ++unit;
+  }
+  if (unit == 0) return fmt::format("{} B", bytes);
+  if (value < 10) return fmt::format("{:.1f} {}", value, kUnits[unit]);
+  return fmt::format("{:.0f} {}", value, kUnits[unit]);
+}
+
+std::string Ago(absl::Time then, absl::Time now) {
+  if (then == absl::UnixEpoch() || then == absl::InfinitePast()) return "never";
+  const absl::Duration d = now - then;
+  if (d < absl::Seconds(1)) return "just now";
+  return common::HumanDuration(absl::Trunc(d, absl::Seconds(1))) + " ago";
+}
+
+std::string RenderMachines(const medic::v1::ListMachinesResponse& response, absl::Time now,
+                           bool color) {
+  if (response.machines().empty()) {
+    return "No machines have reported yet. Start medic-agent with --collector pointing here.\n";
+  }
+  std::vector<const medic::v1::Machine*> machines;
+  for (const auto& m : response.machines()) machines.push_back(&m);
+  // Those needing attention first: offline, then by worst finding; then by name.
+  std::stable_sort(machines.begin(), machines.end(), [](const auto* a, const auto* b) {
+    auto rank = [](const medic::v1::Machine* m) {
+      return std::make_pair(m->state() == medic::v1::MACHINE_STATE_OFFLINE ? 0 : 1,
+                            -static_cast<int>(m->worst_severity()));
+    };
+    return rank(a) < rank(b);
+  });
+  Table table({"HOST", "STATE", "OS", "LAST SEEN", "FINDINGS", "AGENT"});
+  int online = 0;
+  for (const auto* m : machines) {
+    const bool is_online = m->state() == medic::v1::MACHINE_STATE_ONLINE;
+    online += is_online;
+    const std::string state = is_online ? "online" : "offline";
+    std::string findings =
+        m->open_findings() == 0
+            ? "none"
+            : common::StrCat(m->open_findings(),
+                             " (worst: ", absl::AsciiStrToLower(SeverityWord(m->worst_severity())),
+                             ")");
+    std::vector<std::string> plain = {m->hostname(),
+                                      state,
+                                      m->os().empty() ? "-" : m->os(),
+                                      Ago(common::FromProtoTime(m->last_seen()), now),
+                                      findings,
+                                      m->agent_version()};
+    std::vector<std::string> shown = plain;
+    shown[1] = is_online ? Paint(color, "32", state) : Paint(color, "1;31", state);
+    if (m->open_findings() > 0) shown[4] = PaintSeverity(color, m->worst_severity(), findings);
+    table.Add(std::move(plain), std::move(shown));
+  }
+  return common::StrCat(table.Render(), "\n", machines.size(),
+                        machines.size() == 1 ? " machine, " : " machines, ", online, " online, ",
+                        machines.size() - online, " offline\n");
+}
+
+std::string RenderHealth(const medic::v1::MachineHealth& health, absl::Time now, bool color) {
+  const auto& m = health.machine();
+  const bool online = m.state() == medic::v1::MACHINE_STATE_ONLINE;
+  std::string out =
+      common::StrCat(Paint(color, "1", m.hostname()), " — ",
+                     online ? Paint(color, "32", "online") : Paint(color, "1;31", "offline"),
+                     ", last seen ", Ago(common::FromProtoTime(m.last_seen()), now));
+  if (!m.os().empty()) common::StrAppend(&out, " · ", m.os());
+  if (!m.agent_version().empty()) common::StrAppend(&out, " · agent ", m.agent_version());
+  if (!m.machine_id().empty()) common::StrAppend(&out, "\nmachine id ", m.machine_id());
+  if (!m.address().empty()) common::StrAppend(&out, " · connected from ", m.address());
+  common::StrAppend(&out, "\n\n", FindingsSection(health, now, color));
+  for (std::string section : {HardwareSection(health), OsSection(health), NetworkSection(health),
+                              ProbesSection(health, now)}) {
+    if (!section.empty()) common::StrAppend(&out, "\n", section);
+  }
+  if (!health.recently_cleared().empty()) {
+    common::StrAppend(&out, "\nCleared in the last day\n");
+    for (const Finding& f : health.recently_cleared()) {
+      common::StrAppend(&out, "  ", f.code(), f.resource().empty() ? "" : " on " + f.resource(),
+                        ", cleared ", Ago(common::FromProtoTime(f.cleared_at()), now), "\n");
+    }
+  }
+  return out;
+}
+
+}  // namespace medic::cli

@@ -1,0 +1,119 @@
+#include "collector/collector.h"
+
+#include "common/status/status_macros.h"
+#include "common/strings/str_cat.h"
+#include "common/time/clock.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+#include "spdlog/spdlog.h"
+
+namespace medic::collector {
+namespace {
+
+constexpr absl::Duration kHousekeepingEvery = absl::Minutes(10);
+
+}  // namespace
+
+medic::v1::CollectorConfig DefaultCollectorConfig() {
+  medic::v1::CollectorConfig config;
+  config.set_listen("127.0.0.1:7070");
+  config.set_db("/var/lib/medic/collector.db");
+  *config.mutable_heartbeat_interval() = common::ToProtoDuration(absl::Seconds(15));
+  *config.mutable_offline_after() = common::ToProtoDuration(absl::Seconds(45));
+  *config.mutable_history_retention() = common::ToProtoDuration(absl::Hours(24));
+  config.set_max_message_bytes(4 << 20);
+  return config;
+}
+
+absl::Status ValidateCollectorConfig(const medic::v1::CollectorConfig& config) {
+  if (config.listen().empty() || config.listen().find(':') == std::string::npos) {
+    return absl::InvalidArgumentError(
+        common::StrCat("listen: '", config.listen(), "' is not HOST:PORT (e.g. 0.0.0.0:7070)"));
+  }
+  if (config.db().empty()) return absl::InvalidArgumentError("db: no database path given");
+  const absl::Duration heartbeat = common::FromProtoDuration(config.heartbeat_interval());
+  const absl::Duration offline = common::FromProtoDuration(config.offline_after());
+  if (heartbeat <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("heartbeat_interval: must be longer than 0");
+  }
+  if (offline <= heartbeat) {
+    return absl::InvalidArgumentError(
+        common::StrCat("offline_after: ", common::HumanDuration(offline),
+                       " must be longer than heartbeat_interval (",
+                       common::HumanDuration(heartbeat), "), or every machine would flap offline"));
+  }
+  if (config.max_message_bytes() < 64 * 1024) {
+    return absl::InvalidArgumentError("max_message_bytes: must be at least 65536");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
+    const medic::v1::CollectorConfig& config) {
+  RETURN_IF_ERROR(ValidateCollectorConfig(config));
+  std::unique_ptr<Collector> collector(new Collector(config));
+  StoreOptions store_options;
+  store_options.offline_after = common::FromProtoDuration(config.offline_after());
+  ASSIGN_OR_RETURN(collector->store_, OpenSqliteStore(config.db(), store_options));
+  RETURN_IF_ERROR(collector->store_->ResetConnections());
+
+  IngestOptions ingest;
+  ingest.heartbeat_interval = common::FromProtoDuration(config.heartbeat_interval());
+  const common::Clock& clock = common::RealClock::Get();
+  collector->agents_ = std::make_unique<AgentServiceImpl>(*collector->store_, clock, ingest);
+  collector->technicians_ = std::make_unique<TechnicianServiceImpl>(*collector->store_, clock);
+
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(config.listen(), grpc::InsecureServerCredentials(), &port);
+  // gRPC sets SO_REUSEPORT by default: a second collector would silently share the port.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes()));
+  builder.RegisterService(collector->agents_.get());
+  builder.RegisterService(collector->technicians_.get());
+  collector->server_ = builder.BuildAndStart();
+  if (collector->server_ == nullptr || port == 0) {
+    return absl::UnavailableError(common::StrCat(
+        "cannot listen on ", config.listen(),
+        ": the address is in use or not on this machine — choose another with --listen"));
+  }
+  const std::string host = config.listen().substr(0, config.listen().rfind(':'));
+  collector->address_ = common::StrCat(host, ":", port);
+  collector->housekeeping_ = std::thread([c = collector.get()] { c->Housekeeping(); });
+  return collector;
+}
+
+Collector::~Collector() { Shutdown(absl::Seconds(5)); }
+
+void Collector::Shutdown(absl::Duration grace) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (server_ != nullptr) {
+    server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+  }
+  if (housekeeping_.joinable()) housekeeping_.join();
+}
+
+void Collector::Housekeeping() {
+  const absl::Duration retention = common::FromProtoDuration(config_.history_retention());
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    auto pruned = store_->PruneHistory(absl::Now() - retention);
+    if (!pruned.ok()) {
+      spdlog::warn("pruning history older than {} failed: {}", common::HumanDuration(retention),
+                   pruned.status().ToString());
+    } else if (*pruned > 0) {
+      spdlog::debug("pruned {} rows of history", *pruned);
+    }
+    lock.lock();
+    stop_cv_.wait_for(lock, absl::ToChronoMilliseconds(kHousekeepingEvery),
+                      [this] { return stopping_; });
+  }
+}
+
+}  // namespace medic::collector

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "collector/api/technician_service.h"
+#include "collector/ingest/agent_service.h"
+#include "collector/store/store.h"
+#include "grpcpp/server.h"
+#include "medic/v1/config.pb.h"
+
+namespace medic::collector {
+
+// The collector's settings with every default filled in.
+medic::v1::CollectorConfig DefaultCollectorConfig();
+
+// Checks a loaded config for values the collector cannot run with, naming the key.
+absl::Status ValidateCollectorConfig(const medic::v1::CollectorConfig& config);
+
+// A running collector: the store, the gRPC server with both services, and housekeeping.
+class Collector {
+ public:
+  // Opens the store, listens and starts serving. Fails, naming the problem and what to do,
+  // when the database cannot be opened or the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<Collector>> Start(const medic::v1::CollectorConfig& config);
+  ~Collector();
+
+  // The address it listens on, with the real port when the config asked for port 0.
+  const std::string& address() const { return address_; }
+
+  // Stops taking new streams and calls, lets calls in flight finish for up to `grace`,
+  // then cancels the rest. Safe to call more than once.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  explicit Collector(medic::v1::CollectorConfig config) : config_(std::move(config)) {}
+  void Housekeeping();
+
+  const medic::v1::CollectorConfig config_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<AgentServiceImpl> agents_;
+  std::unique_ptr<TechnicianServiceImpl> technicians_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+
+  std::mutex mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread housekeeping_;
+};
+
+}  // namespace medic::collector

@@ -1,0 +1,219 @@
+#include "collector/ingest/agent_service.h"
+
+#include <deque>
+#include <utility>
+
+#include "common/status/grpc_status.h"
+#include "common/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace medic::collector {
+namespace {
+
+using medic::v1::AgentMessage;
+using medic::v1::CollectorMessage;
+
+constexpr size_t kMaxIdLength = 128;
+constexpr size_t kMaxHostnameLength = 253;
+
+// Checks a hello before anything is stored. Returns the reason it is refused, or "".
+std::string CheckHello(const medic::v1::Hello& hello) {
+  if (hello.machine_id().empty()) return "hello has no machine_id";
+  if (hello.machine_id().size() > kMaxIdLength) return "hello's machine_id is too long";
+  if (hello.hostname().empty()) return "hello has no hostname";
+  if (hello.hostname().size() > kMaxHostnameLength) return "hello's hostname is too long";
+  if (hello.epoch() == 0) return "hello has no epoch";
+  return "";
+}
+
+}  // namespace
+
+// One agent's stream. Reads one message at a time; writes are queued because acks, and
+// later diagnostic requests, may be produced while a write is in flight. Deletes itself in
+// OnDone.
+class AgentServiceImpl::Stream final
+    : public grpc::ServerBidiReactor<AgentMessage, CollectorMessage> {
+ public:
+  Stream(AgentServiceImpl* service, grpc::CallbackServerContext* context)
+      : service_(service), peer_(context->peer()) {
+    service_->streams_.fetch_add(1);
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the agent closed its side, or the stream broke
+      FinishOnce(grpc::Status::OK);
+      return;
+    }
+    grpc::Status status = Handle(in_);
+    if (!status.ok()) {
+      spdlog::warn("agent stream from {} ({}) ended: {}", peer_,
+                   hostname_.empty() ? "no hello yet" : hostname_, status.error_message());
+      FinishOnce(status);
+      return;
+    }
+    StartRead(&in_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mu_);
+    writing_ = false;
+    if (!ok) return;  // the stream is going away; OnDone follows
+    WriteNextLocked();
+  }
+
+  void OnDone() override {
+    if (!machine_id_.empty() && service_->StreamClosed(machine_id_)) {
+      if (auto s = service_->store_.CloseSession(machine_id_, service_->clock_.Now()); !s.ok()) {
+        spdlog::warn("could not mark {} disconnected: {}", hostname_, s.ToString());
+      }
+      spdlog::info("{} disconnected", hostname_);
+    }
+    service_->streams_.fetch_sub(1);
+    delete this;
+  }
+
+ private:
+  grpc::Status Handle(const AgentMessage& message) {
+    const absl::Time now = service_->clock_.Now();
+    if (machine_id_.empty()) {
+      if (!message.has_hello()) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "the first message on a stream must be a hello");
+      }
+      return HandleHello(message.hello(), now);
+    }
+    switch (message.kind_case()) {
+      case AgentMessage::kHello:
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a second hello on one stream");
+      case AgentMessage::kHeartbeat: {
+        absl::Status s = service_->store_.Touch(machine_id_, now);
+        return s.ok() ? grpc::Status::OK : Unavailable(s);
+      }
+      case AgentMessage::KIND_NOT_SET:
+        // A newer agent's record kind, or an empty message: nothing to store. Acknowledge a
+        // sequenced one so it is not resent forever.
+        spdlog::debug("{} sent a message of a kind this collector does not know", hostname_);
+        break;
+      default:
+        break;
+    }
+    if (message.sequence() == 0) {
+      if (message.kind_case() == AgentMessage::kHeartbeat ||
+          message.kind_case() == AgentMessage::KIND_NOT_SET) {
+        return grpc::Status::OK;
+      }
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "a record that must be stored arrived without a sequence number");
+    }
+    absl::Status stored = service_->store_.Commit(machine_id_, epoch_, message, now);
+    if (!stored.ok()) {
+      if (stored.code() == absl::StatusCode::kFailedPrecondition)
+        return common::ToGrpcStatus(stored);
+      return Unavailable(stored);
+    }
+    Acknowledge(message.sequence());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status HandleHello(const medic::v1::Hello& hello, absl::Time now) {
+    if (std::string why = CheckHello(hello); !why.empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why);
+    }
+    absl::StatusOr<uint64_t> resume = service_->store_.OpenSession(hello, peer_, now);
+    if (!resume.ok()) return Unavailable(resume.status());
+    machine_id_ = hello.machine_id();
+    hostname_ = hello.hostname();
+    epoch_ = hello.epoch();
+    service_->StreamOpened(machine_id_);
+    spdlog::info("{} connected from {} (agent {}, resuming after record {})", hostname_, peer_,
+                 hello.agent_version(), *resume);
+    CollectorMessage welcome;
+    welcome.mutable_welcome()->set_collector_version(service_->options_.collector_version);
+    welcome.mutable_welcome()->set_resume_after(*resume);
+    *welcome.mutable_welcome()->mutable_heartbeat_interval() =
+        common::ToProtoDuration(service_->options_.heartbeat_interval);
+    Write(std::move(welcome));
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Unavailable(const absl::Status& status) {
+    spdlog::error("cannot store a record from {}: {}", hostname_, status.ToString());
+    return grpc::Status(
+        grpc::StatusCode::UNAVAILABLE,
+        common::StrCat("the collector could not store the record: ", status.message()));
+  }
+
+  // Acks are cumulative, so one not yet written is replaced by a newer one.
+  void Acknowledge(uint64_t sequence) {
+    std::lock_guard lock(mu_);
+    if (!pending_.empty() && pending_.back().has_ack()) {
+      pending_.back().mutable_ack()->set_sequence(sequence);
+    } else {
+      CollectorMessage ack;
+      ack.mutable_ack()->set_epoch(epoch_);
+      ack.mutable_ack()->set_sequence(sequence);
+      pending_.push_back(std::move(ack));
+    }
+    WriteNextLocked();
+  }
+
+  void Write(CollectorMessage message) {
+    std::lock_guard lock(mu_);
+    pending_.push_back(std::move(message));
+    WriteNextLocked();
+  }
+
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || finished_ || pending_.empty()) return;
+    out_ = std::move(pending_.front());
+    pending_.pop_front();
+    writing_ = true;
+    StartWrite(&out_);
+  }
+
+  void FinishOnce(const grpc::Status& status) {
+    std::lock_guard lock(mu_);
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+
+  AgentServiceImpl* const service_;
+  const std::string peer_;
+  AgentMessage in_;
+  // Set by the hello; read and written only on the read path (one read at a time).
+  std::string machine_id_;
+  std::string hostname_;
+  uint64_t epoch_ = 0;
+
+  std::mutex mu_;
+  std::deque<CollectorMessage> pending_ ABSL_GUARDED_BY(mu_);
+  CollectorMessage out_ ABSL_GUARDED_BY(mu_);  // the message being written
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+AgentServiceImpl::AgentServiceImpl(Store& store, const common::Clock& clock, IngestOptions options)
+    : store_(store), clock_(clock), options_(std::move(options)) {}
+
+grpc::ServerBidiReactor<medic::v1::AgentMessage, medic::v1::CollectorMessage>*
+AgentServiceImpl::Connect(grpc::CallbackServerContext* context) {
+  return new Stream(this, context);
+}
+
+void AgentServiceImpl::StreamOpened(const std::string& machine_id) {
+  std::lock_guard lock(mu_);
+  ++streams_per_machine_[machine_id];
+}
+
+bool AgentServiceImpl::StreamClosed(const std::string& machine_id) {
+  std::lock_guard lock(mu_);
+  auto it = streams_per_machine_.find(machine_id);
+  if (it == streams_per_machine_.end()) return false;
+  if (--it->second > 0) return false;
+  streams_per_machine_.erase(it);
+  return true;
+}
+
+}  // namespace medic::collector

@@ -1,0 +1,528 @@
+#include <algorithm>
+#include <mutex>
+#include <set>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "collector/store/sqlite_db.h"
+#include "collector/store/store.h"
+#include "common/status/status_macros.h"
+#include "common/strings/str_cat.h"
+#include "common/time/clock.h"
+
+namespace medic::collector {
+namespace {
+
+using medic::v1::Finding;
+using medic::v1::ProbeReport;
+
+// Schema migrations, oldest first. Migration i brings PRAGMA user_version from i to i + 1.
+// Never edit a released migration; add a new one.
+constexpr std::string_view kMigrations[] = {
+    R"sql(
+CREATE TABLE machines (
+  machine_id TEXT PRIMARY KEY,
+  hostname TEXT NOT NULL,
+  agent_version TEXT NOT NULL DEFAULT '',
+  os TEXT NOT NULL DEFAULT '',
+  site TEXT NOT NULL DEFAULT '',
+  labels TEXT NOT NULL DEFAULT '',
+  peer TEXT NOT NULL DEFAULT '',
+  first_seen_ms INTEGER NOT NULL,
+  last_seen_ms INTEGER NOT NULL,
+  connected INTEGER NOT NULL DEFAULT 0,
+  epoch INTEGER NOT NULL DEFAULT 0,
+  committed_sequence INTEGER NOT NULL DEFAULT 0,
+  topology BLOB
+);
+CREATE INDEX machines_by_hostname ON machines(hostname);
+
+CREATE TABLE probe_reports (
+  machine_id TEXT NOT NULL REFERENCES machines(machine_id) ON DELETE CASCADE,
+  probe TEXT NOT NULL,
+  collected_at_ms INTEGER NOT NULL,
+  report BLOB NOT NULL,
+  PRIMARY KEY (machine_id, probe)
+) WITHOUT ROWID;
+
+CREATE TABLE findings (
+  id INTEGER PRIMARY KEY,
+  machine_id TEXT NOT NULL REFERENCES machines(machine_id) ON DELETE CASCADE,
+  code TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  severity INTEGER NOT NULL,
+  raised_at_ms INTEGER NOT NULL,
+  cleared_at_ms INTEGER,
+  finding BLOB NOT NULL
+);
+CREATE UNIQUE INDEX findings_standing ON findings(machine_id, code, resource)
+  WHERE cleared_at_ms IS NULL;
+CREATE INDEX findings_by_code ON findings(code) WHERE cleared_at_ms IS NULL;
+
+CREATE TABLE observations (
+  machine_id TEXT NOT NULL REFERENCES machines(machine_id) ON DELETE CASCADE,
+  metric TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  at_ms INTEGER NOT NULL,
+  value REAL NOT NULL
+);
+CREATE INDEX observations_by_series ON observations(machine_id, metric, resource, at_ms);
+CREATE INDEX observations_by_time ON observations(at_ms);
+)sql",
+};
+
+constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+int64_t Ms(absl::Time t) { return absl::ToUnixMillis(t); }
+absl::Time FromMs(int64_t ms) { return absl::FromUnixMillis(ms); }
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(std::unique_ptr<SqliteDb> db, StoreOptions options)
+      : db_(std::move(db)), options_(options) {}
+
+  absl::Status Init() {
+    std::lock_guard lock(mu_);
+    // The first statement on a file that is not SQLite fails here with "file is not a database".
+    RETURN_IF_ERROR(
+        WithHint(db_->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                           "PRAGMA foreign_keys=ON;")));
+    ASSIGN_OR_RETURN(int version, UserVersion());
+    if (version > kSchemaVersion) {
+      return absl::FailedPreconditionError(common::StrCat(
+          db_->path(), " has schema version ", version, ", newer than this collector's (",
+          kSchemaVersion, "); run a newer medic-collector or point --db at another file"));
+    }
+    if (version == 0) {
+      ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT count(*) FROM sqlite_master"));
+      ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (row && stmt->ColumnInt(0) > 0) {
+        return absl::FailedPreconditionError(
+            common::StrCat(db_->path(),
+                           " is an SQLite database but not Medic's (it has tables and no Medic "
+                           "schema version); point --db at a new or existing Medic database"));
+      }
+    }
+    for (int v = version; v < kSchemaVersion; ++v) {
+      RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
+        RETURN_IF_ERROR(db_->Exec(kMigrations[v]));
+        return db_->Exec(common::StrCat("PRAGMA user_version = ", v + 1));
+      }));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<uint64_t> OpenSession(const medic::v1::Hello& hello, std::string_view peer,
+                                       absl::Time now) override {
+    std::lock_guard lock(mu_);
+    uint64_t resume_after = 0;
+    RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
+      ASSIGN_OR_RETURN(auto select, db_->Prepare("SELECT epoch, committed_sequence FROM machines "
+                                                 "WHERE machine_id = ?"));
+      select->Bind(1, hello.machine_id());
+      ASSIGN_OR_RETURN(bool exists, select->Step());
+      const bool same_epoch =
+          exists && static_cast<uint64_t>(select->ColumnInt(0)) == hello.epoch();
+      if (same_epoch) resume_after = static_cast<uint64_t>(select->ColumnInt(1));
+      ASSIGN_OR_RETURN(
+          auto upsert,
+          db_->Prepare("INSERT INTO machines (machine_id, hostname, agent_version, labels, peer, "
+                       "first_seen_ms, last_seen_ms, connected, epoch, committed_sequence) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 1, ?7, ?8) "
+                       "ON CONFLICT(machine_id) DO UPDATE SET hostname = ?2, agent_version = ?3, "
+                       "labels = ?4, peer = ?5, last_seen_ms = ?6, connected = 1, epoch = ?7, "
+                       "committed_sequence = ?8"));
+      upsert->Bind(1, hello.machine_id())
+          .Bind(2, hello.hostname())
+          .Bind(3, hello.agent_version())
+          .Bind(4, absl::StrJoin(hello.labels(), ","))
+          .Bind(5, peer)
+          .Bind(6, Ms(now))
+          .Bind(7, static_cast<int64_t>(hello.epoch()))
+          .Bind(8, static_cast<int64_t>(resume_after));
+      return upsert->Run();
+    }));
+    return resume_after;
+  }
+
+  absl::Status Commit(std::string_view machine_id, uint64_t epoch,
+                      const medic::v1::AgentMessage& record, absl::Time now) override {
+    std::lock_guard lock(mu_);
+    return InTransaction([&]() -> absl::Status {
+      ASSIGN_OR_RETURN(auto select, db_->Prepare("SELECT epoch, committed_sequence FROM machines "
+                                                 "WHERE machine_id = ?"));
+      select->Bind(1, machine_id);
+      ASSIGN_OR_RETURN(bool exists, select->Step());
+      if (!exists) {
+        return absl::FailedPreconditionError(
+            common::StrCat("machine ", machine_id, " sent a record before its hello"));
+      }
+      if (static_cast<uint64_t>(select->ColumnInt(0)) != epoch) {
+        return absl::FailedPreconditionError(
+            common::StrCat("machine ", machine_id, " sent a record of epoch ", epoch,
+                           " but its session is epoch ", select->ColumnInt(0)));
+      }
+      const uint64_t committed = static_cast<uint64_t>(select->ColumnInt(1));
+      if (record.sequence() <= committed) return absl::OkStatus();  // a resend
+
+      const absl::Time at = record.has_sent_at() ? common::FromProtoTime(record.sent_at()) : now;
+      switch (record.kind_case()) {
+        case medic::v1::AgentMessage::kSnapshot:
+          RETURN_IF_ERROR(ApplySnapshot(machine_id, record.snapshot(), at));
+          break;
+        case medic::v1::AgentMessage::kDelta:
+          RETURN_IF_ERROR(ApplyDelta(machine_id, record.delta(), at));
+          break;
+        case medic::v1::AgentMessage::kTopology:
+          RETURN_IF_ERROR(SetTopology(machine_id, record.topology()));
+          break;
+        default:
+          // Kinds this store keeps nothing of yet are still acknowledged, so they are not
+          // resent forever.
+          break;
+      }
+      ASSIGN_OR_RETURN(auto update, db_->Prepare("UPDATE machines SET committed_sequence = ?, "
+                                                 "last_seen_ms = ? WHERE machine_id = ?"));
+      update->Bind(1, static_cast<int64_t>(record.sequence())).Bind(2, Ms(now)).Bind(3, machine_id);
+      return update->Run();
+    });
+  }
+
+  absl::Status Touch(std::string_view machine_id, absl::Time now) override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto update,
+                     db_->Prepare("UPDATE machines SET last_seen_ms = ? WHERE machine_id = ?"));
+    update->Bind(1, Ms(now)).Bind(2, machine_id);
+    return update->Run();
+  }
+
+  absl::Status CloseSession(std::string_view machine_id, absl::Time now) override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto update, db_->Prepare("UPDATE machines SET connected = 0, "
+                                               "last_seen_ms = ? WHERE machine_id = ?"));
+    update->Bind(1, Ms(now)).Bind(2, machine_id);
+    return update->Run();
+  }
+
+  absl::Status ResetConnections() override {
+    std::lock_guard lock(mu_);
+    return db_->Exec("UPDATE machines SET connected = 0 WHERE connected != 0");
+  }
+
+  absl::StatusOr<std::vector<medic::v1::Machine>> ListMachines(
+      const medic::v1::ListMachinesRequest& request, absl::Time now) override {
+    std::lock_guard lock(mu_);
+    std::string sql = common::StrCat(kMachineColumns, " ORDER BY m.hostname, m.machine_id");
+    ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql));
+    std::vector<medic::v1::Machine> machines;
+    const auto& selector = request.selector();
+    const std::set<std::string> hosts(selector.hosts().begin(), selector.hosts().end());
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      medic::v1::Topology topology;
+      medic::v1::Machine machine = ReadMachine(*stmt, now, &topology);
+      if (!hosts.empty() && !hosts.contains(machine.hostname()) &&
+          !hosts.contains(machine.machine_id())) {
+        continue;
+      }
+      if (!selector.site().empty() && machine.site() != selector.site()) continue;
+      if (!selector.subnet().empty() &&
+          std::find(topology.subnets().begin(), topology.subnets().end(), selector.subnet()) ==
+              topology.subnets().end()) {
+        continue;
+      }
+      if (request.state() != medic::v1::MACHINE_STATE_UNSPECIFIED &&
+          machine.state() != request.state()) {
+        continue;
+      }
+      machines.push_back(std::move(machine));
+    }
+    if (!request.finding_code().empty()) {
+      ASSIGN_OR_RETURN(auto with_code, db_->Prepare("SELECT DISTINCT machine_id FROM findings "
+                                                    "WHERE code = ? AND cleared_at_ms IS NULL"));
+      with_code->Bind(1, request.finding_code());
+      std::set<std::string> ids;
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, with_code->Step());
+        if (!row) break;
+        ids.insert(with_code->ColumnText(0));
+      }
+      std::erase_if(machines, [&](const auto& m) { return !ids.contains(m.machine_id()); });
+    }
+    return machines;
+  }
+
+  absl::StatusOr<medic::v1::MachineHealth> GetMachineHealth(std::string_view host,
+                                                            absl::Time now) override {
+    std::lock_guard lock(mu_);
+    medic::v1::MachineHealth health;
+    ASSIGN_OR_RETURN(auto stmt, db_->Prepare(common::StrCat(
+                                    kMachineColumns,
+                                    " WHERE m.machine_id = ?1 OR m.hostname = ?1 "
+                                    "ORDER BY (m.machine_id = ?1) DESC, m.last_seen_ms DESC")));
+    stmt->Bind(1, host);
+    std::vector<medic::v1::Machine> matches;
+    std::vector<medic::v1::Topology> topologies;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      topologies.emplace_back();
+      matches.push_back(ReadMachine(*stmt, now, &topologies.back()));
+    }
+    if (matches.empty()) {
+      return absl::NotFoundError(common::StrCat("no machine named '", host, "' has reported"));
+    }
+    if (matches.size() > 1 && matches[0].machine_id() != host) {
+      std::vector<std::string> ids;
+      for (const auto& m : matches) ids.push_back(m.machine_id());
+      return absl::FailedPreconditionError(
+          common::StrCat(matches.size(), " machines are named '", host,
+                         "'; ask for one by machine id: ", absl::StrJoin(ids, ", ")));
+    }
+    *health.mutable_machine() = matches[0];
+    *health.mutable_topology() = topologies[0];
+    const std::string& id = matches[0].machine_id();
+
+    ASSIGN_OR_RETURN(auto reports, db_->Prepare("SELECT report FROM probe_reports "
+                                                "WHERE machine_id = ? ORDER BY probe"));
+    reports->Bind(1, id);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, reports->Step());
+      if (!row) break;
+      if (!health.add_reports()->ParseFromString(reports->ColumnBlob(0))) {
+        return absl::DataLossError(
+            common::StrCat("a stored probe report of ", host, " is corrupt"));
+      }
+    }
+    ASSIGN_OR_RETURN(auto standing,
+                     db_->Prepare("SELECT finding FROM findings WHERE machine_id = ? AND "
+                                  "cleared_at_ms IS NULL ORDER BY severity DESC, raised_at_ms"));
+    standing->Bind(1, id);
+    RETURN_IF_ERROR(ReadFindings(*standing, health.mutable_findings()));
+    ASSIGN_OR_RETURN(auto cleared,
+                     db_->Prepare("SELECT finding FROM findings WHERE machine_id = ? AND "
+                                  "cleared_at_ms >= ? ORDER BY cleared_at_ms DESC LIMIT 50"));
+    cleared->Bind(1, id).Bind(2, Ms(now - absl::Hours(24)));
+    RETURN_IF_ERROR(ReadFindings(*cleared, health.mutable_recently_cleared()));
+    return health;
+  }
+
+  absl::StatusOr<int64_t> PruneHistory(absl::Time cutoff) override {
+    std::lock_guard lock(mu_);
+    int64_t deleted = 0;
+    RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
+      for (const char* sql : {"DELETE FROM observations WHERE at_ms < ?",
+                              "DELETE FROM findings WHERE cleared_at_ms < ?"}) {
+        ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql));
+        stmt->Bind(1, Ms(cutoff));
+        RETURN_IF_ERROR(stmt->Run());
+        deleted += sqlite3_changes(db_->handle());
+      }
+      return absl::OkStatus();
+    }));
+    return deleted;
+  }
+
+ private:
+  static constexpr std::string_view kMachineColumns =
+      "SELECT m.machine_id, m.hostname, m.os, m.agent_version, m.connected, m.first_seen_ms, "
+      "m.last_seen_ms, m.site, m.labels, m.peer, m.topology, "
+      "(SELECT count(*) FROM findings f WHERE f.machine_id = m.machine_id "
+      "  AND f.cleared_at_ms IS NULL), "
+      "(SELECT max(severity) FROM findings f WHERE f.machine_id = m.machine_id "
+      "  AND f.cleared_at_ms IS NULL) "
+      "FROM machines m";
+
+  medic::v1::Machine ReadMachine(const SqliteStatement& row, absl::Time now,
+                                 medic::v1::Topology* topology) const {
+    medic::v1::Machine m;
+    m.set_machine_id(row.ColumnText(0));
+    m.set_hostname(row.ColumnText(1));
+    m.set_os(row.ColumnText(2));
+    m.set_agent_version(row.ColumnText(3));
+    const absl::Time last_seen = FromMs(row.ColumnInt(6));
+    const bool online = row.ColumnInt(4) != 0 && now - last_seen <= options_.offline_after;
+    m.set_state(online ? medic::v1::MACHINE_STATE_ONLINE : medic::v1::MACHINE_STATE_OFFLINE);
+    *m.mutable_first_seen() = common::ToProtoTime(FromMs(row.ColumnInt(5)));
+    *m.mutable_last_seen() = common::ToProtoTime(last_seen);
+    m.set_site(row.ColumnText(7));
+    for (absl::string_view label : absl::StrSplit(row.ColumnText(8), ',', absl::SkipEmpty())) {
+      m.add_labels(std::string(label));
+    }
+    m.set_address(row.ColumnText(9));
+    topology->ParseFromString(row.ColumnBlob(10));
+    m.set_open_findings(static_cast<uint32_t>(row.ColumnInt(11)));
+    if (!row.ColumnIsNull(12)) {
+      m.set_worst_severity(static_cast<medic::v1::Severity>(row.ColumnInt(12)));
+    }
+    return m;
+  }
+
+  absl::Status ReadFindings(SqliteStatement& stmt,
+                            google::protobuf::RepeatedPtrField<Finding>* out) {
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) return absl::OkStatus();
+      if (!out->Add()->ParseFromString(stmt.ColumnBlob(0))) {
+        return absl::DataLossError("a stored finding is corrupt");
+      }
+    }
+  }
+
+  absl::Status ApplySnapshot(std::string_view machine_id, const medic::v1::Snapshot& snapshot,
+                             absl::Time at) {
+    for (const auto& report : snapshot.reports()) RETURN_IF_ERROR(PutReport(machine_id, report));
+    if (snapshot.has_topology()) RETURN_IF_ERROR(SetTopology(machine_id, snapshot.topology()));
+    // The snapshot lists every standing finding: raise the new ones, clear the rest.
+    std::set<std::pair<std::string, std::string>> standing;
+    for (const auto& finding : snapshot.findings()) {
+      standing.emplace(finding.code(), finding.resource());
+      RETURN_IF_ERROR(RaiseFinding(machine_id, finding, at));
+    }
+    ASSIGN_OR_RETURN(auto open, db_->Prepare("SELECT code, resource FROM findings WHERE "
+                                             "machine_id = ? AND cleared_at_ms IS NULL"));
+    open->Bind(1, machine_id);
+    std::vector<std::pair<std::string, std::string>> to_clear;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, open->Step());
+      if (!row) break;
+      std::pair<std::string, std::string> key(open->ColumnText(0), open->ColumnText(1));
+      if (!standing.contains(key)) to_clear.push_back(std::move(key));
+    }
+    for (const auto& [code, resource] : to_clear) {
+      medic::v1::FindingCleared clear;
+      clear.set_code(code);
+      clear.set_resource(resource);
+      *clear.mutable_cleared_at() = common::ToProtoTime(at);
+      clear.set_summary("no longer reported by the agent");
+      RETURN_IF_ERROR(ClearFinding(machine_id, clear, at));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ApplyDelta(std::string_view machine_id, const medic::v1::Delta& delta,
+                          absl::Time at) {
+    for (const auto& report : delta.reports()) RETURN_IF_ERROR(PutReport(machine_id, report));
+    for (const auto& event : delta.findings()) {
+      if (event.has_raised()) RETURN_IF_ERROR(RaiseFinding(machine_id, event.raised(), at));
+      if (event.has_cleared()) RETURN_IF_ERROR(ClearFinding(machine_id, event.cleared(), at));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status PutReport(std::string_view machine_id, const ProbeReport& report) {
+    const absl::Time collected = common::FromProtoTime(report.collected_at());
+    ASSIGN_OR_RETURN(auto put, db_->Prepare("INSERT OR REPLACE INTO probe_reports "
+                                            "(machine_id, probe, collected_at_ms, report) "
+                                            "VALUES (?, ?, ?, ?)"));
+    put->Bind(1, machine_id).Bind(2, report.probe()).Bind(3, Ms(collected));
+    put->BindBlob(4, report.SerializeAsString());
+    RETURN_IF_ERROR(put->Run());
+    if (!report.observations().empty()) {
+      ASSIGN_OR_RETURN(auto observe,
+                       db_->Prepare("INSERT INTO observations (machine_id, metric, "
+                                    "resource, at_ms, value) VALUES (?, ?, ?, ?, ?)"));
+      for (const auto& o : report.observations()) {
+        observe->Bind(1, machine_id).Bind(2, o.metric()).Bind(3, o.resource());
+        observe->Bind(4, Ms(collected)).Bind(5, o.value());
+        RETURN_IF_ERROR(observe->Run());
+        observe->Reset();
+      }
+    }
+    if (report.has_os()) {
+      ASSIGN_OR_RETURN(auto os, db_->Prepare("UPDATE machines SET os = ? WHERE machine_id = ?"));
+      os->Bind(1, report.os().name()).Bind(2, machine_id);
+      RETURN_IF_ERROR(os->Run());
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status SetTopology(std::string_view machine_id, const medic::v1::Topology& topology) {
+    ASSIGN_OR_RETURN(auto put, db_->Prepare("UPDATE machines SET topology = ?, site = ? "
+                                            "WHERE machine_id = ?"));
+    put->BindBlob(1, topology.SerializeAsString()).Bind(2, topology.site()).Bind(3, machine_id);
+    return put->Run();
+  }
+
+  // Inserts the finding, or updates a standing one with the same code and resource.
+  absl::Status RaiseFinding(std::string_view machine_id, const Finding& finding, absl::Time at) {
+    Finding stored = finding;
+    if (!stored.has_raised_at()) *stored.mutable_raised_at() = common::ToProtoTime(at);
+    stored.clear_cleared_at();
+    ASSIGN_OR_RETURN(
+        auto upsert,
+        db_->Prepare("INSERT INTO findings (machine_id, code, resource, severity, raised_at_ms, "
+                     "finding) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+                     "ON CONFLICT(machine_id, code, resource) WHERE cleared_at_ms IS NULL "
+                     "DO UPDATE SET severity = ?4, finding = ?6"));
+    upsert->Bind(1, machine_id).Bind(2, stored.code()).Bind(3, stored.resource());
+    upsert->Bind(4, static_cast<int64_t>(stored.severity()));
+    upsert->Bind(5, Ms(common::FromProtoTime(stored.raised_at())));
+    upsert->BindBlob(6, stored.SerializeAsString());
+    return upsert->Run();
+  }
+
+  absl::Status ClearFinding(std::string_view machine_id, const medic::v1::FindingCleared& clear,
+                            absl::Time at) {
+    ASSIGN_OR_RETURN(auto select,
+                     db_->Prepare("SELECT id, finding FROM findings WHERE machine_id = ? AND "
+                                  "code = ? AND resource = ? AND cleared_at_ms IS NULL"));
+    select->Bind(1, machine_id).Bind(2, clear.code()).Bind(3, clear.resource());
+    ASSIGN_OR_RETURN(bool row, select->Step());
+    if (!row) return absl::OkStatus();  // cleared already, or never seen: nothing to do
+    Finding finding;
+    finding.ParseFromString(select->ColumnBlob(1));
+    const absl::Time cleared_at =
+        clear.has_cleared_at() ? common::FromProtoTime(clear.cleared_at()) : at;
+    *finding.mutable_cleared_at() = common::ToProtoTime(cleared_at);
+    ASSIGN_OR_RETURN(auto update, db_->Prepare("UPDATE findings SET cleared_at_ms = ?, "
+                                               "finding = ? WHERE id = ?"));
+    update->Bind(1, Ms(cleared_at)).BindBlob(2, finding.SerializeAsString());
+    update->Bind(3, select->ColumnInt(0));
+    return update->Run();
+  }
+
+  absl::StatusOr<int> UserVersion() {
+    ASSIGN_OR_RETURN(auto stmt, db_->Prepare("PRAGMA user_version"));
+    ASSIGN_OR_RETURN(bool row, stmt->Step());
+    return row ? static_cast<int>(stmt->ColumnInt(0)) : 0;
+  }
+
+  template <typename Fn>
+  absl::Status InTransaction(Fn&& body) {
+    RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+    absl::Status status = body();
+    if (status.ok()) status = db_->Exec("COMMIT");
+    if (!status.ok()) (void)db_->Exec("ROLLBACK");
+    return status;
+  }
+
+  absl::Status WithHint(absl::Status status) const {
+    if (status.code() == absl::StatusCode::kDataLoss) {
+      return absl::DataLossError(
+          common::StrCat(status.message(),
+                         " — this file is not a Medic database (or is damaged); point --db "
+                         "at another file or restore it from a backup"));
+    }
+    return status;
+  }
+
+  std::mutex mu_;
+  std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);
+  const StoreOptions options_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
+                                                       const StoreOptions& options) {
+  ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path));
+  auto store = std::make_unique<SqliteStore>(std::move(db), options);
+  RETURN_IF_ERROR(store->Init());
+  return store;
+}
+
+}  // namespace medic::collector

@@ -1,0 +1,68 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace medic::common {
+
+// What statvfs(3) says of a mounted filesystem, in bytes and inodes.
+struct FsStats {
+  uint64_t total_bytes = 0;
+  uint64_t free_bytes = 0;  // available to unprivileged users (f_bavail)
+  uint64_t total_inodes = 0;
+  uint64_t free_inodes = 0;
+  bool read_only = false;
+};
+
+// Read-only access to the files the probes look at. Every path is absolute as the probe
+// would see it on a live machine ("/proc/meminfo"); an implementation may map it elsewhere
+// (a fixture tree, a container's root). Safe to call from several threads.
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+
+  // The whole file. NotFound when it does not exist, PermissionDenied when unreadable.
+  // Files larger than `max_bytes` are cut there (proc files have no size to ask for).
+  virtual absl::StatusOr<std::string> ReadFile(std::string_view path,
+                                               size_t max_bytes = 4 << 20) const = 0;
+
+  // Names in a directory, without "." and "..", sorted.
+  virtual absl::StatusOr<std::vector<std::string>> ListDir(std::string_view path) const = 0;
+
+  // statvfs of a mount point.
+  virtual absl::StatusOr<FsStats> StatFs(std::string_view path) const = 0;
+
+  // The target of a symbolic link.
+  virtual absl::StatusOr<std::string> ReadLink(std::string_view path) const = 0;
+
+  virtual bool Exists(std::string_view path) const = 0;
+};
+
+// The real file system, seen through a root prefix: with root "/srv/fixture", ReadFile
+// ("/proc/meminfo") reads "/srv/fixture/proc/meminfo". Root "/" is the live machine.
+class RootedFileSystem : public FileSystem {
+ public:
+  explicit RootedFileSystem(std::string root);
+
+  absl::StatusOr<std::string> ReadFile(std::string_view path,
+                                       size_t max_bytes = 4 << 20) const override;
+  absl::StatusOr<std::vector<std::string>> ListDir(std::string_view path) const override;
+  absl::StatusOr<FsStats> StatFs(std::string_view path) const override;
+  absl::StatusOr<std::string> ReadLink(std::string_view path) const override;
+  bool Exists(std::string_view path) const override;
+
+  const std::string& root() const { return root_; }
+
+  // The real path behind `path`.
+  std::string Resolve(std::string_view path) const;
+
+ private:
+  std::string root_;  // without a trailing slash; empty for "/"
+};
+
+}  // namespace medic::common

@@ -1,0 +1,12 @@
+#pragma once
+
+#include <string>
+
+#include "google/protobuf/message.h"
+
+namespace medic::common {
+
+// The proto JSON mapping of `message`, indented for people, as `--json` prints it.
+std::string ToJson(const google::protobuf::Message& message);
+
+}  // namespace medic::common

@@ -1,0 +1,165 @@
+// What the Linux probes do across collections, with config, and when a step fails or runs late.
+
+#include <string>
+#include <vector>
+
+#include "agent/probes/hardware/hardware_probes.h"
+#include "agent/probes/network/network_probes.h"
+#include "agent/probes/os/os_probes.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/faulty_file_system.h"
+#include "tests/support/fixture_file_system.h"
+#include "tests/support/probe_harness.h"
+
+namespace medic::agent {
+namespace {
+
+using medic::testing::Collect;
+using medic::testing::FaultyFileSystem;
+using medic::testing::FixtureFileSystem;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+std::string Fixture(const std::string& relative) {
+  return std::string(MEDIC_FIXTURES) + "/" + relative;
+}
+
+std::vector<std::string> FindingResources(const std::vector<medic::v1::Finding>& findings) {
+  std::vector<std::string> resources;
+  for (const medic::v1::Finding& f : findings) resources.push_back(f.code() + " " + f.resource());
+  return resources;
+}
+
+TEST(CpuProbeTest, FirstCollectionIsSinceBootThenTheDifference) {
+  FixtureFileSystem fixture(Fixture("hardware/laptop_healthy"));
+  FaultyFileSystem fs(fixture);
+  common::FakeClock clock;
+  std::unique_ptr<Probe> probe = NewCpuProbe();
+
+  // user nice system idle iowait irq softirq steal guest guest_nice
+  fs.SetFile("/proc/stat",
+             "cpu  1000 0 1000 8000 0 0 0 0 0 0\ncpu0 1000 0 1000 8000 0 0 0 0 0 0\n");
+  absl::StatusOr<ProbeOutput> first = Collect(*probe, fs, clock);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_DOUBLE_EQ(first->report.cpu().usage_pct(), 20.0);  // 2000 busy of 10000 since boot
+
+  // 1000 ticks later: 400 busy, 100 iowait, 500 idle.
+  fs.SetFile("/proc/stat",
+             "cpu  1300 0 1100 8500 100 0 0 0 0 0\ncpu0 1300 0 1100 8500 100 0 0 0 0 0\n");
+  absl::StatusOr<ProbeOutput> second = Collect(*probe, fs, clock);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_DOUBLE_EQ(second->report.cpu().usage_pct(), 40.0);
+  EXPECT_DOUBLE_EQ(second->report.cpu().iowait_pct(), 10.0);
+  EXPECT_EQ(second->report.cpu().logical_cores(), 1u);
+  EXPECT_EQ(second->report.cpu().model(), "11th Gen Intel(R) Core(TM) i7-1165G7 @ 2.80GHz");
+
+  // Another probe instance keeps its own previous sample: it starts again from boot.
+  std::unique_ptr<Probe> fresh = NewCpuProbe();
+  absl::StatusOr<ProbeOutput> other = Collect(*fresh, fs, clock);
+  ASSERT_TRUE(other.ok());
+  EXPECT_DOUBLE_EQ(other->report.cpu().usage_pct(), 100.0 * 2400 / 11000);
+}
+
+TEST(OsProbeTest, ArchitectureFromTheKernelElseTheHook) {
+  common::FakeClock clock;
+  // Kernel with /proc/sys/kernel/arch: the file wins over the hook.
+  FixtureFileSystem debian(Fixture("os/debian12_workstation"));
+  std::unique_ptr<Probe> probe = NewOsProbe([] { return std::string("from-hook"); });
+  absl::StatusOr<ProbeOutput> output = Collect(*probe, debian, clock);
+  ASSERT_TRUE(output.ok()) << output.status();
+  EXPECT_EQ(output->report.os().architecture(), "x86_64");
+  // Kernel without it: the hook answers.
+  FixtureFileSystem ubuntu(Fixture("os/ubuntu2204_arm64_server"));
+  output = Collect(*probe, ubuntu, clock);
+  ASSERT_TRUE(output.ok()) << output.status();
+  EXPECT_EQ(output->report.os().architecture(), "from-hook");
+}
+
+TEST(OsProbeTest, BootTimeIsClockMinusUptime) {
+  FixtureFileSystem fs(Fixture("os/debian12_workstation"));  // uptime 351234.56 s
+  common::FakeClock clock(absl::FromUnixSeconds(1'710'000'000));
+  std::unique_ptr<Probe> probe = NewOsProbe();
+  absl::StatusOr<ProbeOutput> output = Collect(*probe, fs, clock);
+  ASSERT_TRUE(output.ok()) << output.status();
+  EXPECT_EQ(output->report.os().boot_time().seconds(), 1'710'000'000 - 351235);
+  EXPECT_EQ(output->report.os().uptime().seconds(), 351234);
+}
+
+TEST(FilesystemsProbeTest, ConfigMarksAndIgnoredMountsApply) {
+  FixtureFileSystem fs(Fixture("hardware/laptop_healthy"));
+  common::FakeClock clock;
+  medic::v1::AgentConfig config;
+  config.mutable_filesystems()->set_space_low_pct(50);  // / has 42.2% free, the USB disk 41.2%
+  config.mutable_filesystems()->add_ignore_mounts("/media/");
+  std::unique_ptr<Probe> probe = NewFilesystemsProbe();
+  absl::StatusOr<ProbeOutput> output = Collect(*probe, fs, clock, config);
+  ASSERT_TRUE(output.ok()) << output.status();
+  EXPECT_THAT(FindingResources(output->findings), ElementsAre("disk.space_low /"));
+  for (const medic::v1::Filesystem& f : output->report.filesystems().filesystems()) {
+    EXPECT_FALSE(f.mount_point().starts_with("/media/")) << f.mount_point();
+  }
+}
+
+TEST(FilesystemsProbeTest, StatvfsFailureOfOneMountIsReportedNotFatal) {
+  FixtureFileSystem fixture(Fixture("hardware/server_disk_critical"));
+  FaultyFileSystem fs(fixture);
+  fs.Fail("/home", absl::PermissionDeniedError("/home: Permission denied"));
+  common::FakeClock clock;
+  std::unique_ptr<Probe> probe = NewFilesystemsProbe();
+  absl::StatusOr<ProbeOutput> output = Collect(*probe, fs, clock);
+  ASSERT_TRUE(output.ok()) << output.status();
+  bool found = false;
+  for (const medic::v1::Filesystem& f : output->report.filesystems().filesystems()) {
+    if (f.mount_point() != "/home") continue;
+    found = true;
+    EXPECT_EQ(f.error(), "/home: Permission denied");
+    EXPECT_EQ(f.total_bytes(), 0u);
+  }
+  EXPECT_TRUE(found);
+  // /home cannot be judged; /var still is. No observation claims /home is empty.
+  EXPECT_THAT(FindingResources(output->findings), ElementsAre("disk.space_low /var"));
+  for (const medic::v1::Observation& o : output->report.observations()) {
+    EXPECT_NE(o.resource(), "/home");
+  }
+}
+
+TEST(FilesystemsProbeTest, StopsAtTheDeadlineNamingTheMount) {
+  FixtureFileSystem fixture(Fixture("hardware/server_disk_critical"));
+  FaultyFileSystem fs(fixture);
+  common::FakeClock clock;
+  // The first statvfs (/run) hangs for 3 s, as on a dead NFS server.
+  fs.OnStatFs([&clock](std::string_view) { clock.Advance(absl::Seconds(3)); });
+  std::unique_ptr<Probe> probe = NewFilesystemsProbe();
+  absl::StatusOr<ProbeOutput> output = Collect(*probe, fs, clock);
+  ASSERT_FALSE(output.ok());
+  EXPECT_EQ(output.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(std::string(output.status().message()), "deadline passed before statvfs /");
+}
+
+TEST(NetworkProbeTest, StopsAtTheDeadline) {
+  FixtureFileSystem fs(Fixture("network/minimal_container"));
+  common::FakeClock clock;
+  std::unique_ptr<Probe> probe = NewNetworkProbe();
+  absl::StatusOr<ProbeOutput> output =
+      Collect(*probe, fs, clock, {}, {}, /*budget=*/-absl::Milliseconds(1));
+  ASSERT_FALSE(output.ok());
+  EXPECT_EQ(output.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(std::string(output.status().message()), HasSubstr("reading interface eth0"));
+}
+
+TEST(NetworkProbeTest, UnreadableResolvConfMeansNoDnsNotAFailure) {
+  FixtureFileSystem fixture(Fixture("network/server_two_nics_ipv6"));
+  FaultyFileSystem fs(fixture);
+  fs.Fail("/etc/resolv.conf", absl::PermissionDeniedError("Permission denied"));
+  common::FakeClock clock;
+  std::unique_ptr<Probe> probe = NewNetworkProbe();
+  absl::StatusOr<ProbeOutput> output = Collect(*probe, fs, clock);
+  ASSERT_TRUE(output.ok()) << output.status();
+  EXPECT_THAT(output->report.network().dns_servers(), IsEmpty());
+  EXPECT_EQ(output->report.network().interfaces_size(), 4);
+}
+
+}  // namespace
+}  // namespace medic::agent

@@ -1,0 +1,288 @@
+#include <sqlite3.h>
+
+#include "collector/store/store.h"
+#include "common/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/process.h"
+
+namespace medic::collector {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+const absl::Time kT0 = absl::FromUnixSeconds(1'800'000'000);
+
+medic::v1::Hello MakeHello(std::string id, std::string hostname, uint64_t epoch = 7) {
+  medic::v1::Hello hello;
+  hello.set_machine_id(std::move(id));
+  hello.set_hostname(std::move(hostname));
+  hello.set_agent_version("0.1.0");
+  hello.set_epoch(epoch);
+  return hello;
+}
+
+medic::v1::Finding MakeFinding(std::string code, std::string resource,
+                               medic::v1::Severity severity = medic::v1::SEVERITY_WARNING) {
+  medic::v1::Finding f;
+  f.set_code(std::move(code));
+  f.set_resource(std::move(resource));
+  f.set_severity(severity);
+  f.set_summary("summary of " + f.code());
+  return f;
+}
+
+medic::v1::AgentMessage Snapshot(uint64_t sequence, std::string os_name,
+                                 std::vector<medic::v1::Finding> findings) {
+  medic::v1::AgentMessage m;
+  m.set_sequence(sequence);
+  *m.mutable_sent_at() = common::ToProtoTime(kT0);
+  auto* snapshot = m.mutable_snapshot();
+  auto* report = snapshot->add_reports();
+  report->set_probe("os");
+  report->mutable_os()->set_name(std::move(os_name));
+  auto* obs = report->add_observations();
+  obs->set_metric("os.uptime_s");
+  obs->set_value(10);
+  for (auto& f : findings) *snapshot->add_findings() = std::move(f);
+  snapshot->mutable_topology()->set_site("hq");
+  snapshot->mutable_topology()->add_subnets("10.1.0.0/24");
+  return m;
+}
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = OpenSqliteStore(":memory:", StoreOptions{absl::Seconds(45)});
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+  }
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(SqliteStoreTest, NewEpochResumesFromZeroAndSameEpochFromCommitted) {
+  auto resume = store_->OpenSession(MakeHello("m1", "ws-1"), "ipv4:127.0.0.1:5000", kT0);
+  ASSERT_TRUE(resume.ok()) << resume.status();
+  EXPECT_EQ(*resume, 0u);
+  ASSERT_TRUE(store_->Commit("m1", 7, Snapshot(1, "Debian 12", {}), kT0).ok());
+  ASSERT_TRUE(store_->Commit("m1", 7, Snapshot(2, "Debian 12", {}), kT0).ok());
+
+  EXPECT_EQ(*store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0), 2u);     // same epoch
+  EXPECT_EQ(*store_->OpenSession(MakeHello("m1", "ws-1", 8), "p", kT0), 0u);  // restarted
+}
+
+TEST_F(SqliteStoreTest, ResentRecordIsStoredOnce) {
+  ASSERT_TRUE(store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0).ok());
+  ASSERT_TRUE(store_->Commit("m1", 7, Snapshot(1, "Debian 12", {}), kT0).ok());
+  // A resend of sequence 1 with other content must not overwrite what was committed.
+  ASSERT_TRUE(store_->Commit("m1", 7, Snapshot(1, "Something else", {}), kT0).ok());
+  auto health = store_->GetMachineHealth("ws-1", kT0);
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(health->machine().os(), "Debian 12");
+}
+
+TEST_F(SqliteStoreTest, RecordFromAnotherEpochIsRefused) {
+  ASSERT_TRUE(store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0).ok());
+  absl::Status s = store_->Commit("m1", 99, Snapshot(1, "x", {}), kT0);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->Commit("nobody", 7, Snapshot(1, "x", {}), kT0).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(SqliteStoreTest, SnapshotRaisesListedFindingsAndClearsTheRest) {
+  ASSERT_TRUE(store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0).ok());
+  ASSERT_TRUE(
+      store_
+          ->Commit("m1", 7,
+                   Snapshot(1, "Debian 12",
+                            {MakeFinding("disk.space_low", "/"),
+                             MakeFinding("disk.inodes_low", "/var", medic::v1::SEVERITY_CRITICAL)}),
+                   kT0)
+          .ok());
+  auto health = store_->GetMachineHealth("ws-1", kT0);
+  ASSERT_TRUE(health.ok());
+  ASSERT_THAT(health->findings(), SizeIs(2));
+  EXPECT_EQ(health->findings(0).code(), "disk.inodes_low");  // worst first
+  EXPECT_EQ(health->machine().open_findings(), 2u);
+  EXPECT_EQ(health->machine().worst_severity(), medic::v1::SEVERITY_CRITICAL);
+
+  // The next snapshot lists only one: the other was cleared while the agent was away.
+  ASSERT_TRUE(store_
+                  ->Commit("m1", 7, Snapshot(2, "Debian 12", {MakeFinding("disk.space_low", "/")}),
+                           kT0 + absl::Minutes(1))
+                  .ok());
+  health = store_->GetMachineHealth("ws-1", kT0 + absl::Minutes(1));
+  ASSERT_THAT(health->findings(), SizeIs(1));
+  EXPECT_EQ(health->findings(0).code(), "disk.space_low");
+  ASSERT_THAT(health->recently_cleared(), SizeIs(1));
+  EXPECT_EQ(health->recently_cleared(0).code(), "disk.inodes_low");
+  EXPECT_TRUE(health->recently_cleared(0).has_cleared_at());
+}
+
+TEST_F(SqliteStoreTest, DeltaRaisesAndClearsOnce) {
+  ASSERT_TRUE(store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0).ok());
+  medic::v1::AgentMessage raise;
+  raise.set_sequence(1);
+  *raise.mutable_delta()->add_findings()->mutable_raised() = MakeFinding("disk.space_low", "/");
+  ASSERT_TRUE(store_->Commit("m1", 7, raise, kT0).ok());
+  raise.set_sequence(2);  // raised again (severity change): still one standing finding
+  raise.mutable_delta()->mutable_findings(0)->mutable_raised()->set_severity(
+      medic::v1::SEVERITY_CRITICAL);
+  ASSERT_TRUE(store_->Commit("m1", 7, raise, kT0).ok());
+  auto health = store_->GetMachineHealth("m1", kT0);
+  ASSERT_THAT(health->findings(), SizeIs(1));
+  EXPECT_EQ(health->findings(0).severity(), medic::v1::SEVERITY_CRITICAL);
+
+  medic::v1::AgentMessage clear;
+  clear.set_sequence(3);
+  auto* cleared = clear.mutable_delta()->add_findings()->mutable_cleared();
+  cleared->set_code("disk.space_low");
+  cleared->set_resource("/");
+  ASSERT_TRUE(store_->Commit("m1", 7, clear, kT0).ok());
+  health = store_->GetMachineHealth("m1", kT0);
+  EXPECT_THAT(health->findings(), SizeIs(0));
+  EXPECT_THAT(health->recently_cleared(), SizeIs(1));
+}
+
+TEST_F(SqliteStoreTest, MachineGoesOfflineWhenSilentOrDisconnected) {
+  ASSERT_TRUE(store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0).ok());
+  auto state_at = [&](absl::Time now) {
+    auto machines = store_->ListMachines(medic::v1::ListMachinesRequest(), now);
+    return machines.ok() && machines->size() == 1 ? machines->front().state()
+                                                  : medic::v1::MACHINE_STATE_UNSPECIFIED;
+  };
+  EXPECT_EQ(state_at(kT0 + absl::Seconds(10)), medic::v1::MACHINE_STATE_ONLINE);
+  // No message for longer than offline_after.
+  EXPECT_EQ(state_at(kT0 + absl::Seconds(46)), medic::v1::MACHINE_STATE_OFFLINE);
+  // A heartbeat brings it back; closing the stream takes it away at once.
+  ASSERT_TRUE(store_->Touch("m1", kT0 + absl::Seconds(50)).ok());
+  EXPECT_EQ(state_at(kT0 + absl::Seconds(51)), medic::v1::MACHINE_STATE_ONLINE);
+  ASSERT_TRUE(store_->CloseSession("m1", kT0 + absl::Seconds(52)).ok());
+  EXPECT_EQ(state_at(kT0 + absl::Seconds(53)), medic::v1::MACHINE_STATE_OFFLINE);
+}
+
+TEST_F(SqliteStoreTest, ListMachinesFilters) {
+  ASSERT_TRUE(store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0).ok());
+  ASSERT_TRUE(store_->OpenSession(MakeHello("m2", "ws-2"), "p", kT0).ok());
+  ASSERT_TRUE(
+      store_->Commit("m1", 7, Snapshot(1, "Debian 12", {MakeFinding("disk.space_low", "/")}), kT0)
+          .ok());
+  ASSERT_TRUE(store_->CloseSession("m2", kT0).ok());
+
+  auto names = [&](const medic::v1::ListMachinesRequest& r) {
+    std::vector<std::string> out;
+    absl::StatusOr<std::vector<medic::v1::Machine>> machines = store_->ListMachines(r, kT0);
+    if (!machines.ok()) return out;
+    for (const auto& m : *machines) out.push_back(m.hostname());
+    return out;
+  };
+  medic::v1::ListMachinesRequest r;
+  EXPECT_THAT(names(r), ElementsAre("ws-1", "ws-2"));
+  r.set_state(medic::v1::MACHINE_STATE_OFFLINE);
+  EXPECT_THAT(names(r), ElementsAre("ws-2"));
+  r = {};
+  r.set_finding_code("disk.space_low");
+  EXPECT_THAT(names(r), ElementsAre("ws-1"));
+  r = {};
+  r.mutable_selector()->set_site("hq");  // from ws-1's topology
+  EXPECT_THAT(names(r), ElementsAre("ws-1"));
+  r = {};
+  r.mutable_selector()->set_subnet("10.1.0.0/24");
+  EXPECT_THAT(names(r), ElementsAre("ws-1"));
+  r = {};
+  r.mutable_selector()->add_hosts("m2");  // by machine id
+  EXPECT_THAT(names(r), ElementsAre("ws-2"));
+}
+
+TEST_F(SqliteStoreTest, HealthOfUnknownOrAmbiguousHostSaysSo) {
+  EXPECT_EQ(store_->GetMachineHealth("ghost", kT0).status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(store_->OpenSession(MakeHello("m1", "twin"), "p", kT0).ok());
+  ASSERT_TRUE(store_->OpenSession(MakeHello("m2", "twin"), "p", kT0).ok());
+  auto health = store_->GetMachineHealth("twin", kT0);
+  EXPECT_EQ(health.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(health.status().message(), HasSubstr("m1"));
+  EXPECT_THAT(health.status().message(), HasSubstr("m2"));
+  EXPECT_TRUE(store_->GetMachineHealth("m2", kT0).ok());  // by id it is unambiguous
+}
+
+TEST_F(SqliteStoreTest, PruneHistoryDropsOldObservationsAndClearedFindings) {
+  ASSERT_TRUE(store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0).ok());
+  ASSERT_TRUE(
+      store_->Commit("m1", 7, Snapshot(1, "Debian 12", {MakeFinding("disk.space_low", "/")}), kT0)
+          .ok());
+  ASSERT_TRUE(store_->Commit("m1", 7, Snapshot(2, "Debian 12", {}), kT0).ok());
+  auto deleted = store_->PruneHistory(kT0 + absl::Hours(1));
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(*deleted, 3);  // two observations and one cleared finding
+  EXPECT_EQ(*store_->PruneHistory(kT0 + absl::Hours(1)), 0);
+}
+
+// The file-backed store: restart, and the files it must refuse.
+class SqliteFileTest : public ::testing::Test {
+ protected:
+  medic::test::TempDir dir_;
+};
+
+TEST_F(SqliteFileTest, DataSurvivesReopening) {
+  const std::string path = dir_.File("collector.db");
+  {
+    auto store = OpenSqliteStore(path, {});
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->OpenSession(MakeHello("m1", "ws-1"), "p", kT0).ok());
+    ASSERT_TRUE((*store)->Commit("m1", 7, Snapshot(1, "Debian 12", {}), kT0).ok());
+  }
+  auto store = OpenSqliteStore(path, {});
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->ResetConnections().ok());
+  auto health = (*store)->GetMachineHealth("ws-1", kT0);
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(health->machine().os(), "Debian 12");
+  EXPECT_EQ(health->machine().state(), medic::v1::MACHINE_STATE_OFFLINE);
+  EXPECT_EQ(*(*store)->OpenSession(MakeHello("m1", "ws-1"), "p", kT0), 1u);
+}
+
+TEST_F(SqliteFileTest, MissingDirectoryIsNamed) {
+  auto store = OpenSqliteStore(dir_.File("no/such/dir/collector.db"), {});
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status().message(), HasSubstr("no/such/dir/collector.db"));
+  EXPECT_THAT(store.status().message(), HasSubstr("--db"));
+}
+
+TEST_F(SqliteFileTest, FileThatIsNotADatabaseIsRefusedAndLeftAlone) {
+  const std::string path = dir_.File("notes.txt");
+  const std::string contents(8192, 'x');
+  medic::test::WriteFile(path, contents);
+  auto store = OpenSqliteStore(path, {});
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status().message(), HasSubstr("not a Medic database"));
+  EXPECT_EQ(medic::test::RunCommand({"/usr/bin/cat", path}).out, contents);
+}
+
+TEST_F(SqliteFileTest, ForeignSqliteDatabaseIsRefused) {
+  const std::string path = dir_.File("other.db");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE recipes (name TEXT)", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto store = OpenSqliteStore(path, {});
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status().message(), HasSubstr("not Medic's"));
+}
+
+TEST_F(SqliteFileTest, NewerSchemaIsRefused) {
+  const std::string path = dir_.File("future.db");
+  ASSERT_TRUE(OpenSqliteStore(path, {}).ok());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto store = OpenSqliteStore(path, {});
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status().message(), HasSubstr("schema version 99"));
+}
+
+}  // namespace
+}  // namespace medic::collector

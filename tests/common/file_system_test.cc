@@ -1,0 +1,226 @@
+#include "common/fs/file_system.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/status/errno_status.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace medic::common {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::StartsWith;
+
+// A fresh directory tree standing in for a machine's root, removed at the end:
+//   /proc/meminfo, /big (20000 bytes), /dir/{b,a,c}, /dir/sub/, /link -> /proc/meminfo
+class RootedFileSystemTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = ::testing::TempDir() + "medic_fs_XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << std::strerror(errno);
+    root_ = pattern;
+    std::filesystem::create_directories(root_ + "/proc");
+    std::filesystem::create_directories(root_ + "/dir/sub");
+    Write("/proc/meminfo", "MemTotal: 16 kB\n");
+    Write("/big", std::string(20000, 'x'));
+    for (const char* name : {"b", "a", "c"}) Write(std::string("/dir/") + name, name);
+    std::filesystem::create_symlink("/proc/meminfo", root_ + "/link");
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+
+  void Write(std::string_view path, std::string_view contents) {
+    std::ofstream(root_ + std::string(path), std::ios::binary) << contents;
+  }
+
+  std::string root_;
+};
+
+TEST_F(RootedFileSystemTest, ReadFileUnderRoot) {
+  RootedFileSystem fs(root_);
+  const absl::StatusOr<std::string> text = fs.ReadFile("/proc/meminfo");
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(*text, "MemTotal: 16 kB\n");
+}
+
+TEST_F(RootedFileSystemTest, TrailingSlashesOnRootAreIgnored) {
+  RootedFileSystem fs(root_ + "///");
+  EXPECT_EQ(fs.root(), root_);
+  EXPECT_EQ(fs.Resolve("/proc/meminfo"), root_ + "/proc/meminfo");
+  EXPECT_EQ(fs.Resolve("proc/meminfo"), root_ + "/proc/meminfo");
+  EXPECT_TRUE(fs.ReadFile("/proc/meminfo").ok());
+}
+
+TEST(RootedFileSystemRootTest, SlashIsTheLiveMachine) {
+  RootedFileSystem fs("/");
+  EXPECT_EQ(fs.root(), "");
+  EXPECT_EQ(fs.Resolve("/proc/meminfo"), "/proc/meminfo");
+}
+
+TEST_F(RootedFileSystemTest, ReadFileCutsAtMaxBytes) {
+  RootedFileSystem fs(root_);
+  // Below one read buffer.
+  const absl::StatusOr<std::string> small = fs.ReadFile("/big", 10);
+  ASSERT_TRUE(small.ok());
+  EXPECT_EQ(*small, std::string(10, 'x'));
+  // Across several read buffers.
+  const absl::StatusOr<std::string> large = fs.ReadFile("/big", 12345);
+  ASSERT_TRUE(large.ok());
+  EXPECT_EQ(large->size(), 12345u);
+  // A limit above the size reads it all.
+  const absl::StatusOr<std::string> all = fs.ReadFile("/big", 1 << 20);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 20000u);
+}
+
+TEST_F(RootedFileSystemTest, ReadFileMissingIsNotFoundNamingThePath) {
+  RootedFileSystem fs(root_);
+  const absl::StatusOr<std::string> text = fs.ReadFile("/proc/nope");
+  EXPECT_EQ(text.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(text.status().message()), StartsWith(root_ + "/proc/nope: "));
+}
+
+TEST_F(RootedFileSystemTest, ReadFileThroughAFileIsNotFound) {
+  RootedFileSystem fs(root_);
+  // ENOTDIR: a path component is a file.
+  EXPECT_EQ(fs.ReadFile("/proc/meminfo/x").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(RootedFileSystemTest, ReadFileOfADirectoryFailsNamingThePath) {
+  RootedFileSystem fs(root_);
+  const absl::StatusOr<std::string> text = fs.ReadFile("/dir");
+  ASSERT_FALSE(text.ok());
+  EXPECT_THAT(std::string(text.status().message()), StartsWith(root_ + "/dir: "));
+}
+
+TEST_F(RootedFileSystemTest, UnreadableFileIsPermissionDenied) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root reads files whatever their mode";
+  std::filesystem::permissions(root_ + "/proc/meminfo", std::filesystem::perms::none);
+  RootedFileSystem fs(root_);
+  const absl::StatusOr<std::string> text = fs.ReadFile("/proc/meminfo");
+  EXPECT_EQ(text.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(text.status().message()), StartsWith(root_ + "/proc/meminfo: "));
+}
+
+TEST_F(RootedFileSystemTest, ListDirIsSortedWithoutDots) {
+  RootedFileSystem fs(root_);
+  const absl::StatusOr<std::vector<std::string>> names = fs.ListDir("/dir");
+  ASSERT_TRUE(names.ok()) << names.status();
+  EXPECT_THAT(*names, ElementsAre("a", "b", "c", "sub"));
+}
+
+TEST_F(RootedFileSystemTest, ListDirOfEmptyDirectory) {
+  RootedFileSystem fs(root_);
+  const absl::StatusOr<std::vector<std::string>> names = fs.ListDir("/dir/sub");
+  ASSERT_TRUE(names.ok());
+  EXPECT_TRUE(names->empty());
+}
+
+TEST_F(RootedFileSystemTest, ListDirErrors) {
+  RootedFileSystem fs(root_);
+  const absl::StatusOr<std::vector<std::string>> missing = fs.ListDir("/nope");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(missing.status().message()), StartsWith(root_ + "/nope: "));
+  // A file is not a directory: ENOTDIR, reported as NotFound.
+  EXPECT_EQ(fs.ListDir("/proc/meminfo").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(RootedFileSystemTest, StatFsOfTheTempDir) {
+  RootedFileSystem fs(root_);
+  const absl::StatusOr<FsStats> stats = fs.StatFs("/");
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_GT(stats->total_bytes, 0u);
+  EXPECT_LE(stats->free_bytes, stats->total_bytes);
+  EXPECT_LE(stats->free_inodes, stats->total_inodes);
+  EXPECT_FALSE(stats->read_only);
+}
+
+TEST_F(RootedFileSystemTest, StatFsMissingIsNotFound) {
+  RootedFileSystem fs(root_);
+  const absl::StatusOr<FsStats> stats = fs.StatFs("/nope");
+  EXPECT_EQ(stats.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(stats.status().message()), StartsWith(root_ + "/nope: "));
+}
+
+TEST_F(RootedFileSystemTest, ReadLinkReturnsTheTargetAsWritten) {
+  RootedFileSystem fs(root_);
+  const absl::StatusOr<std::string> target = fs.ReadLink("/link");
+  ASSERT_TRUE(target.ok()) << target.status();
+  // The target is not mapped under the root: it is what the link says.
+  EXPECT_EQ(*target, "/proc/meminfo");
+}
+
+TEST_F(RootedFileSystemTest, ReadLinkErrors) {
+  RootedFileSystem fs(root_);
+  const absl::StatusOr<std::string> missing = fs.ReadLink("/nope");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(missing.status().message()), StartsWith(root_ + "/nope: "));
+  // A regular file is not a link: EINVAL.
+  EXPECT_EQ(fs.ReadLink("/proc/meminfo").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(RootedFileSystemTest, Exists) {
+  RootedFileSystem fs(root_);
+  EXPECT_TRUE(fs.Exists("/proc/meminfo"));
+  EXPECT_TRUE(fs.Exists("/dir"));
+  EXPECT_FALSE(fs.Exists("/proc/nope"));
+  // Paths are looked up under the root, not on the live machine.
+  EXPECT_FALSE(fs.Exists("/proc/self"));
+}
+
+struct ErrnoCase {
+  int error_number;
+  absl::StatusCode code;
+};
+
+const ErrnoCase kErrnoCases[] = {
+    // A missing file.
+    {ENOENT, absl::StatusCode::kNotFound},
+    // A path through a file.
+    {ENOTDIR, absl::StatusCode::kNotFound},
+    // File mode forbids.
+    {EACCES, absl::StatusCode::kPermissionDenied},
+    // Operation not permitted.
+    {EPERM, absl::StatusCode::kPermissionDenied},
+    // Read-only file system.
+    {EROFS, absl::StatusCode::kPermissionDenied},
+    // Disk full.
+    {ENOSPC, absl::StatusCode::kResourceExhausted},
+    // Quota exceeded.
+    {EDQUOT, absl::StatusCode::kResourceExhausted},
+    // Try again.
+    {EAGAIN, absl::StatusCode::kUnavailable},
+    // Interrupted.
+    {EINTR, absl::StatusCode::kUnavailable},
+    // Timed out.
+    {ETIMEDOUT, absl::StatusCode::kUnavailable},
+    // Nobody listening.
+    {ECONNREFUSED, absl::StatusCode::kUnavailable},
+    // A bad argument, e.g. readlink of a regular file.
+    {EINVAL, absl::StatusCode::kInvalidArgument},
+    // Anything else is internal.
+    {EIO, absl::StatusCode::kInternal},
+};
+
+TEST(ErrnoToStatusTest, MapsErrnoToCodeWithContext) {
+  for (const ErrnoCase& c : kErrnoCases) {
+    SCOPED_TRACE(std::strerror(c.error_number));
+    const absl::Status status = ErrnoToStatus(c.error_number, "/etc/medic/agent.yaml");
+    EXPECT_EQ(status.code(), c.code);
+    EXPECT_EQ(std::string(status.message()),
+              std::string("/etc/medic/agent.yaml: ") + std::strerror(c.error_number));
+  }
+}
+
+}  // namespace
+}  // namespace medic::common
