@@ -17,13 +17,13 @@ std::optional<std::string> ReadOptional(const common::FileSystem& fs, std::strin
 }
 
 absl::Status WithPath(const absl::Status& status, std::string_view path) {
-  if (status.ok() || Contains(AsStd(status.message()), path)) return status;
-  return absl::Status(status.code(), Cat(path, ": ", status.message()));
+  if (status.ok() || Contains(common::ToStd(status.message()), path)) return status;
+  return absl::Status(status.code(), common::StrCat(path, ": ", status.message()));
 }
 
 absl::Status CheckDeadline(const ProbeContext& ctx, std::string_view step) {
   if (ctx.clock.Now() <= ctx.deadline) return absl::OkStatus();
-  return absl::DeadlineExceededError(Cat("deadline passed before ", step));
+  return absl::DeadlineExceededError(common::StrCat("deadline passed before ", step));
 }
 
 void AddObservation(medic::v1::ProbeReport& report, std::string_view metric,

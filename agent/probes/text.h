@@ -11,7 +11,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
+#include "common/strings/str_cat.h"
 
 namespace medic::agent {
 
@@ -66,22 +66,5 @@ bool ParseHex(std::string_view text, Int* out) {
 
 // Parses the whole of `text` as a decimal floating-point number.
 bool ParseDouble(std::string_view text, double* out);
-
-// absl's string_view (Status::message()) as std::string_view.
-inline std::string_view AsStd(absl::string_view text) { return {text.data(), text.size()}; }
-
-// absl::StrCat that also takes std::string_view.
-template <typename... Args>
-std::string Cat(const Args&... args) {
-  auto pass = [](const auto& arg) -> decltype(auto) {
-    using T = std::decay_t<decltype(arg)>;
-    if constexpr (std::is_same_v<T, std::string_view>) {
-      return absl::string_view(arg.data(), arg.size());
-    } else {
-      return (arg);
-    }
-  };
-  return absl::StrCat(pass(args)...);
-}
 
 }  // namespace medic::agent

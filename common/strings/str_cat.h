@@ -8,7 +8,9 @@
 #include <concepts>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "fmt/format.h"
 
@@ -30,6 +32,16 @@ requires(std::integral<T> && !std::same_as<T, char> &&
 template <std::floating_point T>
 void AppendPiece(std::string& out, T value) {
   fmt::format_to(std::back_inserter(out), "{}", value);
+}
+
+// Anything else absl::StrCat formats (absl::Hex, absl::Dec, …).
+template <typename T>
+requires(!std::is_arithmetic_v<T> && !std::is_convertible_v<const T&, std::string_view> &&
+         !std::is_convertible_v<const T&, absl::string_view> &&
+         std::is_constructible_v<absl::AlphaNum, const T&>) void AppendPiece(std::string& out,
+                                                                             const T& value) {
+  const absl::AlphaNum piece(value);
+  out.append(piece.data(), piece.size());
 }
 
 }  // namespace internal

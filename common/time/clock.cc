@@ -1,6 +1,7 @@
 #include "common/time/clock.h"
 
 #include <cctype>
+#include <charconv>
 #include <cstdint>
 
 #include "common/strings/str_cat.h"
@@ -57,9 +58,9 @@ absl::StatusOr<absl::Duration> ParseDuration(std::string_view text) {
     }
     if (digits == 0) return bad("expected a number");
     double value = 0;
-    try {
-      value = std::stod(std::string(text.substr(0, digits)));
-    } catch (...) {
+    const char* end = text.data() + digits;
+    if (auto [ptr, ec] = std::from_chars(text.data(), end, value);
+        ec != std::errc() || ptr != end) {
       return bad("expected a number");
     }
     text.remove_prefix(digits);

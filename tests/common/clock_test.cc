@@ -70,6 +70,8 @@ const BadDuration kBadDurations[] = {
     {"5", "missing unit"},
     // A unit without a number.
     {"s", "expected a number"},
+    // A number with two decimal points.
+    {"1.2.3s", "expected a number"},
     // A space between the parts.
     {"1h 30m", "expected a number"},
     // A space before the unit.

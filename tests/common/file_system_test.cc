@@ -103,15 +103,6 @@ TEST_F(RootedFileSystemTest, ReadFileOfADirectoryFailsNamingThePath) {
   EXPECT_THAT(std::string(text.status().message()), StartsWith(root_ + "/dir: "));
 }
 
-TEST_F(RootedFileSystemTest, UnreadableFileIsPermissionDenied) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root reads files whatever their mode";
-  std::filesystem::permissions(root_ + "/proc/meminfo", std::filesystem::perms::none);
-  RootedFileSystem fs(root_);
-  const absl::StatusOr<std::string> text = fs.ReadFile("/proc/meminfo");
-  EXPECT_EQ(text.status().code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_THAT(std::string(text.status().message()), StartsWith(root_ + "/proc/meminfo: "));
-}
-
 TEST_F(RootedFileSystemTest, ListDirIsSortedWithoutDots) {
   RootedFileSystem fs(root_);
   const absl::StatusOr<std::vector<std::string>> names = fs.ListDir("/dir");

@@ -923,17 +923,6 @@ TEST(MergeYamlFileTest, DirectoryIsRefused) {
   EXPECT_EQ(std::string(status.message()), dir.path() + ": is a directory, not a config file");
 }
 
-TEST(MergeYamlFileTest, UnreadableFileIsPermissionDenied) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root reads files whatever their mode";
-  TempDir dir;
-  const std::string path = dir.Write("secret.yaml", "site: hq\n");
-  std::filesystem::permissions(path, std::filesystem::perms::none);
-  medic::v1::AgentConfig config;
-  const absl::Status status = MergeYamlFile(path, &config);
-  EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_THAT(std::string(status.message()), StartsWith(path + ": "));
-}
-
 TEST(MergeYamlFileTest, HugeFileIsRefused) {
   TempDir dir;
   const std::string path = dir.Write("huge.yaml", "site: " + std::string((16 << 20) + 1, 'a'));

@@ -35,12 +35,13 @@ class FixtureFileSystem : public common::RootedFileSystem {
           !agent::ParseInt(fields[2], &stats.free_bytes) ||
           !agent::ParseInt(fields[3], &stats.total_inodes) ||
           !agent::ParseInt(fields[4], &stats.free_inodes)) {
-        return absl::InvalidArgumentError(agent::Cat("statfs.txt: malformed line \"", line, "\""));
+        return absl::InvalidArgumentError(
+            ::medic::common::StrCat("statfs.txt: malformed line \"", line, "\""));
       }
       stats.read_only = fields.size() > 5 && fields[5] == "ro";
       return stats;
     }
-    return absl::NotFoundError(agent::Cat("statfs.txt has no line for ", path));
+    return absl::NotFoundError(::medic::common::StrCat("statfs.txt has no line for ", path));
   }
 };
 

@@ -18,14 +18,14 @@ absl::StatusOr<CpuTimes> ParseCpuTimes(std::string_view label, std::string_view 
   for (std::string_view column : SplitFields(columns, " ")) {
     if (count == values.size()) break;  // columns a future kernel may add
     if (!ParseInt(column, &values[count])) {
-      return absl::InvalidArgumentError(
-          Cat("/proc/stat: ", label, " column ", count + 1, " is not a number: \"", column, "\""));
+      return absl::InvalidArgumentError(common::StrCat("/proc/stat: ", label, " column ", count + 1,
+                                                       " is not a number: \"", column, "\""));
     }
     ++count;
   }
   if (count < 4) {
     return absl::InvalidArgumentError(
-        Cat("/proc/stat: ", label, " has ", count, " columns, at least 4 expected"));
+        common::StrCat("/proc/stat: ", label, " has ", count, " columns, at least 4 expected"));
   }
   CpuTimes t;
   t.user = values[0];
@@ -55,7 +55,7 @@ absl::StatusOr<ProcStat> ParseProcStat(std::string_view text) {
     const size_t space = line.find(' ');
     if (space == std::string_view::npos) {
       return absl::InvalidArgumentError(
-          Cat("/proc/stat: cpu line without columns: \"", line, "\""));
+          common::StrCat("/proc/stat: cpu line without columns: \"", line, "\""));
     }
     const std::string_view label = line.substr(0, space);
     const std::string_view suffix = label.substr(3);
@@ -77,19 +77,19 @@ absl::StatusOr<LoadAvg> ParseLoadAvg(std::string_view text) {
   std::vector<std::string_view> fields = SplitFields(Trim(text), " ");
   if (fields.size() < 4) {
     return absl::InvalidArgumentError(
-        Cat("/proc/loadavg: ", fields.size(), " fields, at least 4 expected"));
+        common::StrCat("/proc/loadavg: ", fields.size(), " fields, at least 4 expected"));
   }
   LoadAvg load;
   if (!ParseDouble(fields[0], &load.load1) || !ParseDouble(fields[1], &load.load5) ||
       !ParseDouble(fields[2], &load.load15)) {
     return absl::InvalidArgumentError(
-        Cat("/proc/loadavg: load averages are not numbers: \"", Trim(text), "\""));
+        common::StrCat("/proc/loadavg: load averages are not numbers: \"", Trim(text), "\""));
   }
   const std::vector<std::string_view> tasks = Split(fields[3], '/');
   if (tasks.size() != 2 || !ParseInt(tasks[0], &load.running_tasks) ||
       !ParseInt(tasks[1], &load.total_tasks)) {
     return absl::InvalidArgumentError(
-        Cat("/proc/loadavg: expected running/total tasks, got \"", fields[3], "\""));
+        common::StrCat("/proc/loadavg: expected running/total tasks, got \"", fields[3], "\""));
   }
   return load;
 }

@@ -90,9 +90,9 @@ absl::StatusOr<std::vector<MountEntry>> ParseMounts(std::string_view text) {
     std::vector<std::string_view> fields = SplitFields(line);
     if (fields.empty()) continue;
     if (fields.size() < 4) {
-      return absl::InvalidArgumentError(Cat("mount table line ", line_number, " has ",
-                                            fields.size(), " fields, at least 4 expected: \"", line,
-                                            "\""));
+      return absl::InvalidArgumentError(
+          common::StrCat("mount table line ", line_number, " has ", fields.size(),
+                         " fields, at least 4 expected: \"", line, "\""));
     }
     MountEntry mount;
     mount.device = DecodeMountField(fields[0]);
@@ -202,13 +202,13 @@ std::vector<medic::v1::Finding> JudgeFilesystems(const medic::v1::FilesystemsSta
         finding.set_code(std::string(kDiskSpaceLow));
         finding.set_severity(*severity);
         finding.set_resource(mount_point);
-        finding.set_summary(Cat(mount_point, " has ", PctText(fs.free_pct()), "% free (",
-                                HumanBytes(fs.free_bytes()), " of ", HumanBytes(fs.total_bytes()),
-                                ")"));
+        finding.set_summary(common::StrCat(mount_point, " has ", PctText(fs.free_pct()), "% free (",
+                                           HumanBytes(fs.free_bytes()), " of ",
+                                           HumanBytes(fs.total_bytes()), ")"));
         auto& evidence = *finding.mutable_evidence();
         evidence["free_pct"] = PctText(fs.free_pct());
-        evidence["free_bytes"] = Cat(fs.free_bytes());
-        evidence["total_bytes"] = Cat(fs.total_bytes());
+        evidence["free_bytes"] = common::StrCat(fs.free_bytes());
+        evidence["total_bytes"] = common::StrCat(fs.total_bytes());
         evidence["threshold_pct"] = absl::StrFormat("%g", mark);
       }
     }
@@ -221,13 +221,13 @@ std::vector<medic::v1::Finding> JudgeFilesystems(const medic::v1::FilesystemsSta
         finding.set_code(std::string(kDiskInodesLow));
         finding.set_severity(*severity);
         finding.set_resource(mount_point);
-        finding.set_summary(Cat(mount_point, " has ", PctText(fs.inodes_free_pct()),
-                                "% of its inodes free (", fs.free_inodes(), " of ",
-                                fs.total_inodes(), ")"));
+        finding.set_summary(common::StrCat(mount_point, " has ", PctText(fs.inodes_free_pct()),
+                                           "% of its inodes free (", fs.free_inodes(), " of ",
+                                           fs.total_inodes(), ")"));
         auto& evidence = *finding.mutable_evidence();
         evidence["free_pct"] = PctText(fs.inodes_free_pct());
-        evidence["free_inodes"] = Cat(fs.free_inodes());
-        evidence["total_inodes"] = Cat(fs.total_inodes());
+        evidence["free_inodes"] = common::StrCat(fs.free_inodes());
+        evidence["total_inodes"] = common::StrCat(fs.total_inodes());
         evidence["threshold_pct"] = absl::StrFormat("%g", thresholds.inodes_low_pct);
       }
     }
@@ -237,7 +237,7 @@ std::vector<medic::v1::Finding> JudgeFilesystems(const medic::v1::FilesystemsSta
 
 std::string HumanBytes(uint64_t bytes) {
   constexpr std::string_view kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  if (bytes < 1024) return Cat(bytes, " B");
+  if (bytes < 1024) return common::StrCat(bytes, " B");
   double value = static_cast<double>(bytes);
   size_t unit = 0;
   // Divide while the value would still print as 1024 or more with one decimal.
@@ -247,7 +247,7 @@ std::string HumanBytes(uint64_t bytes) {
   }
   std::string text = absl::StrFormat("%.1f", value);
   if (EndsWith(text, ".0")) text.resize(text.size() - 2);
-  return Cat(text, " ", kUnits[unit]);
+  return common::StrCat(text, " ", kUnits[unit]);
 }
 
 }  // namespace medic::agent

@@ -35,8 +35,8 @@ absl::StatusOr<medic::v1::MemoryStatus> ParseMemInfo(std::string_view text) {
     const bool in_kb = ConsumeSuffix(&value, "kB");
     uint64_t number = 0;
     if (!ParseInt(Trim(value), &number)) {
-      return absl::InvalidArgumentError(
-          Cat("/proc/meminfo: ", key, " is not a number: \"", line.substr(colon + 1), "\""));
+      return absl::InvalidArgumentError(common::StrCat(
+          "/proc/meminfo: ", key, " is not a number: \"", line.substr(colon + 1), "\""));
     }
     bytes[std::string(key)] = in_kb ? number * 1024 : number;
   }

@@ -17,7 +17,7 @@ std::vector<std::string_view> Columns(std::string_view line) { return SplitField
 absl::Status LineError(std::string_view file, int line_number, std::string_view what,
                        std::string_view line) {
   return absl::InvalidArgumentError(
-      Cat(file, " line ", line_number, ": ", what, ": \"", line, "\""));
+      common::StrCat(file, " line ", line_number, ": ", what, ": \"", line, "\""));
 }
 
 bool ParseHexWord(std::string_view text, uint32_t* out) {
@@ -69,8 +69,8 @@ bool IsLoopback(Ipv4Address address) { return (address >> 24) == 127; }
 }  // namespace
 
 std::string FormatIpv4(Ipv4Address address) {
-  return Cat(address >> 24, ".", (address >> 16) & 0xff, ".", (address >> 8) & 0xff, ".",
-             address & 0xff);
+  return common::StrCat(address >> 24, ".", (address >> 16) & 0xff, ".", (address >> 8) & 0xff, ".",
+                        address & 0xff);
 }
 
 std::string FormatIpv6(const Ipv6Address& address) {
@@ -99,14 +99,14 @@ std::string FormatIpv6(const Ipv6Address& address) {
       continue;
     }
     if (!text.empty() && text.back() != ':') text += ':';
-    text += Cat(absl::Hex(groups[i]));
+    text += common::StrCat(absl::Hex(groups[i]));
   }
   return text;
 }
 
 int Ipv4Route::PrefixLength() const { return std::popcount(mask); }
 
-std::string InterfaceAddress::Cidr() const { return Cat(address, "/", prefix_length); }
+std::string InterfaceAddress::Cidr() const { return common::StrCat(address, "/", prefix_length); }
 
 absl::StatusOr<std::vector<Ipv4Route>> ParseIpv4Routes(std::string_view text) {
   constexpr std::string_view kFile = "/proc/net/route";
@@ -293,7 +293,7 @@ std::vector<medic::v1::Route> ReportedRoutes(const std::vector<Ipv4Route>& ipv4,
       continue;
     }
     medic::v1::Route& out = reported.emplace_back();
-    out.set_destination(Cat(FormatIpv4(route.destination), "/", route.PrefixLength()));
+    out.set_destination(common::StrCat(FormatIpv4(route.destination), "/", route.PrefixLength()));
     if (route.flags & kRtfGateway) out.set_gateway(FormatIpv4(route.gateway));
     out.set_interface(route.interface);
     out.set_metric(route.metric);
@@ -304,7 +304,7 @@ std::vector<medic::v1::Route> ReportedRoutes(const std::vector<Ipv4Route>& ipv4,
       continue;
     }
     medic::v1::Route& out = reported.emplace_back();
-    out.set_destination(Cat(FormatIpv6(route.destination), "/", route.prefix_length));
+    out.set_destination(common::StrCat(FormatIpv6(route.destination), "/", route.prefix_length));
     if ((route.flags & kRtfGateway) && !IsZero(route.next_hop)) {
       out.set_gateway(FormatIpv6(route.next_hop));
     }

@@ -45,12 +45,12 @@ absl::StatusOr<OsRelease> ParseOsRelease(std::string_view text) {
     const size_t equals = line.find('=');
     if (equals == std::string_view::npos || equals == 0) {
       return absl::InvalidArgumentError(
-          Cat("os-release line ", line_number, " is not KEY=value: \"", line, "\""));
+          common::StrCat("os-release line ", line_number, " is not KEY=value: \"", line, "\""));
     }
     absl::StatusOr<std::string> value = Unquote(line.substr(equals + 1));
     if (!value.ok()) {
-      return absl::InvalidArgumentError(
-          Cat("os-release line ", line_number, ": ", value.status().message(), ": \"", line, "\""));
+      return absl::InvalidArgumentError(common::StrCat(
+          "os-release line ", line_number, ": ", value.status().message(), ": \"", line, "\""));
     }
     release.fields[std::string(line.substr(0, equals))] = *std::move(value);
   }
@@ -70,16 +70,16 @@ absl::StatusOr<absl::Duration> ParseUptime(std::string_view text) {
   double seconds = 0;
   if (fields.empty() || !ParseDouble(fields[0], &seconds) || seconds < 0) {
     return absl::InvalidArgumentError(
-        Cat("/proc/uptime: expected seconds since boot, got \"", Trim(text), "\""));
+        common::StrCat("/proc/uptime: expected seconds since boot, got \"", Trim(text), "\""));
   }
   return absl::Seconds(seconds);
 }
 
 absl::StatusOr<std::string> ParseSingleValue(std::string_view text, std::string_view what) {
   const std::string_view value = Trim(text);
-  if (value.empty()) return absl::InvalidArgumentError(Cat(what, " is empty"));
+  if (value.empty()) return absl::InvalidArgumentError(common::StrCat(what, " is empty"));
   if (value.find('\n') != std::string_view::npos) {
-    return absl::InvalidArgumentError(Cat(what, " spans several lines"));
+    return absl::InvalidArgumentError(common::StrCat(what, " spans several lines"));
   }
   return std::string(value);
 }
@@ -88,7 +88,7 @@ absl::StatusOr<KernelVersion> ParseProcVersion(std::string_view text) {
   std::string_view rest = Trim(text);
   if (!ConsumePrefix(&rest, "Linux version ")) {
     return absl::InvalidArgumentError(
-        Cat("/proc/version does not start with \"Linux version\": \"", rest, "\""));
+        common::StrCat("/proc/version does not start with \"Linux version\": \"", rest, "\""));
   }
   KernelVersion version;
   version.release = std::string(rest.substr(0, rest.find(' ')));
@@ -113,7 +113,7 @@ absl::StatusOr<std::string> ParseMachineId(std::string_view text) {
         return absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f');
       })) {
     return absl::InvalidArgumentError(
-        Cat("machine-id is not 32 lowercase hex digits: \"", id, "\""));
+        common::StrCat("machine-id is not 32 lowercase hex digits: \"", id, "\""));
   }
   return std::string(id);
 }

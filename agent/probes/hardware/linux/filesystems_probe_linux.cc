@@ -19,8 +19,8 @@ absl::StatusOr<std::vector<MountEntry>> ReadMounts(const common::FileSystem& fs)
     absl::StatusOr<std::string> fallback = ReadRequired(fs, kMounts);
     if (!fallback.ok()) {
       // The first failure says why the preferred source is missing; the second is named too.
-      return absl::Status(text.status().code(),
-                          Cat(text.status().message(), "; ", fallback.status().message()));
+      return absl::Status(text.status().code(), common::StrCat(text.status().message(), "; ",
+                                                               fallback.status().message()));
     }
     text = std::move(fallback);
     path = kMounts;
@@ -43,7 +43,7 @@ class FilesystemsProbe : public Probe {
     medic::v1::FilesystemsStatus& body = *output.report.mutable_filesystems();
     for (const MountEntry& mount : SelectMounts(*mounts, ctx.config.filesystems())) {
       // statvfs blocks while a network filesystem's server is away: stop at the deadline.
-      if (absl::Status status = CheckDeadline(ctx, Cat("statvfs ", mount.mount_point));
+      if (absl::Status status = CheckDeadline(ctx, common::StrCat("statvfs ", mount.mount_point));
           !status.ok()) {
         return status;
       }

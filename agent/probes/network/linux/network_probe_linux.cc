@@ -25,10 +25,10 @@ constexpr uint32_t kIffUp = 0x1;           // linux/if.h
 class DeviceDir {
  public:
   DeviceDir(const common::FileSystem& fs, std::string_view name)
-      : fs_(fs), dir_(Cat(kSysClassNet, "/", name)) {}
+      : fs_(fs), dir_(common::StrCat(kSysClassNet, "/", name)) {}
 
   std::optional<std::string> Text(std::string_view attribute) const {
-    std::optional<std::string> text = ReadOptional(fs_, Cat(dir_, "/", attribute));
+    std::optional<std::string> text = ReadOptional(fs_, common::StrCat(dir_, "/", attribute));
     if (!text) return std::nullopt;
     return std::string(Trim(*text));
   }
@@ -42,7 +42,7 @@ class DeviceDir {
     return value;
   }
 
-  bool Has(std::string_view entry) const { return fs_.Exists(Cat(dir_, "/", entry)); }
+  bool Has(std::string_view entry) const { return fs_.Exists(common::StrCat(dir_, "/", entry)); }
 
  private:
   const common::FileSystem& fs_;
@@ -117,7 +117,7 @@ class NetworkProbe : public Probe {
     output.report.set_probe(std::string(name()));
     medic::v1::NetworkInfo& info = *output.report.mutable_network();
     for (const std::string& device : *names) {
-      RETURN_IF_ERROR(CheckDeadline(ctx, Cat("reading interface ", device)));
+      RETURN_IF_ERROR(CheckDeadline(ctx, common::StrCat("reading interface ", device)));
       std::optional<medic::v1::NetworkInterface> nic = ReadInterface(ctx.fs, device);
       if (!nic) continue;
       for (const InterfaceAddress& address : addresses) {
