@@ -83,7 +83,7 @@ Agent::Agent(medic::v1::AgentConfig config)
     : config_(std::move(config)),
       fs_(config_.root()),
       scheduler_(io_, NewProbes(config_), fs_, common::RealClock::Get(), config_, tracker_,
-                 [this](const auto& report, const auto& events) { OnReport(report, events); }) {}
+                 [this](std::vector<ProbeRun> cycle) { OnCycle(std::move(cycle)); }) {}
 
 medic::v1::Snapshot Agent::CollectOnce() {
   scheduler_.RunAllOnce();
@@ -134,27 +134,30 @@ absl::Status Agent::Run() {
   return absl::OkStatus();
 }
 
-void Agent::OnReport(const medic::v1::ProbeReport& report,
-                     const std::vector<medic::v1::FindingEvent>& events) {
-  auto [it, inserted] = latest_.try_emplace(report.probe());
-  const bool changed = inserted || Content(it->second) != Content(report);
-  it->second = report;
-  if (stream_ == nullptr) return;
-  if (changed || !events.empty()) {
-    medic::v1::AgentMessage record;
-    auto* delta = record.mutable_delta();
-    if (changed) *delta->add_reports() = report;
-    for (const auto& e : events) *delta->add_findings() = e;
-    stream_->Send(std::move(record));
+void Agent::OnCycle(std::vector<ProbeRun> cycle) {
+  medic::v1::AgentMessage record;
+  auto* delta = record.mutable_delta();
+  bool topology_may_change = false;
+  for (ProbeRun& run : cycle) {
+    auto [it, inserted] = latest_.try_emplace(run.report.probe());
+    const bool changed = inserted || Content(it->second) != Content(run.report);
+    if (changed) {
+      topology_may_change |= run.report.probe() == "network" || run.report.probe() == "os";
+      *delta->add_reports() = run.report;
+    }
+    it->second = std::move(run.report);
+    for (auto& e : run.events) *delta->add_findings() = std::move(e);
   }
-  if (!changed || (report.probe() != "network" && report.probe() != "os")) return;
+  if (stream_ == nullptr) return;
+  if (!delta->reports().empty() || !delta->findings().empty()) stream_->Send(std::move(record));
+  if (!topology_may_change) return;
   medic::v1::Topology topology = BuildTopology();
   std::string serialized = topology.SerializeAsString();
   if (serialized != last_topology_) {
     last_topology_ = std::move(serialized);
-    medic::v1::AgentMessage record;
-    *record.mutable_topology() = std::move(topology);
-    stream_->Send(std::move(record));
+    medic::v1::AgentMessage update;
+    *update.mutable_topology() = std::move(topology);
+    stream_->Send(std::move(update));
   }
 }
 

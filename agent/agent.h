@@ -36,8 +36,8 @@ class Agent {
   absl::Status Run();
 
  private:
-  void OnReport(const medic::v1::ProbeReport& report,
-                const std::vector<medic::v1::FindingEvent>& events);
+  // Records a cycle's reports; what changed goes to the collector as one delta.
+  void OnCycle(std::vector<ProbeRun> cycle);
   medic::v1::Snapshot BuildSnapshot() const;
   medic::v1::Topology BuildTopology() const;
   std::string Hostname() const;

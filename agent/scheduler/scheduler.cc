@@ -1,52 +1,82 @@
 #include "agent/scheduler/scheduler.h"
 
-#include <chrono>
+#include <algorithm>
 
 #include "common/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
 namespace medic::agent {
+namespace {
+
+// Probes due this close to a wake-up join its cycle, so timer slack does not split a cycle.
+constexpr std::chrono::milliseconds kCycleSlack(20);
+
+std::chrono::steady_clock::duration ToSteady(absl::Duration d) {
+  return absl::ToChronoNanoseconds(d);
+}
+
+}  // namespace
 
 Scheduler::Scheduler(boost::asio::io_context& io, std::vector<ProbeEntry> probes,
                      const common::FileSystem& fs, const common::Clock& clock,
                      const medic::v1::AgentConfig& config, FindingTracker& tracker, Sink sink)
-    : io_(io),
+    : timer_(io),
       fs_(fs),
       clock_(clock),
       config_(config),
       tracker_(tracker),
       sink_(std::move(sink)),
       random_(std::random_device{}()) {
-  for (auto& entry : probes) {
-    probes_.push_back({std::move(entry), std::make_unique<boost::asio::steady_timer>(io_)});
-  }
+  for (auto& entry : probes) probes_.push_back({std::move(entry), SteadyTime()});
 }
 
 void Scheduler::Start() {
-  std::uniform_int_distribution<int> first(0, 1000);
-  for (auto& scheduled : probes_) Arm(scheduled, absl::Milliseconds(first(random_)));
+  if (probes_.empty()) return;
+  absl::Duration shortest = absl::InfiniteDuration();
+  for (const auto& p : probes_) shortest = std::min(shortest, p.entry.interval);
+  std::uniform_real_distribution<double> fraction(0.0, 1.0);
+  const SteadyTime origin =
+      std::chrono::steady_clock::now() + ToSteady(shortest * fraction(random_));
+  for (auto& p : probes_) p.next_due = origin + ToSteady(p.entry.interval);
+  Arm();
 }
 
 void Scheduler::Stop() {
   stopped_ = true;
-  for (auto& scheduled : probes_) scheduled.timer->cancel();
+  timer_.cancel();
 }
 
 void Scheduler::RunAllOnce() {
-  for (auto& scheduled : probes_) RunProbe(scheduled.entry);
+  std::vector<ProbeRun> cycle;
+  for (auto& p : probes_) cycle.push_back(RunProbe(p.entry));
+  sink_(std::move(cycle));
 }
 
-void Scheduler::Arm(Scheduled& scheduled, absl::Duration delay) {
-  scheduled.timer->expires_after(absl::ToChronoMilliseconds(delay));
-  scheduled.timer->async_wait([this, &scheduled](const boost::system::error_code& error) {
+void Scheduler::Arm() {
+  SteadyTime next = SteadyTime::max();
+  for (const auto& p : probes_) next = std::min(next, p.next_due);
+  timer_.expires_at(next);
+  timer_.async_wait([this](const boost::system::error_code& error) {
     if (error || stopped_) return;
-    RunProbe(scheduled.entry);
-    std::uniform_real_distribution<double> jitter(0.9, 1.1);
-    Arm(scheduled, scheduled.entry.interval * jitter(random_));
+    RunDue();
+    Arm();
   });
 }
 
-void Scheduler::RunProbe(ProbeEntry& entry) {
+void Scheduler::RunDue() {
+  const SteadyTime now = std::chrono::steady_clock::now();
+  std::vector<ProbeRun> cycle;
+  for (auto& p : probes_) {
+    if (p.next_due > now + kCycleSlack) continue;
+    cycle.push_back(RunProbe(p.entry));
+    // Stay on the grid; after a stall, skip the runs that were missed rather than catch up.
+    const auto interval = ToSteady(p.entry.interval);
+    while (p.next_due <= now + kCycleSlack) p.next_due += interval;
+  }
+  if (!cycle.empty()) sink_(std::move(cycle));
+}
+
+ProbeRun Scheduler::RunProbe(ProbeEntry& entry) {
   const std::string name(entry.probe->name());
   const absl::Time started = clock_.Now();
   const auto wall_start = std::chrono::steady_clock::now();
@@ -54,11 +84,11 @@ void Scheduler::RunProbe(ProbeEntry& entry) {
   absl::StatusOr<ProbeOutput> output = entry.probe->Collect(ctx);
   const absl::Duration took = absl::FromChrono(std::chrono::steady_clock::now() - wall_start);
 
-  medic::v1::ProbeReport report;
-  std::vector<medic::v1::FindingEvent> events;
+  ProbeRun run;
+  medic::v1::ProbeReport& report = run.report;
   if (output.ok()) {
     report = std::move(output->report);
-    events = tracker_.Update(name, std::move(output->findings), clock_.Now());
+    run.events = tracker_.Update(name, std::move(output->findings), clock_.Now());
     if (report.outcome() == medic::v1::PROBE_OUTCOME_UNSPECIFIED) {
       report.set_outcome(medic::v1::PROBE_OUTCOME_OK);
     }
@@ -78,7 +108,7 @@ void Scheduler::RunProbe(ProbeEntry& entry) {
   report.set_probe(name);
   *report.mutable_collected_at() = common::ToProtoTime(started);
   *report.mutable_took() = common::ToProtoDuration(took);
-  sink_(report, events);
+  return run;
 }
 
 }  // namespace medic::agent

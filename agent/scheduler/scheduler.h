@@ -1,7 +1,7 @@
 #pragma once
 
+#include <chrono>
 #include <functional>
-#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -17,36 +17,46 @@
 
 namespace medic::agent {
 
-// Runs the probes on their own intervals, with jitter so that a fleet started together does
-// not collect in lockstep. Each run's report (with outcome, time taken and collection time)
-// and the finding changes it caused go to the sink. A probe that fails keeps its findings
-// standing (it cannot see them clear); one that overruns its deadline is reported TIMED_OUT.
-// Runs on the io_context's thread; not thread-safe.
+// One probe's run: its report (outcome, time taken, collection time) and the finding changes
+// it caused.
+struct ProbeRun {
+  medic::v1::ProbeReport report;
+  std::vector<medic::v1::FindingEvent> events;
+};
+
+// Runs the probes in cycles. Each probe is due every `interval` on one grid; at each wake-up
+// the scheduler runs every probe that is due and hands the whole cycle to the sink, so probes
+// with equal intervals are collected, and sent, together. A fleet started together is spread
+// by one random phase per agent (within the shortest interval) rather than by jitter on every
+// probe, which would split each cycle into separate messages.
+// A probe that fails keeps its findings standing (it cannot see them clear); one that overruns
+// its deadline is reported TIMED_OUT. Runs on the io_context's thread; not thread-safe.
 class Scheduler {
  public:
-  using Sink = std::function<void(const medic::v1::ProbeReport& report,
-                                  const std::vector<medic::v1::FindingEvent>& events)>;
+  using Sink = std::function<void(std::vector<ProbeRun> cycle)>;
 
   Scheduler(boost::asio::io_context& io, std::vector<ProbeEntry> probes,
             const common::FileSystem& fs, const common::Clock& clock,
             const medic::v1::AgentConfig& config, FindingTracker& tracker, Sink sink);
 
-  // Schedules every probe: a first run within the first second, then every interval ±10%.
+  // Schedules the probes: each next due one random phase plus its interval from now.
   void Start();
-  // Cancels every timer; runs in progress finish.
+  // Cancels the timer; a cycle in progress finishes.
   void Stop();
-  // Runs every probe once, now, on the calling thread.
+  // Runs every probe once, now, on the calling thread, as one cycle.
   void RunAllOnce();
 
  private:
+  using SteadyTime = std::chrono::steady_clock::time_point;
   struct Scheduled {
     ProbeEntry entry;
-    std::unique_ptr<boost::asio::steady_timer> timer;
+    SteadyTime next_due;
   };
-  void RunProbe(ProbeEntry& entry);
-  void Arm(Scheduled& scheduled, absl::Duration delay);
+  void Arm();
+  void RunDue();
+  ProbeRun RunProbe(ProbeEntry& entry);
 
-  boost::asio::io_context& io_;
+  boost::asio::steady_timer timer_;
   std::vector<Scheduled> probes_;
   const common::FileSystem& fs_;
   const common::Clock& clock_;

@@ -1,0 +1,135 @@
+#include "agent/scheduler/scheduler.h"
+
+#include <map>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace medic::agent {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+// A probe whose result the test sets: a finding standing or not, a failure, or a slow run.
+class FakeProbe : public Probe {
+ public:
+  explicit FakeProbe(std::string name) : name_(std::move(name)) {}
+  std::string_view name() const override { return name_; }
+  absl::StatusOr<ProbeOutput> Collect(const ProbeContext& ctx) override {
+    ++runs;
+    if (!fail_with.ok()) return fail_with;
+    if (sleep > absl::ZeroDuration()) absl::SleepFor(sleep);
+    ProbeOutput out;
+    if (finding) {
+      medic::v1::Finding f;
+      f.set_code("disk.space_low");
+      f.set_resource("/");
+      f.set_severity(medic::v1::SEVERITY_WARNING);
+      out.findings.push_back(f);
+    }
+    return out;
+  }
+  int runs = 0;
+  bool finding = false;
+  absl::Status fail_with;
+  absl::Duration sleep;
+
+ private:
+  std::string name_;
+};
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  // Adds a probe; the returned pointer stays valid while the scheduler lives.
+  FakeProbe* Add(std::string name, absl::Duration interval,
+                 absl::Duration deadline = absl::Seconds(1)) {
+    auto probe = std::make_unique<FakeProbe>(std::move(name));
+    FakeProbe* raw = probe.get();
+    entries_.push_back({std::move(probe), interval, deadline});
+    return raw;
+  }
+  Scheduler& Make() {
+    scheduler_ = std::make_unique<Scheduler>(
+        io_, std::move(entries_), fs_, clock_, config_, tracker_,
+        [this](std::vector<ProbeRun> cycle) { cycles_.push_back(std::move(cycle)); });
+    return *scheduler_;
+  }
+  static std::vector<std::string> Names(const std::vector<ProbeRun>& cycle) {
+    std::vector<std::string> names;
+    for (const auto& run : cycle) names.push_back(run.report.probe());
+    return names;
+  }
+
+  boost::asio::io_context io_;
+  common::RootedFileSystem fs_{"/"};
+  common::FakeClock clock_;
+  medic::v1::AgentConfig config_;
+  FindingTracker tracker_;
+  std::vector<ProbeEntry> entries_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::vector<std::vector<ProbeRun>> cycles_;
+};
+
+TEST_F(SchedulerTest, ProbesWithEqualIntervalsRunInOneCycle) {
+  Add("cpu", absl::Milliseconds(40));
+  Add("memory", absl::Milliseconds(40));
+  Add("filesystems", absl::Milliseconds(80));
+  Scheduler& scheduler = Make();
+  scheduler.Start();
+  io_.run_for(std::chrono::milliseconds(400));
+  scheduler.Stop();
+  ASSERT_GE(cycles_.size(), 4u);
+  int with_filesystems = 0;
+  for (const auto& cycle : cycles_) {
+    const auto names = Names(cycle);
+    // cpu and memory always together; filesystems joins every other cycle, never alone.
+    ASSERT_GE(names.size(), 2u);
+    EXPECT_EQ(names[0], "cpu");
+    EXPECT_EQ(names[1], "memory");
+    if (names.size() == 3) ++with_filesystems;
+  }
+  EXPECT_GE(with_filesystems, 1);
+  EXPECT_LT(with_filesystems, static_cast<int>(cycles_.size()));
+}
+
+TEST_F(SchedulerTest, RunAllOnceIsOneCycleOfEveryProbe) {
+  Add("cpu", absl::Seconds(15));
+  Add("os", absl::Seconds(300));
+  Make().RunAllOnce();
+  ASSERT_EQ(cycles_.size(), 1u);
+  EXPECT_THAT(Names(cycles_[0]), ElementsAre("cpu", "os"));
+  EXPECT_EQ(cycles_[0][0].report.outcome(), medic::v1::PROBE_OUTCOME_OK);
+  EXPECT_TRUE(cycles_[0][0].report.has_collected_at());
+  EXPECT_TRUE(cycles_[0][0].report.has_took());
+}
+
+TEST_F(SchedulerTest, FailedProbeKeepsItsFindingsStanding) {
+  FakeProbe* probe = Add("filesystems", absl::Seconds(60));
+  Scheduler& scheduler = Make();
+  probe->finding = true;
+  scheduler.RunAllOnce();
+  ASSERT_EQ(cycles_[0][0].events.size(), 1u);
+  EXPECT_TRUE(cycles_[0][0].events[0].has_raised());
+
+  // The probe cannot see the disk now: that is no reason to say the disk is fine.
+  probe->fail_with = absl::PermissionDeniedError("/proc/self/mounts: Permission denied");
+  scheduler.RunAllOnce();
+  const ProbeRun& failed = cycles_[1][0];
+  EXPECT_EQ(failed.report.outcome(), medic::v1::PROBE_OUTCOME_FAILED);
+  EXPECT_EQ(failed.report.error(), "/proc/self/mounts: Permission denied");
+  EXPECT_THAT(failed.events, IsEmpty());
+  EXPECT_EQ(tracker_.Standing("filesystems").size(), 1u);
+}
+
+TEST_F(SchedulerTest, OverrunIsReportedTimedOut) {
+  FakeProbe* probe = Add("network", absl::Seconds(60), absl::Milliseconds(5));
+  probe->sleep = absl::Milliseconds(30);
+  Make().RunAllOnce();
+  const auto& report = cycles_[0][0].report;
+  EXPECT_EQ(report.outcome(), medic::v1::PROBE_OUTCOME_TIMED_OUT);
+  EXPECT_THAT(report.error(), ::testing::HasSubstr("over its deadline of 5ms"));
+}
+
+}  // namespace
+}  // namespace medic::agent
