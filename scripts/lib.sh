@@ -12,6 +12,9 @@ MEDIC_PACKAGES=(
   libgtest-dev libgmock-dev
 )
 
+# ccache keyed on paths relative to the checkout, so another clone of the same code hits.
+export CCACHE_BASEDIR=$MEDIC_ROOT CCACHE_NOHASHDIR=1
+
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
