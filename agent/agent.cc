@@ -82,11 +82,11 @@ absl::Status ValidateAgentConfig(const medic::v1::AgentConfig& config) {
 Agent::Agent(medic::v1::AgentConfig config)
     : config_(std::move(config)),
       fs_(config_.root()),
-      scheduler_(io_, NewProbes(config_), fs_, common::RealClock::Get(), config_, tracker_,
-                 [this](std::vector<ProbeRun> cycle) { OnCycle(std::move(cycle)); }) {}
+      scheduler_(io_, NewProbes(config_), fs_, commands_, common::RealClock::Get(), config_,
+                 tracker_, [this](std::vector<ProbeRun> cycle) { OnCycle(std::move(cycle)); }) {}
 
 medic::v1::Snapshot Agent::CollectOnce() {
-  scheduler_.RunAllOnce();
+  scheduler_.RunAllOnce(/*wait_for_slow=*/true);
   return BuildSnapshot();
 }
 
@@ -113,8 +113,9 @@ absl::Status Agent::Run() {
   } else {
     spdlog::info("medic-agent {}: no collector configured, collecting locally only", MEDIC_VERSION);
   }
-  // The first collection completes before the stream opens, so the first snapshot is whole.
-  scheduler_.RunAllOnce();
+  // The fast probes' first collection completes before the stream opens, so the first
+  // snapshot has them all; slow probes report as they finish.
+  scheduler_.RunAllOnce(/*wait_for_slow=*/false);
   scheduler_.Start();
   if (stream_ != nullptr) stream_->Start();
 

@@ -11,6 +11,7 @@
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/signal_set.hpp"
 #include "common/fs/file_system.h"
+#include "common/process/command_runner.h"
 #include "medic/v1/config.pb.h"
 #include "medic/v1/health.pb.h"
 
@@ -44,6 +45,7 @@ class Agent {
 
   medic::v1::AgentConfig config_;
   common::RootedFileSystem fs_;
+  common::RealCommandRunner commands_;
   boost::asio::io_context io_;
   FindingTracker tracker_;
   Scheduler scheduler_;

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/fs/file_system.h"
+#include "common/process/command_runner.h"
 #include "common/time/clock.h"
 #include "medic/v1/config.pb.h"
 #include "medic/v1/health.pb.h"
@@ -16,7 +17,8 @@ namespace medic::agent {
 
 // What a probe gets for one collection.
 struct ProbeContext {
-  const common::FileSystem& fs;  // every file read goes through here (root prefix)
+  const common::FileSystem& fs;           // every file read goes through here (root prefix)
+  const common::CommandRunner& commands;  // every program run goes through here
   const common::Clock& clock;
   const medic::v1::AgentConfig& config;
   absl::Time deadline;  // return by then; check it between slow steps

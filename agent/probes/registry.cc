@@ -25,6 +25,8 @@ std::vector<ProbeEntry> NewProbes(const medic::v1::AgentConfig& config) {
     const medic::v1::ProbeSchedule& schedule;
     std::function<std::unique_ptr<Probe>()> make;
     absl::Duration interval;
+    absl::Duration deadline = kDefaultProbeDeadline;
+    bool slow = false;
   };
   const medic::v1::ProbesConfig& probes = config.probes();
   const Known known[] = {
@@ -33,6 +35,17 @@ std::vector<ProbeEntry> NewProbes(const medic::v1::AgentConfig& config) {
       {probes.filesystems(), [] { return NewFilesystemsProbe(); }, absl::Seconds(60)},
       {probes.os(), [] { return NewOsProbe(); }, absl::Seconds(300)},
       {probes.network(), [] { return NewNetworkProbe(); }, absl::Seconds(60)},
+      {probes.thermal(), [] { return NewThermalProbe(); }, absl::Seconds(60)},
+      {probes.battery(), [] { return NewBatteryProbe(); }, absl::Seconds(300)},
+      {probes.hardware_errors(), [] { return NewHardwareErrorsProbe(); }, absl::Seconds(60)},
+      {probes.reboot(), [] { return NewRebootProbe(); }, absl::Seconds(300)},
+      {probes.updates(), [] { return NewUpdatesProbe(); }, absl::Seconds(3600),
+       kDefaultUpdatesDeadline, /*slow=*/true},
+      {probes.services(), [] { return NewServicesProbe(); }, absl::Seconds(60),
+       kDefaultProbeDeadline, /*slow=*/true},
+      {probes.time(), [] { return NewTimeProbe(); }, absl::Seconds(300), kDefaultProbeDeadline,
+       /*slow=*/true},
+      {probes.crashes(), [] { return NewCrashesProbe(); }, absl::Seconds(300)},
   };
   std::vector<ProbeEntry> entries;
   for (const Known& probe : known) {
@@ -41,8 +54,9 @@ std::vector<ProbeEntry> NewProbes(const medic::v1::AgentConfig& config) {
         .probe = probe.make(),
         .interval =
             Override(probe.schedule.has_interval(), probe.schedule.interval(), probe.interval),
-        .deadline = Override(probe.schedule.has_deadline(), probe.schedule.deadline(),
-                             kDefaultProbeDeadline),
+        .deadline =
+            Override(probe.schedule.has_deadline(), probe.schedule.deadline(), probe.deadline),
+        .slow = probe.slow,
     });
   }
   return entries;

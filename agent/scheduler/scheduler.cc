@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "boost/asio/post.hpp"
 #include "common/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
@@ -18,10 +19,13 @@ std::chrono::steady_clock::duration ToSteady(absl::Duration d) {
 }  // namespace
 
 Scheduler::Scheduler(boost::asio::io_context& io, std::vector<ProbeEntry> probes,
-                     const common::FileSystem& fs, const common::Clock& clock,
-                     const medic::v1::AgentConfig& config, FindingTracker& tracker, Sink sink)
-    : timer_(io),
+                     const common::FileSystem& fs, const common::CommandRunner& commands,
+                     const common::Clock& clock, const medic::v1::AgentConfig& config,
+                     FindingTracker& tracker, Sink sink)
+    : io_(io),
+      timer_(io),
       fs_(fs),
+      commands_(commands),
       clock_(clock),
       config_(config),
       tracker_(tracker),
@@ -46,9 +50,15 @@ void Scheduler::Stop() {
   timer_.cancel();
 }
 
-void Scheduler::RunAllOnce() {
+void Scheduler::RunAllOnce(bool wait_for_slow) {
   std::vector<ProbeRun> cycle;
-  for (auto& p : probes_) cycle.push_back(RunProbe(p.entry));
+  for (auto& p : probes_) {
+    if (p.entry.slow && !wait_for_slow) {
+      Dispatch(p);
+    } else {
+      cycle.push_back(RunProbe(p.entry));
+    }
+  }
   sink_(std::move(cycle));
 }
 
@@ -68,7 +78,11 @@ void Scheduler::RunDue() {
   std::vector<ProbeRun> cycle;
   for (auto& p : probes_) {
     if (p.next_due > now + kCycleSlack) continue;
-    cycle.push_back(RunProbe(p.entry));
+    if (p.entry.slow) {
+      Dispatch(p);
+    } else {
+      cycle.push_back(RunProbe(p.entry));
+    }
     // Stay on the grid; after a stall, skip the runs that were missed rather than catch up.
     const auto interval = ToSteady(p.entry.interval);
     while (p.next_due <= now + kCycleSlack) p.next_due += interval;
@@ -76,13 +90,47 @@ void Scheduler::RunDue() {
   if (!cycle.empty()) sink_(std::move(cycle));
 }
 
+void Scheduler::Dispatch(Scheduled& p) {
+  const std::string name(p.entry.probe->name());
+  if (p.in_flight) {
+    spdlog::warn("probe {} is still running from its last turn; skipping this one", name);
+    return;
+  }
+  p.in_flight = true;
+  // The probe object is used by one thread at a time (in_flight); the tracker stays on the
+  // io thread, so the slow thread gets a copy of the standing findings.
+  boost::asio::post(slow_pool_, [this, &p, standing = tracker_.Standing(name)] {
+    Collected collected = Collect(p.entry, standing);
+    boost::asio::post(io_, [this, &p, collected = std::move(collected)]() mutable {
+      p.in_flight = false;
+      if (stopped_) return;
+      std::vector<ProbeRun> cycle;
+      cycle.push_back(Judge(p.entry, std::move(collected)));
+      sink_(std::move(cycle));
+    });
+  });
+}
+
 ProbeRun Scheduler::RunProbe(ProbeEntry& entry) {
-  const std::string name(entry.probe->name());
-  const absl::Time started = clock_.Now();
+  return Judge(entry, Collect(entry, tracker_.Standing(entry.probe->name())));
+}
+
+Scheduler::Collected Scheduler::Collect(ProbeEntry& entry,
+                                        const std::vector<medic::v1::Finding>& standing) {
+  Collected collected;
+  collected.started = clock_.Now();
   const auto wall_start = std::chrono::steady_clock::now();
-  ProbeContext ctx{fs_, clock_, config_, started + entry.deadline, tracker_.Standing(name)};
-  absl::StatusOr<ProbeOutput> output = entry.probe->Collect(ctx);
-  const absl::Duration took = absl::FromChrono(std::chrono::steady_clock::now() - wall_start);
+  ProbeContext ctx{fs_, commands_, clock_, config_, collected.started + entry.deadline, standing};
+  collected.output = entry.probe->Collect(ctx);
+  collected.took = absl::FromChrono(std::chrono::steady_clock::now() - wall_start);
+  return collected;
+}
+
+ProbeRun Scheduler::Judge(ProbeEntry& entry, Collected collected) {
+  const std::string name(entry.probe->name());
+  const absl::Time started = collected.started;
+  const absl::Duration took = collected.took;
+  absl::StatusOr<ProbeOutput>& output = collected.output;
 
   ProbeRun run;
   medic::v1::ProbeReport& report = run.report;

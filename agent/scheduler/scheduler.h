@@ -10,7 +10,9 @@
 #include "agent/scheduler/finding_tracker.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/steady_timer.hpp"
+#include "boost/asio/thread_pool.hpp"
 #include "common/fs/file_system.h"
+#include "common/process/command_runner.h"
 #include "common/time/clock.h"
 #include "medic/v1/config.pb.h"
 #include "medic/v1/health.pb.h"
@@ -29,42 +31,63 @@ struct ProbeRun {
 // with equal intervals are collected, and sent, together. A fleet started together is spread
 // by one random phase per agent (within the shortest interval) rather than by jitter on every
 // probe, which would split each cycle into separate messages.
+// Slow probes (those that run commands or wait on other machines) run one at a time on a
+// thread of their own, so they never delay the fast cycle; each one's result arrives later as
+// a cycle of its own, and a slow probe still running when it is due again skips that turn.
 // A probe that fails keeps its findings standing (it cannot see them clear); one that overruns
 // its deadline is reported TIMED_OUT. Runs on the io_context's thread; not thread-safe.
+// Destruction waits for a slow probe in progress (bounded by its deadline).
 class Scheduler {
  public:
   using Sink = std::function<void(std::vector<ProbeRun> cycle)>;
 
   Scheduler(boost::asio::io_context& io, std::vector<ProbeEntry> probes,
-            const common::FileSystem& fs, const common::Clock& clock,
-            const medic::v1::AgentConfig& config, FindingTracker& tracker, Sink sink);
+            const common::FileSystem& fs, const common::CommandRunner& commands,
+            const common::Clock& clock, const medic::v1::AgentConfig& config,
+            FindingTracker& tracker, Sink sink);
 
   // Schedules the probes: each next due one random phase plus its interval from now.
   void Start();
   // Cancels the timer; a cycle in progress finishes.
   void Stop();
-  // Runs every probe once, now, on the calling thread, as one cycle.
-  void RunAllOnce();
+  // Runs every probe once, now, as one cycle on the calling thread. Slow probes join it when
+  // `wait_for_slow`; otherwise they are sent to their thread and report on their own.
+  void RunAllOnce(bool wait_for_slow);
 
  private:
   using SteadyTime = std::chrono::steady_clock::time_point;
   struct Scheduled {
     ProbeEntry entry;
     SteadyTime next_due;
+    bool in_flight = false;  // a slow probe's run is on the slow thread
+  };
+  // What a probe's Collect() returned, and when; made on any thread.
+  struct Collected {
+    absl::StatusOr<ProbeOutput> output;
+    absl::Time started;
+    absl::Duration took;
   };
   void Arm();
   void RunDue();
+  void Dispatch(Scheduled& p);
   ProbeRun RunProbe(ProbeEntry& entry);
+  Collected Collect(ProbeEntry& entry, const std::vector<medic::v1::Finding>& standing);
+  // On the io thread: the outcome, and the finding changes through the tracker.
+  ProbeRun Judge(ProbeEntry& entry, Collected collected);
 
+  boost::asio::io_context& io_;
   boost::asio::steady_timer timer_;
   std::vector<Scheduled> probes_;
   const common::FileSystem& fs_;
+  const common::CommandRunner& commands_;
   const common::Clock& clock_;
   const medic::v1::AgentConfig& config_;
   FindingTracker& tracker_;
   Sink sink_;
   std::mt19937_64 random_;
   bool stopped_ = false;
+  // Last, so it is joined before the members its handlers use go away.
+  boost::asio::thread_pool slow_pool_{1};
 };
 
 }  // namespace medic::agent

@@ -1,6 +1,8 @@
 #include "collector/cli/render.h"
 
 #include <algorithm>
+#include <cmath>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -120,6 +122,74 @@ std::string FindingsSection(const medic::v1::MachineHealth& health, absl::Time n
   return out;
 }
 
+// "97" or "97.5": temperatures as people read them.
+std::string Celsius(double value) { return fmt::format("{:g}", std::round(value * 10) / 10); }
+
+// "  Temps     CPU 97 °C (crit 100) · throttled 1204 times since boot": the CPU package (else
+// the hottest CPU sensor, else the hottest sensor); empty without sensors.
+std::string ThermalLine(const medic::v1::MachineHealth& health) {
+  const auto* r = FindReport(health, "thermal");
+  if (r == nullptr || !r->has_thermal() || r->thermal().sensors().empty()) return "";
+  const auto& thermal = r->thermal();
+  const medic::v1::TemperatureSensor* shown = nullptr;
+  auto rank = [](const medic::v1::TemperatureSensor& s) {
+    const bool package = s.name().find("/Package") != std::string::npos;
+    return std::make_tuple(s.cpu(), s.cpu() && package, s.celsius());
+  };
+  for (const auto& sensor : thermal.sensors()) {
+    if (shown == nullptr || rank(sensor) > rank(*shown)) shown = &sensor;
+  }
+  std::string line = fmt::format("  Temps     {} {} °C", shown->cpu() ? "CPU" : shown->name(),
+                                 Celsius(shown->celsius()));
+  const double limit = shown->crit_celsius() > 0 ? shown->crit_celsius() : shown->max_celsius();
+  if (limit > 0) {
+    line += fmt::format(" ({} {})", shown->crit_celsius() > 0 ? "crit" : "max", Celsius(limit));
+  }
+  const uint64_t throttled = thermal.core_throttle_count() + thermal.package_throttle_count();
+  if (throttled > 0) line += fmt::format(" · throttled {} times since boot", throttled);
+  return line + "\n";
+}
+
+// "  Battery   BAT0 62% of design, 412 cycles, discharging", one line a battery.
+std::string BatteryLines(const medic::v1::MachineHealth& health) {
+  const auto* r = FindReport(health, "battery");
+  if (r == nullptr || !r->has_battery()) return "";
+  std::string out;
+  for (const auto& b : r->battery().batteries()) {
+    std::vector<std::string> parts;
+    if (b.health_pct() > 0) parts.push_back(fmt::format("{:.0f}% of design", b.health_pct()));
+    if (b.cycle_count() > 0) parts.push_back(fmt::format("{} cycles", b.cycle_count()));
+    if (!b.status().empty()) parts.push_back(absl::AsciiStrToLower(b.status()));
+    out += fmt::format("  Battery   {}{}{}\n", b.name(), parts.empty() ? "" : " ",
+                       absl::StrJoin(parts, ", "));
+  }
+  return out;
+}
+
+// "  HW errors mc0 15 corrected, 1 uncorrected · 2 machine checks · sdb 26 I/O errors"; empty
+// when every counter is 0.
+std::string HardwareErrorsLine(const medic::v1::MachineHealth& health) {
+  const auto* r = FindReport(health, "hardware_errors");
+  if (r == nullptr || !r->has_hardware_errors()) return "";
+  const auto& errors = r->hardware_errors();
+  std::vector<std::string> parts;
+  for (const auto& mc : errors.memory_controllers()) {
+    if (mc.corrected() == 0 && mc.uncorrected() == 0) continue;
+    parts.push_back(fmt::format("{} {} corrected, {} uncorrected", mc.name(), mc.corrected(),
+                                mc.uncorrected()));
+  }
+  if (errors.machine_checks() > 0) {
+    parts.push_back(fmt::format("{} machine checks", errors.machine_checks()));
+  }
+  for (const auto& disk : errors.disks()) {
+    if (disk.io_errors() > 0) {
+      parts.push_back(fmt::format("{} {} I/O errors", disk.device(), disk.io_errors()));
+    }
+  }
+  if (parts.empty()) return "";
+  return fmt::format("  HW errors {}\n", absl::StrJoin(parts, " · "));
+}
+
 std::string HardwareSection(const medic::v1::MachineHealth& health) {
   std::string out;
   if (const auto* r = FindReport(health, "cpu"); r != nullptr && r->has_cpu()) {
@@ -149,21 +219,89 @@ std::string HardwareSection(const medic::v1::MachineHealth& health) {
     }
     out += "  Disks\n" + table.Render("    ");
   }
+  out += ThermalLine(health) + BatteryLines(health) + HardwareErrorsLine(health);
   return out.empty() ? "" : "Hardware\n" + out;
 }
 
-std::string OsSection(const medic::v1::MachineHealth& health) {
-  const auto* r = FindReport(health, "os");
-  if (r == nullptr || !r->has_os()) return "";
-  const auto& os = r->os();
-  std::string line = common::StrCat("  ", os.name().empty() ? "unknown system" : os.name());
-  if (!os.kernel().empty()) common::StrAppend(&line, ", kernel ", os.kernel());
-  if (!os.architecture().empty()) common::StrAppend(&line, " (", os.architecture(), ")");
-  if (os.has_uptime()) {
-    common::StrAppend(&line, ", up ",
-                      common::HumanDuration(common::FromProtoDuration(os.uptime())));
+// The OS checks' lines, each only when there is something to say.
+std::string OsCheckLines(const medic::v1::MachineHealth& health, absl::Time now) {
+  std::string out;
+  if (const auto* r = FindReport(health, "reboot"); r != nullptr && r->has_reboot()) {
+    const auto& reboot = r->reboot();
+    if (reboot.reboot_required() || reboot.newer_kernel_installed()) {
+      std::string line = "  Reboot pending";
+      if (!reboot.packages().empty()) {
+        common::StrAppend(&line, ": required by ", absl::StrJoin(reboot.packages(), ", "));
+      }
+      if (reboot.newer_kernel_installed()) {
+        common::StrAppend(&line, reboot.packages().empty() ? ": " : "; ", "kernel ",
+                          reboot.newest_kernel(), " installed, ", reboot.running_kernel(),
+                          " running");
+      }
+      out += line + "\n";
+    }
   }
-  return common::StrCat("OS\n", line, "\n");
+  if (const auto* r = FindReport(health, "updates"); r != nullptr && r->has_updates()) {
+    const auto& updates = r->updates();
+    if (updates.pending() > 0) {
+      common::StrAppend(&out, "  Updates: ", updates.pending(), " pending");
+      if (updates.security() > 0) common::StrAppend(&out, ", ", updates.security(), " security");
+      if (updates.has_last_update()) {
+        common::StrAppend(&out, ", last ", updates.package_manager(), " update ",
+                          Ago(common::FromProtoTime(updates.last_update()), now));
+      }
+      out += "\n";
+    } else if (!updates.supported() && !updates.note().empty()) {
+      common::StrAppend(&out, "  Updates: ", updates.note(), "\n");
+    }
+  }
+  if (const auto* r = FindReport(health, "services"); r != nullptr && r->has_services()) {
+    std::vector<std::string> units;
+    for (const auto& unit : r->services().failed_units()) units.push_back(unit.unit());
+    if (!units.empty())
+      common::StrAppend(&out, "  Failed services: ", absl::StrJoin(units, ", "), "\n");
+  }
+  if (const auto* r = FindReport(health, "time"); r != nullptr && r->has_time()) {
+    const auto& time = r->time();
+    if (!time.source().empty() && !time.synchronized()) {
+      common::StrAppend(&out, "  Clock not synchronised (", time.source(), ")");
+      if (time.offset_known()) {
+        common::StrAppend(&out, ", offset ", fmt::format("{:+.3f}s", time.offset_seconds()));
+      }
+      out += "\n";
+    }
+  }
+  if (const auto* r = FindReport(health, "crashes"); r != nullptr && r->has_crashes()) {
+    std::vector<std::string> programs;
+    for (const auto& crash : r->crashes().crashes()) {
+      if (std::find(programs.begin(), programs.end(), crash.program()) == programs.end()) {
+        programs.push_back(crash.program());
+      }
+    }
+    if (!programs.empty()) {
+      common::StrAppend(&out, "  Crashes in the last ",
+                        common::HumanDuration(common::FromProtoDuration(r->crashes().window())),
+                        ": ", absl::StrJoin(programs, ", "), "\n");
+    }
+  }
+  return out;
+}
+
+std::string OsSection(const medic::v1::MachineHealth& health, absl::Time now) {
+  std::string out;
+  if (const auto* r = FindReport(health, "os"); r != nullptr && r->has_os()) {
+    const auto& os = r->os();
+    std::string line = common::StrCat("  ", os.name().empty() ? "unknown system" : os.name());
+    if (!os.kernel().empty()) common::StrAppend(&line, ", kernel ", os.kernel());
+    if (!os.architecture().empty()) common::StrAppend(&line, " (", os.architecture(), ")");
+    if (os.has_uptime()) {
+      common::StrAppend(&line, ", up ",
+                        common::HumanDuration(common::FromProtoDuration(os.uptime())));
+    }
+    out = line + "\n";
+  }
+  out += OsCheckLines(health, now);
+  return out.empty() ? "" : common::StrCat("OS\n", out);
 }
 
 std::string NetworkSection(const medic::v1::MachineHealth& health) {
@@ -280,8 +418,8 @@ std::string RenderHealth(const medic::v1::MachineHealth& health, absl::Time now,
   if (!m.machine_id().empty()) common::StrAppend(&out, "\nmachine id ", m.machine_id());
   if (!m.address().empty()) common::StrAppend(&out, " · connected from ", m.address());
   common::StrAppend(&out, "\n\n", FindingsSection(health, now, color));
-  for (std::string section : {HardwareSection(health), OsSection(health), NetworkSection(health),
-                              ProbesSection(health, now)}) {
+  for (std::string section : {HardwareSection(health), OsSection(health, now),
+                              NetworkSection(health), ProbesSection(health, now)}) {
     if (!section.empty()) common::StrAppend(&out, "\n", section);
   }
   if (!health.recently_cleared().empty()) {

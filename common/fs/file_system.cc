@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -98,6 +99,17 @@ absl::StatusOr<std::string> RootedFileSystem::ReadLink(std::string_view path) co
 
 bool RootedFileSystem::Exists(std::string_view path) const {
   return ::access(Resolve(path).c_str(), F_OK) == 0;
+}
+
+absl::StatusOr<FileInfo> RootedFileSystem::Stat(std::string_view path) const {
+  const std::string real = Resolve(path);
+  struct stat st {};
+  if (::stat(real.c_str(), &st) != 0) return ErrnoToStatus(errno, real);
+  FileInfo info;
+  info.size = static_cast<uint64_t>(st.st_size);
+  info.mtime = absl::TimeFromTimespec(st.st_mtim);
+  info.is_dir = S_ISDIR(st.st_mode);
+  return info;
 }
 
 }  // namespace medic::common

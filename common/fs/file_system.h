@@ -6,7 +6,9 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace medic::common {
 
@@ -17,6 +19,13 @@ struct FsStats {
   uint64_t total_inodes = 0;
   uint64_t free_inodes = 0;
   bool read_only = false;
+};
+
+// What stat(2) says of a file (following symbolic links).
+struct FileInfo {
+  uint64_t size = 0;
+  absl::Time mtime;  // last modification
+  bool is_dir = false;
 };
 
 // Read-only access to the files the probes look at. Every path is absolute as the probe
@@ -41,6 +50,12 @@ class FileSystem {
   virtual absl::StatusOr<std::string> ReadLink(std::string_view path) const = 0;
 
   virtual bool Exists(std::string_view path) const = 0;
+
+  // Size, modification time and kind of a file. NotFound when it does not exist. This default
+  // is Unimplemented, for file systems that cannot say.
+  virtual absl::StatusOr<FileInfo> Stat(std::string_view /*path*/) const {
+    return absl::UnimplementedError("this file system cannot stat files");
+  }
 };
 
 // The real file system, seen through a root prefix: with root "/srv/fixture", ReadFile
@@ -55,6 +70,7 @@ class RootedFileSystem : public FileSystem {
   absl::StatusOr<FsStats> StatFs(std::string_view path) const override;
   absl::StatusOr<std::string> ReadLink(std::string_view path) const override;
   bool Exists(std::string_view path) const override;
+  absl::StatusOr<FileInfo> Stat(std::string_view path) const override;
 
   const std::string& root() const { return root_; }
 

@@ -101,5 +101,127 @@ TEST(RenderHealthTest, HealthyMachineSaysSo) {
   EXPECT_THAT(RenderHealth(h, kNow, false), HasSubstr("No problems found."));
 }
 
+TEST(RenderHealthTest, OsChecksShowOnlyWhatIsWrong) {
+  medic::v1::MachineHealth h;
+  *h.mutable_machine() = MakeMachine("ws-1", true, 2, medic::v1::SEVERITY_CRITICAL);
+  auto* reboot = h.add_reports();
+  reboot->set_probe("reboot");
+  reboot->mutable_reboot()->set_reboot_required(true);
+  reboot->mutable_reboot()->add_packages("libc6");
+  reboot->mutable_reboot()->set_running_kernel("5.15.0-88-generic");
+  reboot->mutable_reboot()->set_newest_kernel("5.15.0-89-generic");
+  reboot->mutable_reboot()->set_newer_kernel_installed(true);
+  auto* updates = h.add_reports();
+  updates->set_probe("updates");
+  updates->mutable_updates()->set_package_manager("apt");
+  updates->mutable_updates()->set_supported(true);
+  updates->mutable_updates()->set_pending(12);
+  updates->mutable_updates()->set_security(3);
+  *updates->mutable_updates()->mutable_last_update() =
+      common::ToProtoTime(kNow - absl::Hours(24 * 11));
+  auto* services = h.add_reports();
+  services->set_probe("services");
+  services->mutable_services()->set_systemd_running(true);
+  services->mutable_services()->add_failed_units()->set_unit("nginx.service");
+  services->mutable_services()->add_failed_units()->set_unit("backup-nightly.service");
+  auto* time = h.add_reports();
+  time->set_probe("time");
+  time->mutable_time()->set_source("chrony");
+  time->mutable_time()->set_offset_known(true);
+  time->mutable_time()->set_offset_seconds(2.315);
+  auto* crashes = h.add_reports();
+  crashes->set_probe("crashes");
+  *crashes->mutable_crashes()->mutable_window() = common::ToProtoDuration(absl::Hours(24));
+  for (const char* program : {"evince", "kernel", "evince"}) {
+    crashes->mutable_crashes()->add_crashes()->set_program(program);
+  }
+  const std::string out = RenderHealth(h, kNow, false);
+  EXPECT_THAT(out, HasSubstr("  Reboot pending: required by libc6; kernel 5.15.0-89-generic "
+                             "installed, 5.15.0-88-generic running\n"));
+  EXPECT_THAT(out, HasSubstr("  Updates: 12 pending, 3 security, last apt update 11d ago\n"));
+  EXPECT_THAT(out, HasSubstr("  Failed services: nginx.service, backup-nightly.service\n"));
+  EXPECT_THAT(out, HasSubstr("  Clock not synchronised (chrony), offset +2.315s\n"));
+  EXPECT_THAT(out, HasSubstr("  Crashes in the last 1d: evince, kernel\n"));
+
+  // All well: none of those lines, and no OS section without an os report.
+  medic::v1::MachineHealth healthy;
+  *healthy.mutable_machine() = MakeMachine("ws-2", true, 0, medic::v1::SEVERITY_UNSPECIFIED);
+  healthy.add_reports()->set_probe("reboot");
+  healthy.mutable_reports(0)->mutable_reboot()->set_running_kernel("6.1.0-13-amd64");
+  auto* synced = healthy.add_reports();
+  synced->set_probe("time");
+  synced->mutable_time()->set_source("timedatectl");
+  synced->mutable_time()->set_synchronized(true);
+  auto* none = healthy.add_reports();
+  none->set_probe("updates");
+  none->mutable_updates()->set_package_manager("apt");
+  none->mutable_updates()->set_supported(true);
+  const std::string calm = RenderHealth(healthy, kNow, false);
+  EXPECT_THAT(calm, Not(HasSubstr("OS\n")));
+  EXPECT_THAT(calm, Not(HasSubstr("Reboot")));
+  EXPECT_THAT(calm, Not(HasSubstr("Clock")));
+}
+
+TEST(RenderHealthTest, HardwareHealthLinesOnlyWhenPresent) {
+  medic::v1::MachineHealth h;
+  *h.mutable_machine() = MakeMachine("lt-7", true, 2, medic::v1::SEVERITY_WARNING);
+  auto* thermal = h.add_reports();
+  thermal->set_probe("thermal");
+  thermal->mutable_thermal()->set_sensors_present(true);
+  auto* nvme = thermal->mutable_thermal()->add_sensors();
+  nvme->set_name("nvme/Composite");
+  nvme->set_celsius(44.85);
+  auto* core = thermal->mutable_thermal()->add_sensors();
+  core->set_name("coretemp/Core 0");
+  core->set_celsius(99);
+  core->set_crit_celsius(100);
+  core->set_cpu(true);
+  auto* package = thermal->mutable_thermal()->add_sensors();
+  package->set_name("coretemp/Package id 0");
+  package->set_celsius(97);
+  package->set_crit_celsius(100);
+  package->set_cpu(true);
+  thermal->mutable_thermal()->set_core_throttle_count(1148);
+  thermal->mutable_thermal()->set_package_throttle_count(56);
+  auto* battery = h.add_reports();
+  battery->set_probe("battery");
+  battery->mutable_battery()->set_battery_present(true);
+  auto* bat0 = battery->mutable_battery()->add_batteries();
+  bat0->set_name("BAT0");
+  bat0->set_health_pct(62.0);
+  bat0->set_cycle_count(412);
+  bat0->set_status("Discharging");
+  auto* errors = h.add_reports();
+  errors->set_probe("hardware_errors");
+  auto* mc0 = errors->mutable_hardware_errors()->add_memory_controllers();
+  mc0->set_name("mc0");
+  mc0->set_corrected(15);
+  mc0->set_uncorrected(1);
+  auto* sdb = errors->mutable_hardware_errors()->add_disks();
+  sdb->set_device("sdb");
+  sdb->set_io_errors(26);
+
+  const std::string out = RenderHealth(h, kNow, false);
+  // The package sensor speaks for the CPU, even with a hotter core.
+  EXPECT_THAT(out,
+              HasSubstr("  Temps     CPU 97 °C (crit 100) · throttled 1204 times since boot\n"));
+  EXPECT_THAT(out, HasSubstr("  Battery   BAT0 62% of design, 412 cycles, discharging\n"));
+  EXPECT_THAT(out, HasSubstr("  HW errors mc0 15 corrected, 1 uncorrected · sdb 26 I/O errors\n"));
+
+  // No sensors, no battery, no errors: none of those lines.
+  medic::v1::MachineHealth vm;
+  *vm.mutable_machine() = MakeMachine("vm-1", true, 0, medic::v1::SEVERITY_UNSPECIFIED);
+  vm.add_reports()->set_probe("thermal");
+  vm.mutable_reports(0)->mutable_thermal();
+  vm.add_reports()->set_probe("battery");
+  vm.mutable_reports(1)->mutable_battery();
+  vm.add_reports()->set_probe("hardware_errors");
+  vm.mutable_reports(2)->mutable_hardware_errors()->add_disks()->set_device("sda");
+  const std::string quiet = RenderHealth(vm, kNow, false);
+  EXPECT_THAT(quiet, Not(HasSubstr("Temps")));
+  EXPECT_THAT(quiet, Not(HasSubstr("Battery")));
+  EXPECT_THAT(quiet, Not(HasSubstr("HW errors")));
+}
+
 }  // namespace
 }  // namespace medic::cli

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -51,6 +52,27 @@ TEST_F(RootedFileSystemTest, ReadFileUnderRoot) {
   const absl::StatusOr<std::string> text = fs.ReadFile("/proc/meminfo");
   ASSERT_TRUE(text.ok()) << text.status();
   EXPECT_EQ(*text, "MemTotal: 16 kB\n");
+}
+
+TEST_F(RootedFileSystemTest, StatGivesSizeKindAndModificationTime) {
+  RootedFileSystem fs(root_);
+  const absl::Time set = absl::FromUnixSeconds(1'699'950'000);
+  std::filesystem::last_write_time(root_ + "/big",
+                                   std::filesystem::file_time_type::clock::from_sys(
+                                       std::chrono::system_clock::from_time_t(absl::ToTimeT(set))));
+  absl::StatusOr<FileInfo> big = fs.Stat("/big");
+  ASSERT_TRUE(big.ok()) << big.status();
+  EXPECT_EQ(big->size, 20000u);
+  EXPECT_FALSE(big->is_dir);
+  EXPECT_EQ(big->mtime, set);
+  absl::StatusOr<FileInfo> dir = fs.Stat("/dir/sub");
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  EXPECT_TRUE(dir->is_dir);
+  // Links are followed (this one's absolute target is the live /proc/meminfo, a file).
+  absl::StatusOr<FileInfo> link = fs.Stat("/link");
+  ASSERT_TRUE(link.ok()) << link.status();
+  EXPECT_FALSE(link->is_dir);
+  EXPECT_EQ(fs.Stat("/missing").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(RootedFileSystemTest, TrailingSlashesOnRootAreIgnored) {

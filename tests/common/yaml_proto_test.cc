@@ -560,7 +560,8 @@ const ErrorCase kErrorCases[] = {
     // A one-letter key is not "two edits from" a two-letter field.
     {Schema::kAgent, "x: 1\n",
      "1: unknown key 'x' in AgentConfig (valid keys: collector, state_dir, hostname, site, "
-     "labels, root, heartbeat_interval, reconnect, probes, filesystems, log_level)"},
+     "labels, root, heartbeat_interval, reconnect, probes, filesystems, log_level, hardware, "
+     "os_checks)"},
     // YAML merge keys are named as such.
     {Schema::kAgent, "<<: {site: hq}\n",
      "1: YAML merge keys ('<<') are not supported; write the settings out"},

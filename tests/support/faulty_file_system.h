@@ -20,7 +20,7 @@ class FaultyFileSystem : public common::FileSystem {
   // `base` must outlive this object.
   explicit FaultyFileSystem(const common::FileSystem& base) : base_(base) {}
 
-  // Every ReadFile, ListDir and StatFs of `path` returns `status` from now on.
+  // Every ReadFile, ListDir, StatFs and Stat of `path` returns `status` from now on.
   void Fail(std::string path, absl::Status status) {
     failures_[std::move(path)] = std::move(status);
   }
@@ -53,6 +53,11 @@ class FaultyFileSystem : public common::FileSystem {
 
   absl::StatusOr<std::string> ReadLink(std::string_view path) const override {
     return base_.ReadLink(path);
+  }
+
+  absl::StatusOr<common::FileInfo> Stat(std::string_view path) const override {
+    if (const absl::Status* failure = FailureFor(path)) return *failure;
+    return base_.Stat(path);
   }
 
   bool Exists(std::string_view path) const override {

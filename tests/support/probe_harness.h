@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "agent/probes/probe.h"
 #include "common/fs/file_system.h"
+#include "common/process/command_runner.h"
 #include "common/time/clock.h"
 #include "google/protobuf/text_format.h"
 #include "medic/v1/config.pb.h"
@@ -19,13 +20,25 @@
 
 namespace medic::testing {
 
-// One probe collection with a deadline of `budget` from the clock's now.
+// One probe collection with a deadline of `budget` from the clock's now, its programs run by
+// `commands`.
+inline absl::StatusOr<agent::ProbeOutput> CollectWithCommands(
+    agent::Probe& probe, const common::FileSystem& fs, const common::CommandRunner& commands,
+    const common::Clock& clock, const medic::v1::AgentConfig& config = {},
+    const std::vector<medic::v1::Finding>& standing = {},
+    absl::Duration budget = absl::Seconds(2)) {
+  agent::ProbeContext ctx{fs, commands, clock, config, clock.Now() + budget, standing};
+  return probe.Collect(ctx);
+}
+
+// One probe collection with a deadline of `budget` from the clock's now, on a machine where no
+// program exists (every command is NotFound).
 inline absl::StatusOr<agent::ProbeOutput> Collect(
     agent::Probe& probe, const common::FileSystem& fs, const common::Clock& clock,
     const medic::v1::AgentConfig& config = {}, const std::vector<medic::v1::Finding>& standing = {},
     absl::Duration budget = absl::Seconds(2)) {
-  agent::ProbeContext ctx{fs, clock, config, clock.Now() + budget, standing};
-  return probe.Collect(ctx);
+  static const common::NoCommandRunner kNoCommands;
+  return CollectWithCommands(probe, fs, kNoCommands, clock, config, standing, budget);
 }
 
 // The whole of a file; empty when it cannot be read.

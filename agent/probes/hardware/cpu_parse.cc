@@ -6,6 +6,8 @@
 #include "absl/algorithm/container.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_format.h"
+#include "agent/probes/hardware/hardware_util.h"
 #include "agent/probes/text.h"
 
 namespace medic::agent {
@@ -135,6 +137,35 @@ CpuUsage ComputeCpuUsage(const CpuTimes& previous, const CpuTimes& current) {
   usage.iowait_pct = Pct(current.iowait - base.iowait, total);
   usage.steal_pct = Pct(current.steal - base.steal, total);
   return usage;
+}
+
+std::vector<medic::v1::Finding> JudgeCpuLoad(const medic::v1::CpuStatus& cpu,
+                                             const HardwareThresholds& thresholds,
+                                             const std::vector<medic::v1::Finding>& standing) {
+  std::vector<medic::v1::Finding> findings;
+  if (cpu.logical_cores() == 0) return findings;
+  const double per_core = cpu.load15() / cpu.logical_cores();
+  const bool high = IsStanding(standing, kCpuLoadHigh, "")
+                        ? per_core >= thresholds.load_per_core_clear
+                        : per_core > thresholds.load_per_core_high;
+  if (!high) return findings;
+  medic::v1::Finding& finding = findings.emplace_back();
+  finding.set_code(std::string(kCpuLoadHigh));
+  finding.set_severity(medic::v1::SEVERITY_WARNING);
+  std::string summary = absl::StrFormat("Load %.2f over 15 minutes on %u cores (%.2f per core)",
+                                        cpu.load15(), cpu.logical_cores(), per_core);
+  if (cpu.has_pressure()) {
+    common::StrAppend(&summary, ", tasks waited for a CPU ", PctText(cpu.pressure().some_avg60()),
+                      "% of the last minute");
+  }
+  finding.set_summary(summary);
+  auto& evidence = *finding.mutable_evidence();
+  evidence["load15"] = absl::StrFormat("%.2f", cpu.load15());
+  evidence["load15_per_core"] = absl::StrFormat("%.2f", per_core);
+  evidence["logical_cores"] = common::StrCat(cpu.logical_cores());
+  evidence["threshold_per_core"] = absl::StrFormat("%g", thresholds.load_per_core_high);
+  if (cpu.has_pressure()) evidence["psi_some_avg60"] = PctText(cpu.pressure().some_avg60());
+  return findings;
 }
 
 }  // namespace medic::agent

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "agent/probes/hardware/hardware_thresholds.h"
+#include "medic/v1/health.pb.h"
 
 namespace medic::agent {
 
@@ -72,5 +74,17 @@ struct CpuUsage {
 // boot. When no tick passed, or a counter went backwards (a CPU went offline between samples),
 // the result is that of `current` alone, i.e. since boot.
 CpuUsage ComputeCpuUsage(const CpuTimes& previous, const CpuTimes& current);
+
+inline constexpr std::string_view kCpuLoadHigh = "cpu.load_high";
+
+// The cpu.load_high finding standing after this collection (warning, empty resource), given
+// those standing before (other codes ignored): raised when load15 per logical core is above
+// load_per_core_high, held by a standing one until it falls below load_per_core_clear. The
+// 15-minute average makes it "sustained": a burst does not raise it. Nothing without a core
+// count. Evidence: load15, load15_per_core, logical_cores, threshold_per_core, and
+// psi_some_avg60 when cpu.pressure is set.
+std::vector<medic::v1::Finding> JudgeCpuLoad(const medic::v1::CpuStatus& cpu,
+                                             const HardwareThresholds& thresholds,
+                                             const std::vector<medic::v1::Finding>& standing);
 
 }  // namespace medic::agent

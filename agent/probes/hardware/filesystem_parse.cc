@@ -235,6 +235,59 @@ std::vector<medic::v1::Finding> JudgeFilesystems(const medic::v1::FilesystemsSta
   return findings;
 }
 
+std::vector<FstabEntry> ParseFstab(std::string_view text) {
+  std::vector<FstabEntry> entries;
+  for (std::string_view line : SplitLines(text)) {
+    line = Trim(line);
+    if (line.empty() || line.front() == '#') continue;
+    std::vector<std::string_view> fields = SplitFields(line);
+    if (fields.size() < 4) continue;
+    entries.push_back(FstabEntry{DecodeMountField(fields[0]), DecodeMountField(fields[1]),
+                                 DecodeMountField(fields[2]), DecodeMountField(fields[3])});
+  }
+  return entries;
+}
+
+bool IsDiskFsType(std::string_view type) {
+  constexpr std::string_view kTypes[] = {"ext2", "ext3",     "ext4", "xfs",   "btrfs", "f2fs",
+                                         "jfs",  "reiserfs", "vfat", "exfat", "ntfs3"};
+  return std::find(std::begin(kTypes), std::end(kTypes), type) != std::end(kTypes);
+}
+
+std::vector<medic::v1::Finding> JudgeReadOnly(const std::vector<MountEntry>& mounts,
+                                              const std::optional<std::vector<FstabEntry>>& fstab) {
+  std::vector<medic::v1::Finding> findings;
+  for (const MountEntry& mount : mounts) {
+    if (!mount.read_only || !IsDiskFsType(mount.type)) continue;
+    const FstabEntry* listed = nullptr;
+    if (fstab) {
+      for (const FstabEntry& entry : *fstab) {
+        if (entry.mount_point == mount.mount_point) listed = &entry;
+      }
+      if (listed == nullptr) continue;
+      bool wants_ro = false;
+      for (std::string_view option : Split(listed->options, ',')) wants_ro |= option == "ro";
+      if (wants_ro) continue;
+    } else if (mount.mount_point != "/") {
+      continue;
+    }
+    medic::v1::Finding& finding = findings.emplace_back();
+    finding.set_code(std::string(kDiskReadonly));
+    finding.set_severity(medic::v1::SEVERITY_CRITICAL);
+    finding.set_resource(mount.mount_point);
+    finding.set_summary(common::StrCat(
+        mount.mount_point, " (", mount.type, " on ", mount.device, ") is mounted read-only",
+        listed != nullptr ? " but /etc/fstab mounts it read-write" : "",
+        ": the kernel likely remounted it after disk errors"));
+    auto& evidence = *finding.mutable_evidence();
+    evidence["device"] = mount.device;
+    evidence["type"] = mount.type;
+    evidence["options"] = mount.options;
+    if (listed != nullptr) evidence["fstab_options"] = listed->options;
+  }
+  return findings;
+}
+
 std::string HumanBytes(uint64_t bytes) {
   constexpr std::string_view kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
   if (bytes < 1024) return common::StrCat(bytes, " B");

@@ -4,6 +4,7 @@
 // disk.space_low / disk.inodes_low judgement. No I/O; builds on every platform.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -85,6 +86,31 @@ inline constexpr std::string_view kDiskInodesLow = "disk.inodes_low";
 std::vector<medic::v1::Finding> JudgeFilesystems(const medic::v1::FilesystemsStatus& status,
                                                  const FsThresholds& thresholds,
                                                  const std::vector<medic::v1::Finding>& standing);
+
+// One line of /etc/fstab.
+struct FstabEntry {
+  std::string device;       // "UUID=…", "/dev/sda2"
+  std::string mount_point;  // "/"
+  std::string type;         // "ext4"
+  std::string options;      // "defaults,noatime"
+};
+
+// Parses /etc/fstab: blank and "#" lines skipped, octal escapes decoded, lines with fewer than
+// four fields (a mount point without options) skipped. Never fails: fstab is advisory here.
+std::vector<FstabEntry> ParseFstab(std::string_view text);
+
+// Filesystem types that live on a disk and are only read-only on purpose or after errors:
+// ext2/3/4, xfs, btrfs, f2fs, jfs, reiserfs, vfat, exfat, ntfs3.
+bool IsDiskFsType(std::string_view type);
+
+inline constexpr std::string_view kDiskReadonly = "disk.readonly";
+
+// disk.readonly (critical, resource = mount point) for every mount in `mounts` of a disk
+// filesystem type that is mounted "ro" while /etc/fstab (`fstab`) lists that mount point without
+// "ro": the kernel remounted it read-only after errors. Without an fstab (nullopt) only a
+// read-only "/" is flagged. Evidence: device, type, options, and fstab_options when listed.
+std::vector<medic::v1::Finding> JudgeReadOnly(const std::vector<MountEntry>& mounts,
+                                              const std::optional<std::vector<FstabEntry>>& fstab);
 
 // Bytes as people read them, in binary units with at most one decimal: "512 B", "1.2 GiB",
 // "40 GiB".

@@ -1,6 +1,7 @@
 #pragma once
 
-// The hardware probes: "cpu", "memory" and "filesystems". Each factory returns a new probe that
+// The hardware probes: "cpu", "memory", "filesystems", "thermal", "battery" and
+// "hardware_errors". Each factory returns a new probe that
 // reads its sources only through ProbeContext::fs.
 
 #include <memory>
@@ -12,12 +13,17 @@ namespace medic::agent {
 // "cpu": CpuStatus from /proc/stat, /proc/loadavg and /proc/cpuinfo. Usage is over the time
 // since the probe's previous collection (since boot on the first). Fails when /proc/stat or
 // /proc/loadavg cannot be read or parsed; a cpuinfo that names no model leaves it empty.
-// Observations: cpu.usage_pct, cpu.iowait_pct (pct), cpu.load1 (count).
+// Observations: cpu.usage_pct, cpu.iowait_pct (pct), cpu.load1 (count), cpu.psi_some_avg60 (pct;
+// with /proc/pressure/cpu, which must parse when present). Findings: cpu.load_high
+// (JudgeCpuLoad with config.hardware).
 std::unique_ptr<Probe> NewCpuProbe();
 
-// "memory": MemoryStatus from /proc/meminfo. Fails when it cannot be read or parsed.
-// Observations: memory.available_bytes, memory.swap_free_bytes (bytes; the latter only when the
-// machine has swap).
+// "memory": MemoryStatus from /proc/meminfo, /proc/pressure/memory (PSI, when present) and
+// /proc/vmstat (oom_kill, when present). Fails when meminfo cannot be read or parsed, or a PSI
+// file that is there cannot be parsed. Observations: memory.available_bytes,
+// memory.swap_free_bytes (bytes; the latter only when the machine has swap),
+// memory.psi_some_avg60, memory.psi_full_avg60 (pct), memory.oom_kills (count). Findings:
+// memory.pressure, swap.exhausted (JudgeMemory with config.hardware).
 std::unique_ptr<Probe> NewMemoryProbe();
 
 // "filesystems": FilesystemsStatus for the mounts SelectMounts() keeps from /proc/self/mounts
@@ -25,7 +31,29 @@ std::unique_ptr<Probe> NewMemoryProbe();
 // reported with its error. Findings: disk.space_low and disk.inodes_low (JudgeFilesystems with
 // config.filesystems and the standing findings). Fails when neither mount table can be read or
 // parsed, and with DeadlineExceeded naming the mount when ctx.deadline passes between mounts.
-// Observations per mount point: fs.free_bytes (bytes), fs.free_pct (pct).
+// Observations per mount point: fs.free_bytes (bytes), fs.free_pct (pct). Also disk.readonly
+// (JudgeReadOnly over the reported mounts and /etc/fstab when it can be read).
 std::unique_ptr<Probe> NewFilesystemsProbe();
+
+// "thermal": ThermalStatus from /sys/class/hwmon/hwmon*/temp*_{input,label,crit,max}, thermal
+// zones no hwmon chip reports (/sys/class/thermal/thermal_zone*/{type,temp,trip_point_*}) and
+// /sys/devices/system/cpu/cpu*/thermal_throttle/*_throttle_count. No sensors is data
+// (sensors_present false), never an error; the probe does not fail. Keeps the previous
+// collection to see throttle counters rise. Observations: thermal.celsius per sensor (celsius),
+// thermal.throttle_count (count). Findings: cpu.overheat (JudgeThermal).
+std::unique_ptr<Probe> NewThermalProbe();
+
+// "battery": BatteryStatus from /sys/class/power_supply/*/ of type Battery. No battery is data
+// (battery_present false); the probe does not fail. Observations per battery:
+// battery.capacity_pct, battery.health_pct (pct). Findings: battery.degraded (JudgeBatteries).
+std::unique_ptr<Probe> NewBatteryProbe();
+
+// "hardware_errors": HardwareErrorsStatus from EDAC (/sys/devices/system/edac/mc/mc*), the "MCE"
+// line of /proc/interrupts and /sys/block/*/device/ioerr_cnt; a source the machine lacks is
+// left out; the probe does not fail. Keeps counters between collections to see them rise.
+// Observations: hw.edac_corrected, hw.edac_uncorrected (per controller), hw.machine_checks,
+// disk.io_errors (per device) (count). Findings: hardware.errors, disk.io_errors
+// (JudgeHardwareErrors).
+std::unique_ptr<Probe> NewHardwareErrorsProbe();
 
 }  // namespace medic::agent

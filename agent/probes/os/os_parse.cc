@@ -4,6 +4,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "agent/probes/text.h"
+#include "common/strings/str_cat.h"
+#include "common/time/clock.h"
 
 namespace medic::agent {
 namespace {
@@ -116,6 +118,19 @@ absl::StatusOr<std::string> ParseMachineId(std::string_view text) {
         common::StrCat("machine-id is not 32 lowercase hex digits: \"", id, "\""));
   }
   return std::string(id);
+}
+
+std::optional<medic::v1::Finding> JudgeUptime(absl::Duration uptime, absl::Duration limit) {
+  if (uptime <= limit) return std::nullopt;
+  medic::v1::Finding finding;
+  finding.set_code(std::string(kOsUptimeLong));
+  finding.set_severity(medic::v1::SEVERITY_WARNING);
+  const std::string up = common::HumanDuration(absl::Trunc(uptime, absl::Hours(1)));
+  const std::string over = common::HumanDuration(limit);
+  finding.set_summary(common::StrCat("Up ", up, " without a reboot (over ", over, ")"));
+  (*finding.mutable_evidence())["uptime"] = up;
+  (*finding.mutable_evidence())["limit"] = over;
+  return finding;
 }
 
 }  // namespace medic::agent

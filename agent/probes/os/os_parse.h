@@ -3,11 +3,13 @@
 // Pure parsers for the os probe's sources. No I/O; they build on every platform.
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "medic/v1/health.pb.h"
 
 namespace medic::agent {
 
@@ -48,5 +50,12 @@ absl::StatusOr<KernelVersion> ParseProcVersion(std::string_view text);
 // Parses /etc/machine-id: 32 lowercase hex digits. InvalidArgument for anything else (systemd
 // writes "uninitialized" until first boot completes).
 absl::StatusOr<std::string> ParseMachineId(std::string_view text);
+
+inline constexpr std::string_view kOsUptimeLong = "os.uptime_long";
+
+// The os.uptime_long finding (warning, resource empty) when `uptime` is above `limit`: "Up 45d
+// without a reboot (over 30d)", evidence uptime and limit as HumanDuration text. Uptime only
+// drops at a reboot, so the finding clears as soon as uptime is at or below the limit.
+std::optional<medic::v1::Finding> JudgeUptime(absl::Duration uptime, absl::Duration limit);
 
 }  // namespace medic::agent

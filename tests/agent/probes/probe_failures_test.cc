@@ -79,6 +79,12 @@ INSTANTIATE_TEST_SUITE_P(
         // memory: no MemTotal.
         FailureCase{"memory_garbage", Memory, "hardware/laptop_healthy", "/proc/meminfo",
                     "MemFree: 12 kB\n", kInvalid},
+        // memory: a PSI file that is there but is not PSI.
+        FailureCase{"memory_psi_garbage", Memory, "hardware/desktop_memory_pressure",
+                    "/proc/pressure/memory", "some avg10=high\n", kInvalid},
+        // cpu: likewise for /proc/pressure/cpu.
+        FailureCase{"cpu_psi_garbage", Cpu, "hardware/desktop_memory_pressure",
+                    "/proc/pressure/cpu", "nothing here\n", kInvalid},
         // filesystems: /proc/self/mounts unreadable and no /proc/mounts to fall back on.
         FailureCase{"filesystems_mounts_denied", Filesystems, "hardware/laptop_healthy",
                     "/proc/self/mounts", "", kDenied},

@@ -1,7 +1,12 @@
 // Runs the Linux probes on the fixture trees under tests/fixtures/{hardware,os,network}/<case>/
 // and compares what they report with the case's expected.textproto (a medic.v1.Snapshot holding
 // the expected reports and findings). A hardware case may hold standing.textproto: the findings
-// standing before the collection (hysteresis).
+// standing before the collection (hysteresis). Programs the probes run answer from the case's
+// commands/ folder (FixtureCommandRunner), modification times from its mtimes.txt; the kernel
+// clock (adjtimex) of every os case says "synchronized", and syslog times are UTC. A case may also
+// hold previous/: the files that differed one collection earlier (counters that have since risen);
+// the probes then collect first on previous/ laid over the case, and the findings of that
+// collection stand for the second, a minute later, which is the one compared.
 //
 // After a deliberate change of output, MEDIC_UPDATE_FIXTURES=1 rewrites expected.textproto from
 // what the probes report; review the diff before committing it.
@@ -19,6 +24,7 @@
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "tests/support/fixture_command_runner.h"
 #include "tests/support/fixture_file_system.h"
 #include "tests/support/probe_harness.h"
 
@@ -26,6 +32,35 @@ namespace medic::agent {
 namespace {
 
 using medic::testing::FixtureFileSystem;
+
+// `upper` laid over `lower`: a file or folder upper has hides lower's; everything else, and
+// statvfs, comes from lower.
+class OverlayFileSystem : public common::FileSystem {
+ public:
+  OverlayFileSystem(std::string upper_root, const common::FileSystem& lower)
+      : upper_(std::move(upper_root)), lower_(lower) {}
+
+  absl::StatusOr<std::string> ReadFile(std::string_view path, size_t max_bytes) const override {
+    return upper_.Exists(path) ? upper_.ReadFile(path, max_bytes)
+                               : lower_.ReadFile(path, max_bytes);
+  }
+  absl::StatusOr<std::vector<std::string>> ListDir(std::string_view path) const override {
+    return upper_.Exists(path) ? upper_.ListDir(path) : lower_.ListDir(path);
+  }
+  absl::StatusOr<common::FsStats> StatFs(std::string_view path) const override {
+    return lower_.StatFs(path);
+  }
+  absl::StatusOr<std::string> ReadLink(std::string_view path) const override {
+    return upper_.Exists(path) ? upper_.ReadLink(path) : lower_.ReadLink(path);
+  }
+  bool Exists(std::string_view path) const override {
+    return upper_.Exists(path) || lower_.Exists(path);
+  }
+
+ private:
+  common::RootedFileSystem upper_;
+  const common::FileSystem& lower_;
+};
 
 struct FixtureCase {
   std::string area;  // folder under tests/fixtures
@@ -44,9 +79,19 @@ std::vector<std::unique_ptr<Probe>> ProbesFor(const std::string& area) {
     probes.push_back(NewCpuProbe());
     probes.push_back(NewMemoryProbe());
     probes.push_back(NewFilesystemsProbe());
+    probes.push_back(NewThermalProbe());
+    probes.push_back(NewBatteryProbe());
+    probes.push_back(NewHardwareErrorsProbe());
   } else if (area == "os") {
     // Fixtures say nothing of uname(2): the architecture comes from /proc/sys/kernel/arch only.
     probes.push_back(NewOsProbe([] { return std::string(); }));
+    probes.push_back(NewRebootProbe());
+    probes.push_back(NewUpdatesProbe());
+    probes.push_back(NewServicesProbe());
+    probes.push_back(NewTimeProbe([]() -> absl::StatusOr<KernelClock> {
+      return KernelClock{.unsynchronized = false, .est_error_seconds = 0.0005};
+    }));
+    probes.push_back(NewCrashesProbe(absl::UTCTimeZone()));
   } else if (area == "network") {
     probes.push_back(NewNetworkProbe());
   }
@@ -58,16 +103,31 @@ class ProbeFixtureTest : public ::testing::TestWithParam<FixtureCase> {};
 TEST_P(ProbeFixtureTest, ReportsWhatTheTreeHolds) {
   const std::string dir = CaseDir(GetParam());
   FixtureFileSystem fs(dir);
+  medic::testing::FixtureCommandRunner commands(dir);
   common::FakeClock clock;  // 2023-11-14T22:13:20Z
   medic::v1::Snapshot standing;
   medic::testing::ReadTextProto(dir + "/standing.textproto", &standing);
-  const std::vector<medic::v1::Finding> standing_findings(standing.findings().begin(),
-                                                          standing.findings().end());
+  std::vector<medic::v1::Finding> standing_findings(standing.findings().begin(),
+                                                    standing.findings().end());
+
+  std::vector<std::unique_ptr<Probe>> probes = ProbesFor(GetParam().area);
+  if (fs.Exists("/previous")) {
+    OverlayFileSystem previous(dir + "/previous", fs);
+    std::vector<medic::v1::Finding> raised;
+    for (std::unique_ptr<Probe>& probe : probes) {
+      absl::StatusOr<ProbeOutput> output =
+          medic::testing::Collect(*probe, previous, clock, {}, standing_findings);
+      ASSERT_TRUE(output.ok()) << "previous/ " << probe->name() << ": " << output.status();
+      raised.insert(raised.end(), output->findings.begin(), output->findings.end());
+    }
+    standing_findings = std::move(raised);
+    clock.Advance(absl::Minutes(1));
+  }
 
   medic::v1::Snapshot actual;
-  for (std::unique_ptr<Probe>& probe : ProbesFor(GetParam().area)) {
+  for (std::unique_ptr<Probe>& probe : probes) {
     absl::StatusOr<ProbeOutput> output =
-        medic::testing::Collect(*probe, fs, clock, {}, standing_findings);
+        medic::testing::CollectWithCommands(*probe, fs, commands, clock, {}, standing_findings);
     ASSERT_TRUE(output.ok()) << probe->name() << ": " << output.status();
     EXPECT_EQ(output->report.probe(), probe->name());
     *actual.add_reports() = output->report;
@@ -111,15 +171,46 @@ INSTANTIATE_TEST_SUITE_P(
         // arm64 container: no model name, no swap, overlay root, /etc/hosts bind mounts of the
         // host disk, /proc and /sys masks not reported.
         FixtureCase{"hardware", "minimal_container"},
+        // Laptop (i7-1165G7): coretemp Package id 0 at 97 °C of crit 100 with cores 93–96 (not
+        // judged beside the package), throttle counters up 28 since previous/ (1,204 since
+        // boot) → cpu.overheat warning on "coretemp/Package id 0"; nvme, iwlwifi, acpitz and a
+        // TSKN zone reported, x86_pkg_temp skipped as coretemp's duplicate; BAT0 at 62.0% of
+        // design (35.34 of 57 Wh, 412 cycles) → battery.degraded warning; the mouse's battery
+        // (scope Device) and the AC/USB-C supplies not reported. No other finding.
+        FixtureCase{"hardware", "laptop_hot_worn_battery"},
+        // Server: EDAC mc0 corrected 12 → 15 since previous/ and one uncorrected error →
+        // hardware.errors critical on mc0; mc1's 3 old corrected errors raise nothing; MCE 0;
+        // sdb ioerr_cnt 0x14 → 0x1a → disk.io_errors warning; / (ext4) mounted ro while fstab
+        // mounts it errors=remount-ro → disk.readonly critical. No other finding.
+        FixtureCase{"hardware", "server_edac_errors"},
+        // Desktop, 4 cores: MemAvailable 3.0%, PSI memory full avg60 22.03, 3 OOM kills →
+        // memory.pressure (available_low,psi_full); swap 2.0% free → swap.exhausted; load15
+        // 11.00 (2.75 per core), PSI cpu some avg60 58.12 → cpu.load_high. No fstab, no
+        // sensors, no battery. No other finding.
+        FixtureCase{"hardware", "desktop_memory_pressure"},
         // Debian 12 with /proc/sys/kernel/arch and a machine-id.
         FixtureCase{"os", "debian12_workstation"},
-        // Ubuntu: only /usr/lib/os-release; kernel without the arch sysctl.
+        // Ubuntu: only /usr/lib/os-release; kernel without the arch sysctl; up 45 days
+        // (os.uptime_long).
         FixtureCase{"os", "ubuntu2204_arm64_server"},
         // Alpine container: unquoted values, no machine-id.
         FixtureCase{"os", "alpine_container"},
         // No os-release at all (os-release(5) defaults), hostname "(none)", machine-id
         // "uninitialized" (left empty).
         FixtureCase{"os", "busybox_no_os_release"},
+        // Ubuntu desktop: reboot-required with packages, 5.15.0-89 installed beside the running
+        // 5.15.0-88 (a DKMS leftover of -91 without modules.dep is no kernel), apt with 12
+        // upgrades of which 3 security and lists last updated 11 days ago → os.reboot_pending,
+        // os.updates_pending critical; timesyncd synchronized, no failed unit.
+        FixtureCase{"os", "workstation_reboot_and_updates"},
+        // Debian server up 45 days, two failed units, timesyncd not synchronized →
+        // os.service_failed for backup-nightly.service and nginx.service, os.time_unsynced,
+        // os.uptime_long; apt up to date.
+        FixtureCase{"os", "server_failed_units_unsynced"},
+        // Ubuntu laptop: evince crashed this morning (apport report; an older gnome-calculator
+        // report is outside the 24h window) and an iwlmvm oops this evening in kern.log (one from
+        // four days ago is not) → os.crash_recent for evince and for the kernel.
+        FixtureCase{"os", "laptop_recent_crash"},
         // Laptop: wifi (phy80211) with IPv4 and SLAAC IPv6, unplugged ethernet (speed -1),
         // docker bridge with no carrier, systemd-resolved stub.
         FixtureCase{"network", "laptop_wifi_ethernet_docker"},

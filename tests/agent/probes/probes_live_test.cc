@@ -17,13 +17,15 @@ class LiveProbesTest : public ::testing::Test {
   absl::StatusOr<ProbeOutput> Run(std::string_view name) {
     for (ProbeEntry& entry : probes_) {
       if (entry.probe->name() == name) {
-        return medic::testing::Collect(*entry.probe, fs_, common::RealClock::Get());
+        return medic::testing::CollectWithCommands(
+            *entry.probe, fs_, commands_, common::RealClock::Get(), {}, {}, entry.deadline);
       }
     }
     return absl::NotFoundError(std::string(name));
   }
 
   common::RootedFileSystem fs_{"/"};
+  common::RealCommandRunner commands_;
   std::vector<ProbeEntry> probes_ = NewProbes({});
 };
 
@@ -78,6 +80,96 @@ TEST_F(LiveProbesTest, NetworkHasLoopback) {
   EXPECT_TRUE(lo->loopback());
   EXPECT_TRUE(lo->up());
   EXPECT_THAT(lo->addresses(), Contains("127.0.0.1/8"));
+}
+
+// apt exists on the build machines: the simulated upgrade really runs (1–3 s).
+TEST_F(LiveProbesTest, UpdatesCountsAptUpgrades) {
+  absl::StatusOr<ProbeOutput> output = Run("updates");
+  ASSERT_TRUE(output.ok()) << output.status();
+  const medic::v1::UpdatesStatus& updates = output->report.updates();
+  EXPECT_EQ(updates.package_manager(), "apt");
+  EXPECT_TRUE(updates.supported());
+  EXPECT_GE(updates.pending(), updates.security());
+  EXPECT_EQ(static_cast<uint32_t>(updates.packages_size()), updates.pending());
+  EXPECT_EQ(output->findings.empty(), updates.pending() == 0);
+}
+
+// PID 1 is not systemd on the build machines: data, no finding.
+TEST_F(LiveProbesTest, ServicesSaySystemdIsNotRunning) {
+  absl::StatusOr<ProbeOutput> output = Run("services");
+  ASSERT_TRUE(output.ok()) << output.status();
+  EXPECT_FALSE(output->report.services().systemd_running());
+  EXPECT_EQ(output->report.services().note(), "systemd not running");
+  EXPECT_TRUE(output->findings.empty());
+}
+
+// Whatever the source (timedatectl fails without D-Bus, so chrony or adjtimex), it answers.
+TEST_F(LiveProbesTest, TimeHasASource) {
+  absl::StatusOr<ProbeOutput> output = Run("time");
+  ASSERT_TRUE(output.ok()) << output.status();
+  EXPECT_FALSE(output->report.time().source().empty()) << output->report.time().detail();
+}
+
+TEST_F(LiveProbesTest, RebootAndCrashes) {
+  absl::StatusOr<ProbeOutput> reboot = Run("reboot");
+  ASSERT_TRUE(reboot.ok()) << reboot.status();
+  EXPECT_FALSE(reboot->report.reboot().running_kernel().empty());
+  absl::StatusOr<ProbeOutput> crashes = Run("crashes");
+  ASSERT_TRUE(crashes.ok()) << crashes.status();
+  EXPECT_TRUE(crashes->report.has_crashes());
+}
+
+// This machine's kernel has PSI and oom_kill when the files are there: the report carries them.
+TEST_F(LiveProbesTest, MemoryPressureWhenTheKernelHasIt) {
+  absl::StatusOr<ProbeOutput> output = Run("memory");
+  ASSERT_TRUE(output.ok()) << output.status();
+  EXPECT_EQ(output->report.memory().has_pressure(), fs_.Exists("/proc/pressure/memory"));
+  const medic::v1::Pressure& p = output->report.memory().pressure();
+  EXPECT_GE(p.some_avg60(), p.full_avg60());  // all tasks stalled implies some did
+  EXPECT_LE(p.some_avg60(), 100.0);
+}
+
+// A VM without hwmon or thermal zones: "no sensors" is data and the probe succeeds.
+TEST_F(LiveProbesTest, ThermalSaysWhetherThereAreSensors) {
+  absl::StatusOr<ProbeOutput> output = Run("thermal");
+  ASSERT_TRUE(output.ok()) << output.status();
+  ASSERT_TRUE(output->report.has_thermal());
+  const medic::v1::ThermalStatus& thermal = output->report.thermal();
+  EXPECT_EQ(thermal.sensors_present(), thermal.sensors_size() > 0);
+  if (!fs_.Exists("/sys/class/hwmon") && !fs_.Exists("/sys/class/thermal/thermal_zone0")) {
+    EXPECT_FALSE(thermal.sensors_present());
+    EXPECT_TRUE(output->findings.empty());
+  }
+  for (const medic::v1::TemperatureSensor& sensor : thermal.sensors()) {
+    EXPECT_NE(sensor.name().find('/'), std::string::npos) << sensor.name();
+    EXPECT_GT(sensor.celsius(), -60) << sensor.name();
+    EXPECT_LT(sensor.celsius(), 150) << sensor.name();
+  }
+}
+
+TEST_F(LiveProbesTest, BatterySaysWhetherThereIsOne) {
+  absl::StatusOr<ProbeOutput> output = Run("battery");
+  ASSERT_TRUE(output.ok()) << output.status();
+  ASSERT_TRUE(output->report.has_battery());
+  const medic::v1::BatteryStatus& battery = output->report.battery();
+  EXPECT_EQ(battery.battery_present(), battery.batteries_size() > 0);
+  absl::StatusOr<std::vector<std::string>> supplies = fs_.ListDir("/sys/class/power_supply");
+  if (!supplies.ok() || supplies->empty()) {
+    EXPECT_FALSE(battery.battery_present());
+    EXPECT_TRUE(output->findings.empty());
+  }
+}
+
+TEST_F(LiveProbesTest, HardwareErrorsReportWhatExists) {
+  absl::StatusOr<ProbeOutput> output = Run("hardware_errors");
+  ASSERT_TRUE(output.ok()) << output.status();
+  ASSERT_TRUE(output->report.has_hardware_errors());
+  const medic::v1::HardwareErrorsStatus& errors = output->report.hardware_errors();
+  EXPECT_EQ(errors.edac_present(), fs_.Exists("/sys/devices/system/edac/mc"));
+  if (!errors.edac_present()) {
+    EXPECT_EQ(errors.memory_controllers_size(), 0);
+  }
+  for (const medic::v1::DiskErrors& disk : errors.disks()) EXPECT_FALSE(disk.device().empty());
 }
 
 }  // namespace

@@ -28,13 +28,20 @@ const ProbeEntry& Find(const std::vector<ProbeEntry>& entries, std::string_view 
 
 TEST(RegistryTest, DefaultsEveryProbeInOrder) {
   std::vector<ProbeEntry> entries = NewProbes({});
-  ASSERT_THAT(Names(entries), ElementsAre("cpu", "memory", "filesystems", "os", "network"));
+  ASSERT_THAT(Names(entries),
+              ElementsAre("cpu", "memory", "filesystems", "os", "network", "thermal", "battery",
+                          "hardware_errors", "reboot", "updates", "services", "time", "crashes"));
   EXPECT_EQ(Find(entries, "cpu").interval, absl::Seconds(15));
   EXPECT_EQ(Find(entries, "memory").interval, absl::Seconds(15));
   EXPECT_EQ(Find(entries, "filesystems").interval, absl::Seconds(60));
   EXPECT_EQ(Find(entries, "os").interval, absl::Seconds(300));
   EXPECT_EQ(Find(entries, "network").interval, absl::Seconds(60));
-  for (const ProbeEntry& e : entries) EXPECT_EQ(e.deadline, absl::Seconds(2)) << e.probe->name();
+  EXPECT_EQ(Find(entries, "thermal").interval, absl::Seconds(60));
+  EXPECT_EQ(Find(entries, "battery").interval, absl::Seconds(300));
+  EXPECT_EQ(Find(entries, "hardware_errors").interval, absl::Seconds(60));
+  for (const char* name : {"thermal", "battery", "hardware_errors"}) {
+    EXPECT_EQ(Find(entries, name).deadline, absl::Seconds(2)) << name;
+  }
 }
 
 TEST(RegistryTest, ConfigOverridesAndDisables) {
@@ -48,13 +55,42 @@ TEST(RegistryTest, ConfigOverridesAndDisables) {
   *config.mutable_probes()->mutable_network()->mutable_interval() =
       common::ToProtoDuration(absl::ZeroDuration());
 
+  config.mutable_probes()->mutable_battery()->set_disabled(true);
+  *config.mutable_probes()->mutable_thermal()->mutable_interval() =
+      common::ToProtoDuration(absl::Seconds(30));
+
   std::vector<ProbeEntry> entries = NewProbes(config);
-  ASSERT_THAT(Names(entries), ElementsAre("cpu", "memory", "filesystems", "network"));
+  ASSERT_THAT(Names(entries),
+              ElementsAre("cpu", "memory", "filesystems", "network", "thermal", "hardware_errors",
+                          "reboot", "updates", "services", "time", "crashes"));
+  EXPECT_EQ(Find(entries, "thermal").interval, absl::Seconds(30));
+  EXPECT_EQ(Find(entries, "hardware_errors").interval, absl::Seconds(60));
   EXPECT_EQ(Find(entries, "cpu").interval, absl::Seconds(5));
   EXPECT_EQ(Find(entries, "cpu").deadline, absl::Seconds(2));
   EXPECT_EQ(Find(entries, "filesystems").interval, absl::Seconds(60));
   EXPECT_EQ(Find(entries, "filesystems").deadline, absl::Milliseconds(500));
   EXPECT_EQ(Find(entries, "network").interval, absl::Seconds(60));
+}
+
+TEST(RegistryTest, OsChecksDefaultsAndOverrides) {
+  std::vector<ProbeEntry> entries = NewProbes({});
+  EXPECT_EQ(Find(entries, "reboot").interval, absl::Seconds(300));
+  EXPECT_EQ(Find(entries, "updates").interval, absl::Seconds(3600));
+  EXPECT_EQ(Find(entries, "updates").deadline, absl::Seconds(30));  // apt-get takes seconds
+  EXPECT_EQ(Find(entries, "services").interval, absl::Seconds(60));
+  EXPECT_EQ(Find(entries, "time").interval, absl::Seconds(300));
+  EXPECT_EQ(Find(entries, "crashes").interval, absl::Seconds(300));
+  for (const char* name : {"reboot", "services", "time", "crashes"}) {
+    EXPECT_EQ(Find(entries, name).deadline, absl::Seconds(2)) << name;
+  }
+
+  medic::v1::AgentConfig config;
+  *config.mutable_probes()->mutable_updates()->mutable_deadline() =
+      common::ToProtoDuration(absl::Seconds(90));
+  config.mutable_probes()->mutable_crashes()->set_disabled(true);
+  entries = NewProbes(config);
+  EXPECT_EQ(Find(entries, "updates").deadline, absl::Seconds(90));
+  for (const ProbeEntry& e : entries) EXPECT_NE(e.probe->name(), "crashes");
 }
 
 TEST(RegistryTest, EachCallMakesNewProbes) {

@@ -43,15 +43,15 @@ class SchedulerTest : public ::testing::Test {
  protected:
   // Adds a probe; the returned pointer stays valid while the scheduler lives.
   FakeProbe* Add(std::string name, absl::Duration interval,
-                 absl::Duration deadline = absl::Seconds(1)) {
+                 absl::Duration deadline = absl::Seconds(1), bool slow = false) {
     auto probe = std::make_unique<FakeProbe>(std::move(name));
     FakeProbe* raw = probe.get();
-    entries_.push_back({std::move(probe), interval, deadline});
+    entries_.push_back({std::move(probe), interval, deadline, slow});
     return raw;
   }
   Scheduler& Make() {
     scheduler_ = std::make_unique<Scheduler>(
-        io_, std::move(entries_), fs_, clock_, config_, tracker_,
+        io_, std::move(entries_), fs_, commands_, clock_, config_, tracker_,
         [this](std::vector<ProbeRun> cycle) { cycles_.push_back(std::move(cycle)); });
     return *scheduler_;
   }
@@ -63,6 +63,7 @@ class SchedulerTest : public ::testing::Test {
 
   boost::asio::io_context io_;
   common::RootedFileSystem fs_{"/"};
+  common::NoCommandRunner commands_;
   common::FakeClock clock_;
   medic::v1::AgentConfig config_;
   FindingTracker tracker_;
@@ -93,10 +94,36 @@ TEST_F(SchedulerTest, ProbesWithEqualIntervalsRunInOneCycle) {
   EXPECT_LT(with_filesystems, static_cast<int>(cycles_.size()));
 }
 
+TEST_F(SchedulerTest, SlowProbeNeverDelaysTheFastCycle) {
+  Add("cpu", absl::Milliseconds(30));
+  FakeProbe* updates = Add("updates", absl::Milliseconds(30), absl::Seconds(5), /*slow=*/true);
+  updates->sleep = absl::Milliseconds(250);
+  Scheduler& scheduler = Make();
+  scheduler.RunAllOnce(/*wait_for_slow=*/false);
+  scheduler.Start();
+  io_.run_for(std::chrono::milliseconds(400));
+  scheduler.Stop();
+  // The fast probe kept its pace while apt-like work ran; the slow one reported on its own,
+  // and skipped the turns that came while it was still running.
+  int cpu_runs = 0, updates_cycles = 0;
+  for (const auto& cycle : cycles_) {
+    for (const auto& name : Names(cycle)) {
+      if (name == "cpu") ++cpu_runs;
+      if (name == "updates") {
+        ++updates_cycles;
+        EXPECT_EQ(cycle.size(), 1u);
+      }
+    }
+  }
+  EXPECT_GE(cpu_runs, 6);
+  EXPECT_GE(updates_cycles, 1);
+  EXPECT_LE(updates->runs, 2);
+}
+
 TEST_F(SchedulerTest, RunAllOnceIsOneCycleOfEveryProbe) {
   Add("cpu", absl::Seconds(15));
   Add("os", absl::Seconds(300));
-  Make().RunAllOnce();
+  Make().RunAllOnce(/*wait_for_slow=*/true);
   ASSERT_EQ(cycles_.size(), 1u);
   EXPECT_THAT(Names(cycles_[0]), ElementsAre("cpu", "os"));
   EXPECT_EQ(cycles_[0][0].report.outcome(), medic::v1::PROBE_OUTCOME_OK);
@@ -108,13 +135,13 @@ TEST_F(SchedulerTest, FailedProbeKeepsItsFindingsStanding) {
   FakeProbe* probe = Add("filesystems", absl::Seconds(60));
   Scheduler& scheduler = Make();
   probe->finding = true;
-  scheduler.RunAllOnce();
+  scheduler.RunAllOnce(/*wait_for_slow=*/true);
   ASSERT_EQ(cycles_[0][0].events.size(), 1u);
   EXPECT_TRUE(cycles_[0][0].events[0].has_raised());
 
   // The probe cannot see the disk now: that is no reason to say the disk is fine.
   probe->fail_with = absl::PermissionDeniedError("/proc/self/mounts: Permission denied");
-  scheduler.RunAllOnce();
+  scheduler.RunAllOnce(/*wait_for_slow=*/true);
   const ProbeRun& failed = cycles_[1][0];
   EXPECT_EQ(failed.report.outcome(), medic::v1::PROBE_OUTCOME_FAILED);
   EXPECT_EQ(failed.report.error(), "/proc/self/mounts: Permission denied");
@@ -125,7 +152,7 @@ TEST_F(SchedulerTest, FailedProbeKeepsItsFindingsStanding) {
 TEST_F(SchedulerTest, OverrunIsReportedTimedOut) {
   FakeProbe* probe = Add("network", absl::Seconds(60), absl::Milliseconds(5));
   probe->sleep = absl::Milliseconds(30);
-  Make().RunAllOnce();
+  Make().RunAllOnce(/*wait_for_slow=*/true);
   const auto& report = cycles_[0][0].report;
   EXPECT_EQ(report.outcome(), medic::v1::PROBE_OUTCOME_TIMED_OUT);
   EXPECT_THAT(report.error(), ::testing::HasSubstr("over its deadline of 5ms"));

@@ -1,9 +1,10 @@
-// The cpu probe on Linux: /proc/stat, /proc/loadavg, /proc/cpuinfo.
+// The cpu probe on Linux: /proc/stat, /proc/loadavg, /proc/cpuinfo, /proc/pressure/cpu.
 
 #include <optional>
 
 #include "agent/probes/hardware/cpu_parse.h"
 #include "agent/probes/hardware/hardware_probes.h"
+#include "agent/probes/hardware/memory_parse.h"
 #include "agent/probes/probe_util.h"
 #include "common/status/status_macros.h"
 
@@ -13,6 +14,7 @@ namespace {
 constexpr std::string_view kProcStat = "/proc/stat";
 constexpr std::string_view kLoadAvg = "/proc/loadavg";
 constexpr std::string_view kCpuInfo = "/proc/cpuinfo";
+constexpr std::string_view kPressure = "/proc/pressure/cpu";
 
 class CpuProbe : public Probe {
  public:
@@ -21,6 +23,8 @@ class CpuProbe : public Probe {
   absl::StatusOr<ProbeOutput> Collect(const ProbeContext& ctx) override {
     ASSIGN_OR_RETURN(const ProcStat stat, ReadAndParse(ctx.fs, kProcStat, ParseProcStat));
     ASSIGN_OR_RETURN(const LoadAvg load, ReadAndParse(ctx.fs, kLoadAvg, ParseLoadAvg));
+    ASSIGN_OR_RETURN(std::optional<medic::v1::Pressure> pressure,
+                     ReadAndParseOptional(ctx.fs, kPressure, ParsePressure));
 
     ProbeOutput output;
     output.report.set_probe(std::string(name()));
@@ -47,6 +51,12 @@ class CpuProbe : public Probe {
     AddObservation(output.report, "cpu.usage_pct", "", usage.usage_pct, "pct");
     AddObservation(output.report, "cpu.iowait_pct", "", usage.iowait_pct, "pct");
     AddObservation(output.report, "cpu.load1", "", load.load1, "count");
+    if (pressure) {
+      *cpu.mutable_pressure() = *std::move(pressure);
+      AddObservation(output.report, "cpu.psi_some_avg60", "", cpu.pressure().some_avg60(), "pct");
+    }
+    output.findings =
+        JudgeCpuLoad(cpu, HardwareThresholds::FromConfig(ctx.config.hardware()), ctx.standing);
     return output;
   }
 

@@ -10,6 +10,7 @@ namespace {
 
 constexpr std::string_view kSelfMounts = "/proc/self/mounts";
 constexpr std::string_view kMounts = "/proc/mounts";
+constexpr std::string_view kFstab = "/etc/fstab";
 
 // The mount table: /proc/self/mounts, or /proc/mounts on systems where the former cannot be read.
 absl::StatusOr<std::vector<MountEntry>> ReadMounts(const common::FileSystem& fs) {
@@ -41,7 +42,8 @@ class FilesystemsProbe : public Probe {
     ProbeOutput output;
     output.report.set_probe(std::string(name()));
     medic::v1::FilesystemsStatus& body = *output.report.mutable_filesystems();
-    for (const MountEntry& mount : SelectMounts(*mounts, ctx.config.filesystems())) {
+    const std::vector<MountEntry> selected = SelectMounts(*mounts, ctx.config.filesystems());
+    for (const MountEntry& mount : selected) {
       // statvfs blocks while a network filesystem's server is away: stop at the deadline.
       if (absl::Status status = CheckDeadline(ctx, common::StrCat("statvfs ", mount.mount_point));
           !status.ok()) {
@@ -63,6 +65,11 @@ class FilesystemsProbe : public Probe {
     }
     output.findings =
         JudgeFilesystems(body, FsThresholds::FromConfig(ctx.config.filesystems()), ctx.standing);
+    std::optional<std::vector<FstabEntry>> fstab;
+    if (std::optional<std::string> text = ReadOptional(ctx.fs, kFstab)) fstab = ParseFstab(*text);
+    for (medic::v1::Finding& finding : JudgeReadOnly(selected, fstab)) {
+      output.findings.push_back(std::move(finding));
+    }
     return output;
   }
 };

@@ -1,4 +1,6 @@
-// The memory probe on Linux: /proc/meminfo.
+// The memory probe on Linux: /proc/meminfo, /proc/pressure/memory, /proc/vmstat.
+
+#include <optional>
 
 #include "agent/probes/hardware/hardware_probes.h"
 #include "agent/probes/hardware/memory_parse.h"
@@ -9,6 +11,8 @@ namespace medic::agent {
 namespace {
 
 constexpr std::string_view kMemInfo = "/proc/meminfo";
+constexpr std::string_view kPressure = "/proc/pressure/memory";
+constexpr std::string_view kVmstat = "/proc/vmstat";
 
 class MemoryProbe : public Probe {
  public:
@@ -16,6 +20,13 @@ class MemoryProbe : public Probe {
 
   absl::StatusOr<ProbeOutput> Collect(const ProbeContext& ctx) override {
     ASSIGN_OR_RETURN(medic::v1::MemoryStatus memory, ReadAndParse(ctx.fs, kMemInfo, ParseMemInfo));
+    // PSI is absent before 5.2 and when booted with psi=0; a file that is there must parse.
+    ASSIGN_OR_RETURN(std::optional<medic::v1::Pressure> pressure,
+                     ReadAndParseOptional(ctx.fs, kPressure, ParsePressure));
+    if (pressure) *memory.mutable_pressure() = *std::move(pressure);
+    if (std::optional<std::string> vmstat = ReadOptional(ctx.fs, kVmstat)) {
+      if (std::optional<uint64_t> kills = ParseOomKills(*vmstat)) memory.set_oom_kills(*kills);
+    }
 
     ProbeOutput output;
     output.report.set_probe(std::string(name()));
@@ -27,6 +38,18 @@ class MemoryProbe : public Probe {
       AddObservation(output.report, "memory.swap_free_bytes", "",
                      static_cast<double>(body.swap_free_bytes()), "bytes");
     }
+    if (body.has_pressure()) {
+      AddObservation(output.report, "memory.psi_some_avg60", "", body.pressure().some_avg60(),
+                     "pct");
+      AddObservation(output.report, "memory.psi_full_avg60", "", body.pressure().full_avg60(),
+                     "pct");
+    }
+    if (body.has_oom_kills()) {
+      AddObservation(output.report, "memory.oom_kills", "", static_cast<double>(body.oom_kills()),
+                     "count");
+    }
+    output.findings =
+        JudgeMemory(body, HardwareThresholds::FromConfig(ctx.config.hardware()), ctx.standing);
     return output;
   }
 };

@@ -18,6 +18,7 @@ constexpr std::string_view kUptime = "/proc/uptime";
 constexpr std::string_view kVersion = "/proc/version";
 constexpr std::string_view kMachineId = "/etc/machine-id";
 constexpr std::string_view kOsReleaseFiles[] = {"/etc/os-release", "/usr/lib/os-release"};
+constexpr uint32_t kDefaultUptimeLongDays = 30;
 
 class OsProbe : public Probe {
  public:
@@ -65,6 +66,11 @@ class OsProbe : public Probe {
       if (absl::StatusOr<std::string> id = ParseMachineId(*text); id.ok()) {
         os.set_machine_id(*id);
       }
+    }
+    const uint32_t limit_days = ctx.config.os_checks().uptime_long_days();
+    if (std::optional<medic::v1::Finding> long_up = JudgeUptime(
+            uptime, absl::Hours(24) * (limit_days > 0 ? limit_days : kDefaultUptimeLongDays))) {
+      output.findings.push_back(*std::move(long_up));
     }
     return output;
   }

@@ -1,0 +1,126 @@
+// The hardware_errors probe on Linux: EDAC memory controllers, machine check exceptions in
+// /proc/interrupts, and the SCSI layer's per-disk ioerr_cnt.
+
+#include <optional>
+
+#include "agent/probes/hardware/hardware_errors_parse.h"
+#include "agent/probes/hardware/hardware_probes.h"
+#include "agent/probes/probe_util.h"
+#include "agent/probes/text.h"
+
+namespace medic::agent {
+namespace {
+
+constexpr std::string_view kEdac = "/sys/devices/system/edac/mc";
+constexpr std::string_view kInterrupts = "/proc/interrupts";
+constexpr std::string_view kBlock = "/sys/block";
+
+// Entries of `dir` named `prefix` and digits, sorted as ListDir gives them; none when missing.
+std::vector<std::string> Numbered(const common::FileSystem& fs, std::string_view dir,
+                                  std::string_view prefix) {
+  std::vector<std::string> names;
+  absl::StatusOr<std::vector<std::string>> entries = fs.ListDir(dir);
+  if (!entries.ok()) return names;
+  for (const std::string& entry : *entries) {
+    std::string_view rest = entry;
+    uint32_t number = 0;
+    if (ConsumePrefix(&rest, prefix) && ParseInt(rest, &number)) names.push_back(entry);
+  }
+  return names;
+}
+
+uint64_t Counter(const common::FileSystem& fs, const std::string& path) {
+  std::optional<std::string> text = ReadOptional(fs, path);
+  return text ? ParseCounter(*text).value_or(0) : 0;
+}
+
+std::string Label(const common::FileSystem& fs, const std::string& path, std::string fallback) {
+  std::optional<std::string> text = ReadOptional(fs, path);
+  if (text && !Trim(*text).empty()) return std::string(Trim(*text));
+  return fallback;
+}
+
+// The DIMMs of one controller: dimm*/ on kernels since 3.4, else csrow*/ch*_* counters.
+std::vector<DimmCounts> ReadDimms(const common::FileSystem& fs, const std::string& mc_dir) {
+  std::vector<DimmCounts> dimms;
+  for (const std::string& dimm : Numbered(fs, mc_dir, "dimm")) {
+    const std::string dir = common::StrCat(mc_dir, "/", dimm);
+    dimms.push_back(DimmCounts{Label(fs, dir + "/dimm_label", dimm),
+                               Counter(fs, dir + "/dimm_ce_count"),
+                               Counter(fs, dir + "/dimm_ue_count")});
+  }
+  if (!dimms.empty()) return dimms;
+  for (const std::string& csrow : Numbered(fs, mc_dir, "csrow")) {
+    const std::string dir = common::StrCat(mc_dir, "/", csrow);
+    for (int channel = 0; channel < 16; ++channel) {
+      const std::string ce = common::StrCat(dir, "/ch", channel, "_ce_count");
+      if (!fs.Exists(ce)) break;
+      dimms.push_back(DimmCounts{Label(fs, common::StrCat(dir, "/ch", channel, "_dimm_label"),
+                                       common::StrCat(csrow, "/ch", channel)),
+                                 Counter(fs, ce), 0});
+    }
+  }
+  return dimms;
+}
+
+class HardwareErrorsProbe : public Probe {
+ public:
+  std::string_view name() const override { return "hardware_errors"; }
+
+  absl::StatusOr<ProbeOutput> Collect(const ProbeContext& ctx) override {
+    ProbeOutput output;
+    output.report.set_probe(std::string(name()));
+    medic::v1::HardwareErrorsStatus& body = *output.report.mutable_hardware_errors();
+
+    body.set_edac_present(ctx.fs.Exists(kEdac));
+    for (const std::string& mc : Numbered(ctx.fs, kEdac, "mc")) {
+      const std::string dir = common::StrCat(kEdac, "/", mc);
+      medic::v1::MemoryControllerErrors& errors = *body.add_memory_controllers();
+      errors.set_name(mc);
+      errors.set_corrected(Counter(ctx.fs, dir + "/ce_count"));
+      errors.set_uncorrected(Counter(ctx.fs, dir + "/ue_count"));
+      for (std::string& dimm : DimmsWithErrors(ReadDimms(ctx.fs, dir))) {
+        errors.add_dimms_with_errors(std::move(dimm));
+      }
+      AddObservation(output.report, "hw.edac_corrected", mc,
+                     static_cast<double>(errors.corrected()), "count");
+      AddObservation(output.report, "hw.edac_uncorrected", mc,
+                     static_cast<double>(errors.uncorrected()), "count");
+    }
+
+    if (std::optional<std::string> interrupts = ReadOptional(ctx.fs, kInterrupts)) {
+      if (std::optional<uint64_t> checks = ParseMachineChecks(*interrupts)) {
+        body.set_machine_checks(*checks);
+        AddObservation(output.report, "hw.machine_checks", "", static_cast<double>(*checks),
+                       "count");
+      }
+    }
+
+    absl::StatusOr<std::vector<std::string>> devices = ctx.fs.ListDir(kBlock);
+    for (const std::string& device : devices.ok() ? *devices : std::vector<std::string>{}) {
+      std::optional<std::string> text =
+          ReadOptional(ctx.fs, common::StrCat(kBlock, "/", device, "/device/ioerr_cnt"));
+      if (!text) continue;
+      std::optional<uint64_t> count = ParseCounter(*text);
+      if (!count) continue;
+      medic::v1::DiskErrors& disk = *body.add_disks();
+      disk.set_device(device);
+      disk.set_io_errors(*count);
+      AddObservation(output.report, "disk.io_errors", device, static_cast<double>(*count), "count");
+    }
+
+    output.findings = JudgeHardwareErrors(body, ctx.clock.Now(),
+                                          HardwareThresholds::FromConfig(ctx.config.hardware()),
+                                          ctx.standing, history_);
+    return output;
+  }
+
+ private:
+  ErrorHistory history_;  // counters of the previous collections
+};
+
+}  // namespace
+
+std::unique_ptr<Probe> NewHardwareErrorsProbe() { return std::make_unique<HardwareErrorsProbe>(); }
+
+}  // namespace medic::agent
