@@ -156,7 +156,23 @@ ProbeRun Scheduler::Judge(ProbeEntry& entry, Collected collected) {
   report.set_probe(name);
   *report.mutable_collected_at() = common::ToProtoTime(started);
   *report.mutable_took() = common::ToProtoDuration(took);
+  for (auto& e : tracker_.Update(common::StrCat("agent/", name), JudgeSelf(report), clock_.Now())) {
+    run.events.push_back(std::move(e));
+  }
   return run;
+}
+
+std::vector<medic::v1::Finding> Scheduler::JudgeSelf(const medic::v1::ProbeReport& report) {
+  const bool timed_out = report.outcome() == medic::v1::PROBE_OUTCOME_TIMED_OUT;
+  if (!timed_out && report.outcome() != medic::v1::PROBE_OUTCOME_FAILED) return {};
+  medic::v1::Finding f;
+  f.set_code(timed_out ? "agent.probe_timeout" : "agent.probe_failed");
+  f.set_severity(medic::v1::SEVERITY_WARNING);
+  f.set_resource(report.probe());
+  f.set_summary(common::StrCat("the agent's ", report.probe(), " probe ",
+                               timed_out ? "timed out" : "failed", ": ", report.error()));
+  (*f.mutable_evidence())["error"] = report.error();
+  return {f};
 }
 
 }  // namespace medic::agent

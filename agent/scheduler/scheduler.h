@@ -35,8 +35,9 @@ struct ProbeRun {
 // thread of their own, so they never delay the fast cycle; each one's result arrives later as
 // a cycle of its own, and a slow probe still running when it is due again skips that turn.
 // A probe that fails keeps its findings standing (it cannot see them clear); one that overruns
-// its deadline is reported TIMED_OUT. Runs on the io_context's thread; not thread-safe.
-// Destruction waits for a slow probe in progress (bounded by its deadline).
+// its deadline is reported TIMED_OUT; either raises a finding about the agent (JudgeSelf). Runs on
+// the io_context's thread; not thread-safe. Destruction waits for a slow probe in progress (bounded
+// by its deadline).
 class Scheduler {
  public:
   using Sink = std::function<void(std::vector<ProbeRun> cycle)>;
@@ -74,6 +75,10 @@ class Scheduler {
   Collected Collect(ProbeEntry& entry, const std::vector<medic::v1::Finding>& standing);
   // On the io thread: the outcome, and the finding changes through the tracker.
   ProbeRun Judge(ProbeEntry& entry, Collected collected);
+  // A finding about the agent itself when a probe timed out or failed, so the technician
+  // sees which part of the machine the agent cannot see: agent.probe_timeout or
+  // agent.probe_failed, resource = the probe. Cleared by the probe's next good run.
+  static std::vector<medic::v1::Finding> JudgeSelf(const medic::v1::ProbeReport& report);
 
   boost::asio::io_context& io_;
   boost::asio::steady_timer timer_;

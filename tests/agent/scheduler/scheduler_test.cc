@@ -145,8 +145,18 @@ TEST_F(SchedulerTest, FailedProbeKeepsItsFindingsStanding) {
   const ProbeRun& failed = cycles_[1][0];
   EXPECT_EQ(failed.report.outcome(), medic::v1::PROBE_OUTCOME_FAILED);
   EXPECT_EQ(failed.report.error(), "/proc/self/mounts: Permission denied");
-  EXPECT_THAT(failed.events, IsEmpty());
+  // The disk finding stays; the only change is a finding about the agent itself.
+  ASSERT_EQ(failed.events.size(), 1u);
+  EXPECT_EQ(failed.events[0].raised().code(), "agent.probe_failed");
+  EXPECT_EQ(failed.events[0].raised().resource(), "filesystems");
   EXPECT_EQ(tracker_.Standing("filesystems").size(), 1u);
+
+  // The next good run clears the agent finding, and the disk finding is still standing.
+  probe->fail_with = absl::OkStatus();
+  scheduler.RunAllOnce(/*wait_for_slow=*/true);
+  ASSERT_EQ(cycles_[2][0].events.size(), 1u);
+  EXPECT_TRUE(cycles_[2][0].events[0].has_cleared());
+  EXPECT_EQ(cycles_[2][0].events[0].cleared().code(), "agent.probe_failed");
 }
 
 TEST_F(SchedulerTest, OverrunIsReportedTimedOut) {
@@ -156,6 +166,9 @@ TEST_F(SchedulerTest, OverrunIsReportedTimedOut) {
   const auto& report = cycles_[0][0].report;
   EXPECT_EQ(report.outcome(), medic::v1::PROBE_OUTCOME_TIMED_OUT);
   EXPECT_THAT(report.error(), ::testing::HasSubstr("over its deadline of 5ms"));
+  ASSERT_EQ(cycles_[0][0].events.size(), 1u);
+  EXPECT_EQ(cycles_[0][0].events[0].raised().code(), "agent.probe_timeout");
+  EXPECT_EQ(cycles_[0][0].events[0].raised().resource(), "network");
 }
 
 }  // namespace
