@@ -42,7 +42,7 @@ absl::StatusOr<std::string> RandomHex(size_t bytes) {
 }
 
 absl::Status MakeDirs(const std::string& dir) {
-  for (size_t pos = 1; pos != std::string::npos;) {
+  for (size_t pos = 0; pos != std::string::npos;) {
     pos = dir.find('/', pos + 1);
     const std::string prefix = dir.substr(0, pos);
     if (::mkdir(prefix.c_str(), 0750) != 0 && errno != EEXIST) {

@@ -92,10 +92,6 @@ CollectorStream::CollectorStream(boost::asio::io_context& io, StreamOptions opti
       heartbeat_timer_(io),
       random_(std::random_device{}()) {
   grpc::ChannelArguments args;
-  // The agent reconnects on its own schedule (with jitter), not gRPC's.
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 1000);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
-              static_cast<int>(absl::ToInt64Milliseconds(options_.max_backoff)));
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
   channel_ =
@@ -128,6 +124,9 @@ void CollectorStream::Stop(std::function<void()> done) {
 void CollectorStream::Connect() {
   if (stopping_) return;
   hello_.set_last_sequence(next_sequence_ - 1);
+  // The agent reconnects on its own schedule (with full jitter); without this, gRPC's own
+  // connection backoff would make most of those attempts fail without trying.
+  grpc::experimental::ChannelResetConnectionBackoff(channel_.get());
   call_ = new Call(this, stub_.get());
   AgentMessage hello;
   *hello.mutable_hello() = hello_;

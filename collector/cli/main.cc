@@ -25,6 +25,13 @@ constexpr const char* kDefaultCollector = "127.0.0.1:7070";
 int ReportFailure(const grpc::Status& status, const std::string& collector) {
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
+      if (status.error_message().rfind("the collector could not", 0) == 0) {
+        std::cerr << "medic: the collector at " << collector
+                  << " is up but failing: " << status.error_message()
+                  << " — see medic-collector's log\n";
+        return kExitError;
+      }
+      [[fallthrough]];
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       std::cerr << "medic: cannot reach the collector at " << collector << " ("
                 << status.error_message()
@@ -67,7 +74,13 @@ int main(int argc, char** argv) {
   std::string host;
   health->add_option("HOST", host, "hostname or machine id")->required();
   health->add_flag("--json", json, "print the proto JSON mapping");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version are "errors" that exit 0; every real usage error exits 2.
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
 
   auto channel = grpc::CreateChannel(collector, grpc::InsecureChannelCredentials());
   auto stub = medic::v1::TechnicianService::NewStub(channel);
@@ -85,6 +98,11 @@ int main(int argc, char** argv) {
     medic::v1::ListMachinesResponse response;
     grpc::Status status = stub->ListMachines(&context, request, &response);
     if (!status.ok()) return ReportFailure(status, collector);
+    const bool filtered = !state_filter.empty() || !site_filter.empty() || !code_filter.empty();
+    if (!json && filtered && response.machines().empty()) {
+      std::cout << "No machines match.\n";
+      return 0;
+    }
     std::cout << (json ? medic::common::ToJson(response) + "\n"
                        : medic::cli::RenderMachines(response, absl::Now(), color));
     return 0;

@@ -17,6 +17,20 @@ constexpr size_t kMaxIdLength = 128;
 constexpr size_t kMaxHostnameLength = 253;
 
 // Checks a hello before anything is stored. Returns the reason it is refused, or "".
+// "ipv4:10.1.0.7:53110" → "10.1.0.7"; "ipv6:[fd00::2]:4000" → "fd00::2".
+std::string PeerHost(std::string_view peer) {
+  if (const size_t colon = peer.find(':'); colon != std::string_view::npos) {
+    peer.remove_prefix(colon + 1);
+  }
+  if (const size_t port = peer.rfind(':'); port != std::string_view::npos) {
+    peer = peer.substr(0, port);
+  }
+  if (peer.size() >= 2 && peer.front() == '[' && peer.back() == ']') {
+    peer = peer.substr(1, peer.size() - 2);
+  }
+  return std::string(peer);
+}
+
 std::string CheckHello(const medic::v1::Hello& hello) {
   if (hello.machine_id().empty()) return "hello has no machine_id";
   if (hello.machine_id().size() > kMaxIdLength) return "hello's machine_id is too long";
@@ -35,7 +49,7 @@ class AgentServiceImpl::Stream final
     : public grpc::ServerBidiReactor<AgentMessage, CollectorMessage> {
  public:
   Stream(AgentServiceImpl* service, grpc::CallbackServerContext* context)
-      : service_(service), peer_(context->peer()) {
+      : service_(service), context_(context), peer_(context->peer()) {
     service_->streams_.fetch_add(1);
     StartRead(&in_);
   }
@@ -63,15 +77,22 @@ class AgentServiceImpl::Stream final
   }
 
   void OnDone() override {
-    if (!machine_id_.empty() && service_->StreamClosed(machine_id_)) {
-      if (auto s = service_->store_.CloseSession(machine_id_, service_->clock_.Now()); !s.ok()) {
-        spdlog::warn("could not mark {} disconnected: {}", hostname_, s.ToString());
+    if (!machine_id_.empty()) {
+      service_->Forget(machine_id_, this);
+      absl::Status s = service_->store_.CloseSession(machine_id_, session_, service_->clock_.Now());
+      if (s.ok()) {
+        spdlog::info("{} disconnected", hostname_);
+      } else {
+        spdlog::warn("{} disconnected, but the store could not record it: {}", hostname_,
+                     s.message());
       }
-      spdlog::info("{} disconnected", hostname_);
     }
     service_->streams_.fetch_sub(1);
     delete this;
   }
+
+  // Ends this stream from another thread: a newer stream of the same machine replaced it.
+  void Supersede() { context_->TryCancel(); }
 
  private:
   grpc::Status Handle(const AgentMessage& message) {
@@ -86,10 +107,13 @@ class AgentServiceImpl::Stream final
     switch (message.kind_case()) {
       case AgentMessage::kHello:
         return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a second hello on one stream");
-      case AgentMessage::kHeartbeat: {
-        absl::Status s = service_->store_.Touch(machine_id_, now);
-        return s.ok() ? grpc::Status::OK : Unavailable(s);
-      }
+      case AgentMessage::kHeartbeat:
+        // A heartbeat is not a record: a store that cannot take it now is no reason to drop
+        // the stream.
+        if (absl::Status s = service_->store_.Touch(machine_id_, now); !s.ok()) {
+          spdlog::warn("could not record {}'s heartbeat: {}", hostname_, s.message());
+        }
+        return grpc::Status::OK;
       case AgentMessage::KIND_NOT_SET:
         // A newer agent's record kind, or an empty message: nothing to store. Acknowledge a
         // sequenced one so it is not resent forever.
@@ -120,17 +144,21 @@ class AgentServiceImpl::Stream final
     if (std::string why = CheckHello(hello); !why.empty()) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why);
     }
-    absl::StatusOr<uint64_t> resume = service_->store_.OpenSession(hello, peer_, now);
-    if (!resume.ok()) return Unavailable(resume.status());
-    machine_id_ = hello.machine_id();
     hostname_ = hello.hostname();
+    if (std::string clash = service_->Claim(hello, peer_, this); !clash.empty()) {
+      spdlog::warn("refused {} from {}: {}", hostname_, peer_, clash);
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, clash);
+    }
+    machine_id_ = hello.machine_id();
+    absl::StatusOr<Store::Session> session = service_->store_.OpenSession(hello, peer_, now);
+    if (!session.ok()) return Unavailable(session.status());
+    session_ = session->id;
     epoch_ = hello.epoch();
-    service_->StreamOpened(machine_id_);
     spdlog::info("{} connected from {} (agent {}, resuming after record {})", hostname_, peer_,
-                 hello.agent_version(), *resume);
+                 hello.agent_version(), session->resume_after);
     CollectorMessage welcome;
     welcome.mutable_welcome()->set_collector_version(service_->options_.collector_version);
-    welcome.mutable_welcome()->set_resume_after(*resume);
+    welcome.mutable_welcome()->set_resume_after(session->resume_after);
     *welcome.mutable_welcome()->mutable_heartbeat_interval() =
         common::ToProtoDuration(service_->options_.heartbeat_interval);
     Write(std::move(welcome));
@@ -138,7 +166,7 @@ class AgentServiceImpl::Stream final
   }
 
   grpc::Status Unavailable(const absl::Status& status) {
-    spdlog::error("cannot store a record from {}: {}", hostname_, status.ToString());
+    spdlog::error("cannot store a record from {} ({}): {}", hostname_, peer_, status.message());
     return grpc::Status(
         grpc::StatusCode::UNAVAILABLE,
         common::StrCat("the collector could not store the record: ", status.message()));
@@ -180,12 +208,14 @@ class AgentServiceImpl::Stream final
   }
 
   AgentServiceImpl* const service_;
+  grpc::CallbackServerContext* const context_;
   const std::string peer_;
   AgentMessage in_;
   // Set by the hello; read and written only on the read path (one read at a time).
   std::string machine_id_;
   std::string hostname_;
   uint64_t epoch_ = 0;
+  int64_t session_ = 0;
 
   std::mutex mu_;
   std::deque<CollectorMessage> pending_ ABSL_GUARDED_BY(mu_);
@@ -202,18 +232,32 @@ AgentServiceImpl::Connect(grpc::CallbackServerContext* context) {
   return new Stream(this, context);
 }
 
-void AgentServiceImpl::StreamOpened(const std::string& machine_id) {
+std::string AgentServiceImpl::Claim(const medic::v1::Hello& hello, const std::string& peer,
+                                    Stream* stream) {
   std::lock_guard lock(mu_);
-  ++streams_per_machine_[machine_id];
+  auto it = live_.find(hello.machine_id());
+  if (it != live_.end()) {
+    const Live& old = it->second;
+    if (old.epoch != hello.epoch() && PeerHost(old.peer) != PeerHost(peer)) {
+      return common::StrCat(
+          "machine id ", hello.machine_id(), " is already connected from ", PeerHost(old.peer),
+          " by another agent process: two machines share one identity (a cloned disk image?). "
+          "On the copy, delete machine-id in the agent's state dir and restart the agent. If "
+          "this machine merely moved, it is let in once the old connection times out (about a "
+          "minute)");
+    }
+    // A reconnect, or the agent restarted on the same host: the new stream replaces the old.
+    old.stream->Supersede();
+  }
+  live_[hello.machine_id()] = Live{stream, hello.epoch(), peer};
+  return "";
 }
 
-bool AgentServiceImpl::StreamClosed(const std::string& machine_id) {
+void AgentServiceImpl::Forget(const std::string& machine_id, Stream* stream) {
   std::lock_guard lock(mu_);
-  auto it = streams_per_machine_.find(machine_id);
-  if (it == streams_per_machine_.end()) return false;
-  if (--it->second > 0) return false;
-  streams_per_machine_.erase(it);
-  return true;
+  if (auto it = live_.find(machine_id); it != live_.end() && it->second.stream == stream) {
+    live_.erase(it);
+  }
 }
 
 }  // namespace medic::collector

@@ -36,17 +36,28 @@ class AgentServiceImpl final : public medic::v1::AgentService::CallbackService {
   class Stream;
   friend class Stream;
 
-  // A machine may briefly have two streams (a reconnect racing the old stream's end); it is
-  // disconnected only when its last stream closes.
-  void StreamOpened(const std::string& machine_id);
-  bool StreamClosed(const std::string& machine_id);  // true when it was the last
+  // Makes `stream` the live stream of the hello's machine. A stream already live for it is
+  // superseded (a reconnect, or the agent restarted on the same host) — unless it comes from
+  // another host with another epoch: two machines share one identity, and the newcomer is
+  // refused. Returns the reason for a refusal, or "".
+  std::string Claim(const medic::v1::Hello& hello, const std::string& peer, Stream* stream);
+  // `stream` ended; forgets it unless a newer stream has claimed the machine.
+  void Forget(const std::string& machine_id, Stream* stream);
+
+  struct Live {
+    Stream* stream;
+    uint64_t epoch;
+    std::string peer;
+  };
 
   Store& store_;
   const common::Clock& clock_;
   const IngestOptions options_;
   std::atomic<int64_t> streams_{0};
   std::mutex mu_;
-  std::map<std::string, int> streams_per_machine_ ABSL_GUARDED_BY(mu_);
+  // Streams end only in OnDone, which calls Forget under mu_ before deleting itself, so a
+  // pointer here may be used (to supersede it) while mu_ is held.
+  std::map<std::string, Live> live_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace medic::collector

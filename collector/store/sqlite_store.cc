@@ -71,6 +71,10 @@ CREATE TABLE observations (
 CREATE INDEX observations_by_series ON observations(machine_id, metric, resource, at_ms);
 CREATE INDEX observations_by_time ON observations(at_ms);
 )sql",
+    // 2: session numbers, so a closing stream cannot disconnect a newer one.
+    R"sql(
+ALTER TABLE machines ADD COLUMN session INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -114,26 +118,30 @@ class SqliteStore final : public Store {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<uint64_t> OpenSession(const medic::v1::Hello& hello, std::string_view peer,
-                                       absl::Time now) override {
+  absl::StatusOr<Store::Session> OpenSession(const medic::v1::Hello& hello, std::string_view peer,
+                                             absl::Time now) override {
     std::lock_guard lock(mu_);
     uint64_t resume_after = 0;
+    int64_t session = 1;
     RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
-      ASSIGN_OR_RETURN(auto select, db_->Prepare("SELECT epoch, committed_sequence FROM machines "
-                                                 "WHERE machine_id = ?"));
+      ASSIGN_OR_RETURN(auto select,
+                       db_->Prepare("SELECT epoch, committed_sequence, session FROM machines "
+                                    "WHERE machine_id = ?"));
       select->Bind(1, hello.machine_id());
       ASSIGN_OR_RETURN(bool exists, select->Step());
       const bool same_epoch =
           exists && static_cast<uint64_t>(select->ColumnInt(0)) == hello.epoch();
       if (same_epoch) resume_after = static_cast<uint64_t>(select->ColumnInt(1));
+      if (exists) session = select->ColumnInt(2) + 1;
       ASSIGN_OR_RETURN(
           auto upsert,
-          db_->Prepare("INSERT INTO machines (machine_id, hostname, agent_version, labels, peer, "
-                       "first_seen_ms, last_seen_ms, connected, epoch, committed_sequence) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 1, ?7, ?8) "
-                       "ON CONFLICT(machine_id) DO UPDATE SET hostname = ?2, agent_version = ?3, "
-                       "labels = ?4, peer = ?5, last_seen_ms = ?6, connected = 1, epoch = ?7, "
-                       "committed_sequence = ?8"));
+          db_->Prepare(
+              "INSERT INTO machines (machine_id, hostname, agent_version, labels, peer, "
+              "first_seen_ms, last_seen_ms, connected, epoch, committed_sequence, session) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 1, ?7, ?8, ?9) "
+              "ON CONFLICT(machine_id) DO UPDATE SET hostname = ?2, agent_version = ?3, "
+              "labels = ?4, peer = ?5, last_seen_ms = ?6, connected = 1, epoch = ?7, "
+              "committed_sequence = ?8, session = ?9"));
       upsert->Bind(1, hello.machine_id())
           .Bind(2, hello.hostname())
           .Bind(3, hello.agent_version())
@@ -141,10 +149,11 @@ class SqliteStore final : public Store {
           .Bind(5, peer)
           .Bind(6, Ms(now))
           .Bind(7, static_cast<int64_t>(hello.epoch()))
-          .Bind(8, static_cast<int64_t>(resume_after));
+          .Bind(8, static_cast<int64_t>(resume_after))
+          .Bind(9, session);
       return upsert->Run();
     }));
-    return resume_after;
+    return Store::Session{resume_after, session};
   }
 
   absl::Status Commit(std::string_view machine_id, uint64_t epoch,
@@ -198,11 +207,12 @@ class SqliteStore final : public Store {
     return update->Run();
   }
 
-  absl::Status CloseSession(std::string_view machine_id, absl::Time now) override {
+  absl::Status CloseSession(std::string_view machine_id, int64_t session, absl::Time now) override {
     std::lock_guard lock(mu_);
-    ASSIGN_OR_RETURN(auto update, db_->Prepare("UPDATE machines SET connected = 0, "
-                                               "last_seen_ms = ? WHERE machine_id = ?"));
-    update->Bind(1, Ms(now)).Bind(2, machine_id);
+    ASSIGN_OR_RETURN(auto update,
+                     db_->Prepare("UPDATE machines SET connected = 0, last_seen_ms = ? "
+                                  "WHERE machine_id = ? AND session = ?"));
+    update->Bind(1, Ms(now)).Bind(2, machine_id).Bind(3, session);
     return update->Run();
   }
 

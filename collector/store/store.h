@@ -28,10 +28,15 @@ class Store {
   virtual ~Store() = default;
 
   // An agent's stream said hello: creates or updates the machine (hostname, version,
-  // labels, peer) and marks it connected. Returns the highest sequence of `hello.epoch()`
-  // already committed (0 for an epoch the store has not seen), from which the agent resends.
-  virtual absl::StatusOr<uint64_t> OpenSession(const medic::v1::Hello& hello, std::string_view peer,
-                                               absl::Time now) = 0;
+  // labels, peer) and marks it connected under a new session number. `resume_after` is the
+  // highest sequence of `hello.epoch()` already committed (0 for an epoch the store has not
+  // seen), from which the agent resends.
+  struct Session {
+    uint64_t resume_after = 0;
+    int64_t id = 0;  // for CloseSession: only the latest session may disconnect the machine
+  };
+  virtual absl::StatusOr<Session> OpenSession(const medic::v1::Hello& hello, std::string_view peer,
+                                              absl::Time now) = 0;
 
   // Commits one sequenced record (snapshot, delta, topology) from `machine_id`'s `epoch`.
   // A record at or below the committed sequence is a resend and is skipped (still OK), so a
@@ -42,8 +47,10 @@ class Store {
   // Any message (a heartbeat) shows the machine alive at `now`.
   virtual absl::Status Touch(std::string_view machine_id, absl::Time now) = 0;
 
-  // The machine's last stream closed.
-  virtual absl::Status CloseSession(std::string_view machine_id, absl::Time now) = 0;
+  // The stream of `session` closed. Marks the machine disconnected unless a newer session
+  // has opened meanwhile (a reconnect racing the old stream's end).
+  virtual absl::Status CloseSession(std::string_view machine_id, int64_t session,
+                                    absl::Time now) = 0;
 
   // Marks every machine disconnected: at start-up, the streams of a previous process are gone.
   virtual absl::Status ResetConnections() = 0;

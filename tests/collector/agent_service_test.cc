@@ -28,6 +28,8 @@ class AgentServiceTest : public ::testing::Test {
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    // A second loopback address, so two "machines" can connect from different hosts.
+    builder.AddListeningPort("[::1]:0", grpc::InsecureServerCredentials(), &port_v6_);
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(port, 0);
@@ -35,6 +37,11 @@ class AgentServiceTest : public ::testing::Test {
         "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
   }
   void TearDown() override { server_->Shutdown(); }
+
+  std::unique_ptr<medic::v1::AgentService::Stub> StubVia(const std::string& address) {
+    return medic::v1::AgentService::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  }
 
   static AgentMessage Hello(uint64_t epoch = 5) {
     AgentMessage m;
@@ -58,6 +65,7 @@ class AgentServiceTest : public ::testing::Test {
   std::unique_ptr<AgentServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<medic::v1::AgentService::Stub> stub_;
+  int port_v6_ = 0;
 };
 
 TEST_F(AgentServiceTest, WelcomesThenAcknowledgesWhatItStored) {
@@ -164,6 +172,58 @@ TEST_F(AgentServiceTest, UnknownKindFromANewerAgentIsAcknowledgedNotFatal) {
   EXPECT_EQ(reply.ack().sequence(), 1u);
   stream->WritesDone();
   EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(AgentServiceTest, RestartedAgentReplacesItsOldStream) {
+  grpc::ClientContext old_context;
+  auto old_stream = stub_->Connect(&old_context);
+  CollectorMessage reply;
+  ASSERT_TRUE(old_stream->Write(Hello(/*epoch=*/5)));
+  ASSERT_TRUE(old_stream->Read(&reply));
+
+  // The agent restarted on the same host before the collector saw the old stream end.
+  grpc::ClientContext context;
+  auto stream = stub_->Connect(&context);
+  ASSERT_TRUE(stream->Write(Hello(/*epoch=*/6)));
+  ASSERT_TRUE(stream->Read(&reply));
+  ASSERT_TRUE(reply.has_welcome());
+  EXPECT_FALSE(old_stream->Read(&reply));  // the old stream was ended
+  EXPECT_EQ(old_stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  // … and its end did not take the machine offline.
+  EXPECT_EQ(store_->GetMachineHealth("ws-7", clock_.Now())->machine().state(),
+            medic::v1::MACHINE_STATE_ONLINE);
+  ASSERT_TRUE(stream->Write(Report(1, "Debian 12")));
+  ASSERT_TRUE(stream->Read(&reply));
+  EXPECT_EQ(reply.ack().sequence(), 1u);
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(AgentServiceTest, SecondMachineWithTheSameIdentityIsRefused) {
+  ASSERT_NE(port_v6_, 0);
+  grpc::ClientContext first_context;
+  auto first = stub_->Connect(&first_context);
+  CollectorMessage reply;
+  ASSERT_TRUE(first->Write(Hello(/*epoch=*/5)));
+  ASSERT_TRUE(first->Read(&reply));
+
+  // The same machine id from another host and another agent process: a cloned image.
+  auto clone_stub = StubVia("[::1]:" + std::to_string(port_v6_));
+  grpc::ClientContext clone_context;
+  auto clone = clone_stub->Connect(&clone_context);
+  ASSERT_TRUE(clone->Write(Hello(/*epoch=*/9)));
+  EXPECT_FALSE(clone->Read(&reply));
+  grpc::Status status = clone->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("two machines share one identity"));
+  EXPECT_THAT(status.error_message(), HasSubstr("delete machine-id"));
+
+  // The first machine is unharmed.
+  ASSERT_TRUE(first->Write(Report(1, "Debian 12")));
+  ASSERT_TRUE(first->Read(&reply));
+  EXPECT_EQ(reply.ack().sequence(), 1u);
+  first->WritesDone();
+  EXPECT_TRUE(first->Finish().ok());
 }
 
 TEST_F(AgentServiceTest, ClosingTheStreamMarksTheMachineOffline) {

@@ -63,14 +63,14 @@ class SqliteStoreTest : public ::testing::Test {
 };
 
 TEST_F(SqliteStoreTest, NewEpochResumesFromZeroAndSameEpochFromCommitted) {
-  auto resume = store_->OpenSession(MakeHello("m1", "ws-1"), "ipv4:127.0.0.1:5000", kT0);
-  ASSERT_TRUE(resume.ok()) << resume.status();
-  EXPECT_EQ(*resume, 0u);
+  auto session = store_->OpenSession(MakeHello("m1", "ws-1"), "ipv4:127.0.0.1:5000", kT0);
+  ASSERT_TRUE(session.ok()) << session.status();
+  EXPECT_EQ(session->resume_after, 0u);
   ASSERT_TRUE(store_->Commit("m1", 7, Snapshot(1, "Debian 12", {}), kT0).ok());
   ASSERT_TRUE(store_->Commit("m1", 7, Snapshot(2, "Debian 12", {}), kT0).ok());
 
-  EXPECT_EQ(*store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0), 2u);     // same epoch
-  EXPECT_EQ(*store_->OpenSession(MakeHello("m1", "ws-1", 8), "p", kT0), 0u);  // restarted
+  EXPECT_EQ(store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0)->resume_after, 2u);
+  EXPECT_EQ(store_->OpenSession(MakeHello("m1", "ws-1", 8), "p", kT0)->resume_after, 0u);
 }
 
 TEST_F(SqliteStoreTest, ResentRecordIsStoredOnce) {
@@ -147,7 +147,8 @@ TEST_F(SqliteStoreTest, DeltaRaisesAndClearsOnce) {
 }
 
 TEST_F(SqliteStoreTest, MachineGoesOfflineWhenSilentOrDisconnected) {
-  ASSERT_TRUE(store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0).ok());
+  auto session = store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0);
+  ASSERT_TRUE(session.ok());
   auto state_at = [&](absl::Time now) {
     auto machines = store_->ListMachines(medic::v1::ListMachinesRequest(), now);
     return machines.ok() && machines->size() == 1 ? machines->front().state()
@@ -159,17 +160,31 @@ TEST_F(SqliteStoreTest, MachineGoesOfflineWhenSilentOrDisconnected) {
   // A heartbeat brings it back; closing the stream takes it away at once.
   ASSERT_TRUE(store_->Touch("m1", kT0 + absl::Seconds(50)).ok());
   EXPECT_EQ(state_at(kT0 + absl::Seconds(51)), medic::v1::MACHINE_STATE_ONLINE);
-  ASSERT_TRUE(store_->CloseSession("m1", kT0 + absl::Seconds(52)).ok());
+  ASSERT_TRUE(store_->CloseSession("m1", session->id, kT0 + absl::Seconds(52)).ok());
   EXPECT_EQ(state_at(kT0 + absl::Seconds(53)), medic::v1::MACHINE_STATE_OFFLINE);
+}
+
+TEST_F(SqliteStoreTest, OldStreamClosingLateDoesNotDisconnectTheNewOne) {
+  auto old_session = store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0);
+  auto new_session = store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0 + absl::Seconds(1));
+  ASSERT_TRUE(old_session.ok() && new_session.ok());
+  EXPECT_NE(old_session->id, new_session->id);
+  // The reconnect won the race: the old stream's end arrives after the new hello.
+  ASSERT_TRUE(store_->CloseSession("m1", old_session->id, kT0 + absl::Seconds(2)).ok());
+  auto machines = store_->ListMachines({}, kT0 + absl::Seconds(3));
+  ASSERT_TRUE(machines.ok());
+  ASSERT_EQ(machines->size(), 1u);
+  EXPECT_EQ(machines->front().state(), medic::v1::MACHINE_STATE_ONLINE);
 }
 
 TEST_F(SqliteStoreTest, ListMachinesFilters) {
   ASSERT_TRUE(store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0).ok());
-  ASSERT_TRUE(store_->OpenSession(MakeHello("m2", "ws-2"), "p", kT0).ok());
+  auto m2 = store_->OpenSession(MakeHello("m2", "ws-2"), "p", kT0);
+  ASSERT_TRUE(m2.ok());
   ASSERT_TRUE(
       store_->Commit("m1", 7, Snapshot(1, "Debian 12", {MakeFinding("disk.space_low", "/")}), kT0)
           .ok());
-  ASSERT_TRUE(store_->CloseSession("m2", kT0).ok());
+  ASSERT_TRUE(store_->CloseSession("m2", m2->id, kT0).ok());
 
   auto names = [&](const medic::v1::ListMachinesRequest& r) {
     std::vector<std::string> out;
@@ -240,7 +255,7 @@ TEST_F(SqliteFileTest, DataSurvivesReopening) {
   ASSERT_TRUE(health.ok()) << health.status();
   EXPECT_EQ(health->machine().os(), "Debian 12");
   EXPECT_EQ(health->machine().state(), medic::v1::MACHINE_STATE_OFFLINE);
-  EXPECT_EQ(*(*store)->OpenSession(MakeHello("m1", "ws-1"), "p", kT0), 1u);
+  EXPECT_EQ((*store)->OpenSession(MakeHello("m1", "ws-1"), "p", kT0)->resume_after, 1u);
 }
 
 TEST_F(SqliteFileTest, MissingDirectoryIsNamed) {
