@@ -46,6 +46,9 @@ std::vector<ProbeEntry> NewProbes(const medic::v1::AgentConfig& config) {
       {probes.time(), [] { return NewTimeProbe(); }, absl::Seconds(300), kDefaultProbeDeadline,
        /*slow=*/true},
       {probes.crashes(), [] { return NewCrashesProbe(); }, absl::Seconds(300)},
+      {probes.smart(), [] { return NewSmartProbe(); }, absl::Seconds(3600), kDefaultSmartDeadline,
+       /*slow=*/true},
+      {probes.inventory(), [] { return NewInventoryProbe(); }, absl::Seconds(3600)},
   };
   std::vector<ProbeEntry> entries;
   for (const Known& probe : known) {

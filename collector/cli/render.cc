@@ -190,8 +190,27 @@ std::string HardwareErrorsLine(const medic::v1::MachineHealth& health) {
   return fmt::format("  HW errors {}\n", absl::StrJoin(parts, " · "));
 }
 
+// "  Machine   Dell Inc. Latitude 7420, BIOS 1.31.0, serial 7XK2Q93": only with DMI.
+std::string MachineLine(const medic::v1::MachineHealth& health) {
+  const auto* r = FindReport(health, "inventory");
+  if (r == nullptr || !r->has_inventory() || !r->inventory().has_dmi()) return "";
+  const auto& dmi = r->inventory().dmi();
+  std::vector<std::string> parts;
+  // Vendor and product, without repeating a vendor the product name starts with ("HP HP …").
+  std::string name = dmi.product_name();
+  const std::string& vendor = dmi.sys_vendor();
+  if (!vendor.empty() && name.rfind(vendor, 0) != 0) {
+    name = name.empty() ? vendor : vendor + " " + name;
+  }
+  if (!name.empty()) parts.push_back(name);
+  if (!dmi.bios_version().empty()) parts.push_back("BIOS " + dmi.bios_version());
+  if (!dmi.product_serial().empty()) parts.push_back("serial " + dmi.product_serial());
+  if (parts.empty()) return "";
+  return fmt::format("  Machine   {}\n", fmt::join(parts, ", "));
+}
+
 std::string HardwareSection(const medic::v1::MachineHealth& health) {
-  std::string out;
+  std::string out = MachineLine(health);
   if (const auto* r = FindReport(health, "cpu"); r != nullptr && r->has_cpu()) {
     const auto& c = r->cpu();
     out += fmt::format("  CPU       {} cores{} · {} busy · load {:.2f} {:.2f} {:.2f}\n",

@@ -208,6 +208,23 @@ TEST(RenderHealthTest, HardwareHealthLinesOnlyWhenPresent) {
   EXPECT_THAT(out, HasSubstr("  Battery   BAT0 62% of design, 412 cycles, discharging\n"));
   EXPECT_THAT(out, HasSubstr("  HW errors mc0 15 corrected, 1 uncorrected · sdb 26 I/O errors\n"));
 
+  // The inventory's DMI names the machine in one line, first in the section.
+  auto* inventory = h.add_reports();
+  inventory->set_probe("inventory");
+  auto* dmi = inventory->mutable_inventory()->mutable_dmi();
+  dmi->set_sys_vendor("Dell Inc.");
+  dmi->set_product_name("Latitude 7420");
+  dmi->set_bios_version("1.31.0");
+  dmi->set_product_serial("7XK2Q93");
+  EXPECT_THAT(RenderHealth(h, kNow, false),
+              HasSubstr("Hardware\n  Machine   Dell Inc. Latitude 7420, BIOS 1.31.0, serial "
+                        "7XK2Q93\n"));
+  dmi->set_product_serial("");  // not root: no serial
+  dmi->set_sys_vendor("HP");
+  dmi->set_product_name("HP EliteBook 840 G8 Notebook PC");
+  EXPECT_THAT(RenderHealth(h, kNow, false),
+              HasSubstr("  Machine   HP EliteBook 840 G8 Notebook PC, BIOS 1.31.0\n"));
+
   // No sensors, no battery, no errors: none of those lines.
   medic::v1::MachineHealth vm;
   *vm.mutable_machine() = MakeMachine("vm-1", true, 0, medic::v1::SEVERITY_UNSPECIFIED);
@@ -217,7 +234,10 @@ TEST(RenderHealthTest, HardwareHealthLinesOnlyWhenPresent) {
   vm.mutable_reports(1)->mutable_battery();
   vm.add_reports()->set_probe("hardware_errors");
   vm.mutable_reports(2)->mutable_hardware_errors()->add_disks()->set_device("sda");
+  vm.add_reports()->set_probe("inventory");  // a VM without DMI
+  vm.mutable_reports(3)->mutable_inventory()->set_memory_bytes(1 << 30);
   const std::string quiet = RenderHealth(vm, kNow, false);
+  EXPECT_THAT(quiet, Not(HasSubstr("Machine")));
   EXPECT_THAT(quiet, Not(HasSubstr("Temps")));
   EXPECT_THAT(quiet, Not(HasSubstr("Battery")));
   EXPECT_THAT(quiet, Not(HasSubstr("HW errors")));

@@ -5,13 +5,9 @@
 #include "common/time/clock.h"
 
 namespace medic::agent {
-namespace {
 
-// How a rising counter compares with the history: the increase since the previous collection
-// (the whole count at first sight when `first_sight_counts`), recording `count` and the time of
-// a rise.
-uint64_t Rise(ErrorHistory& history, const std::string& key, uint64_t count, absl::Time now,
-              bool first_sight_counts) {
+uint64_t CounterRise(ErrorHistory& history, const std::string& key, uint64_t count, absl::Time now,
+                     bool first_sight_counts) {
   auto it = history.counts.find(key);
   uint64_t rise = 0;
   if (it == history.counts.end()) {
@@ -24,17 +20,13 @@ uint64_t Rise(ErrorHistory& history, const std::string& key, uint64_t count, abs
   return rise;
 }
 
-// Whether a counter finding stands: it rose now, or it stands already and its last rise is
-// within the quiet period (a standing finding with no known rise starts its quiet period now).
-bool Holds(ErrorHistory& history, const std::string& key, uint64_t rise, bool was_standing,
-           absl::Time now, absl::Duration quiet) {
+bool CounterHolds(ErrorHistory& history, const std::string& key, uint64_t rise, bool was_standing,
+                  absl::Time now, absl::Duration quiet) {
   if (rise > 0) return true;
   if (!was_standing) return false;
   auto [it, inserted] = history.last_rise.try_emplace(key, now);
   return now - it->second < quiet;
 }
-
-}  // namespace
 
 std::optional<uint64_t> ParseCounter(std::string_view text) {
   text = Trim(text);
@@ -82,9 +74,10 @@ std::vector<medic::v1::Finding> JudgeHardwareErrors(const medic::v1::HardwareErr
   std::vector<medic::v1::Finding> findings;
   for (const medic::v1::MemoryControllerErrors& mc : status.memory_controllers()) {
     const std::string key = common::StrCat(mc.name(), "/ce");
-    const uint64_t rise = Rise(history, key, mc.corrected(), now, /*first_sight_counts=*/false);
-    const bool corrected_holds =
-        Holds(history, key, rise, IsStanding(standing, kHardwareErrors, mc.name()), now, quiet);
+    const uint64_t rise =
+        CounterRise(history, key, mc.corrected(), now, /*first_sight_counts=*/false);
+    const bool corrected_holds = CounterHolds(
+        history, key, rise, IsStanding(standing, kHardwareErrors, mc.name()), now, quiet);
     if (mc.uncorrected() == 0 && !corrected_holds) continue;
     medic::v1::Finding& finding = findings.emplace_back();
     finding.set_code(std::string(kHardwareErrors));
@@ -136,9 +129,10 @@ std::vector<medic::v1::Finding> JudgeHardwareErrors(const medic::v1::HardwareErr
   }
   for (const medic::v1::DiskErrors& disk : status.disks()) {
     const std::string key = common::StrCat("disk/", disk.device());
-    const uint64_t rise = Rise(history, key, disk.io_errors(), now, /*first_sight_counts=*/true);
-    if (!Holds(history, key, rise, IsStanding(standing, kDiskIoErrors, disk.device()), now,
-               quiet)) {
+    const uint64_t rise =
+        CounterRise(history, key, disk.io_errors(), now, /*first_sight_counts=*/true);
+    if (!CounterHolds(history, key, rise, IsStanding(standing, kDiskIoErrors, disk.device()), now,
+                      quiet)) {
       continue;
     }
     medic::v1::Finding& finding = findings.emplace_back();

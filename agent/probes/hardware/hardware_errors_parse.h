@@ -44,6 +44,18 @@ struct ErrorHistory {
   std::map<std::string, absl::Time> last_rise;  // same keys
 };
 
+// The increase of counter `key` since the previous collection (the whole count at first sight
+// when `first_sight_counts`, else 0), recording `count` in `history` and `now` as its last rise
+// when it rose.
+uint64_t CounterRise(ErrorHistory& history, const std::string& key, uint64_t count, absl::Time now,
+                     bool first_sight_counts);
+
+// Whether a finding raised by counter `key` stands: it rose now (`rise` > 0), or it stands
+// already (`was_standing`) and its last rise is less than `quiet` before `now`. A standing
+// finding whose rise `history` never saw (an agent restart) starts its quiet period now.
+bool CounterHolds(ErrorHistory& history, const std::string& key, uint64_t rise, bool was_standing,
+                  absl::Time now, absl::Duration quiet);
+
 // The findings standing after this collection, updating `history` with this one's counters.
 //  - hardware.errors on a memory controller (resource "mc0"): critical while it has
 //    uncorrected errors; warning when its corrected count rose since the previous collection

@@ -1,7 +1,7 @@
 #pragma once
 
 // The hardware probes: "cpu", "memory", "filesystems", "thermal", "battery" and
-// "hardware_errors". Each factory returns a new probe that
+// "hardware_errors", "smart" and "inventory". Each factory returns a new probe that
 // reads its sources only through ProbeContext::fs.
 
 #include <memory>
@@ -55,5 +55,24 @@ std::unique_ptr<Probe> NewBatteryProbe();
 // disk.io_errors (per device) (count). Findings: hardware.errors, disk.io_errors
 // (JudgeHardwareErrors).
 std::unique_ptr<Probe> NewHardwareErrorsProbe();
+
+// "smart": SmartStatus of the whole disks in /sys/block (loop, ram, zram, dm-, md, sr and fd
+// devices skipped; virtio and Xen disks listed as "no SMART on this device"), each read with
+// `smartctl --json --all /dev/NAME` through ProbeContext::commands. smartctl missing is data
+// ("smartmontools not installed"), as is a device smartctl cannot open or that has no SMART (the
+// disk's note). Fails when a smartctl run fails otherwise (it overran the deadline). Keeps
+// counters between collections to see them rise. Observations per disk: smart.temperature
+// (celsius), smart.reallocated_sectors, smart.pending_sectors, smart.offline_uncorrectable,
+// smart.media_errors (count), smart.percentage_used (pct). Findings: disk.smart_failing
+// (JudgeSmart, quiet period config.hardware.errors_quiet_period).
+std::unique_ptr<Probe> NewSmartProbe();
+
+// "inventory": InventoryStatus: the CPU of /proc/cpuinfo (model, logical and physical cores,
+// sockets), MemTotal, the disks of /sys/block (model, vendor, serial or WWID, size; the kinds the
+// smart probe skips left out), PCI devices (/sys/bus/pci/devices/*/{vendor,device,class}), USB
+// devices (/sys/bus/usb/devices/*/{idVendor,idProduct,manufacturer,product}) and DMI
+// (/sys/class/dmi/id). A source the machine lacks is left out; fails only when /proc/cpuinfo or
+// /proc/meminfo cannot be read or parsed. No observations, no findings.
+std::unique_ptr<Probe> NewInventoryProbe();
 
 }  // namespace medic::agent

@@ -314,6 +314,53 @@ std::vector<medic::v1::Route> ReportedRoutes(const std::vector<Ipv4Route>& ipv4,
   return reported;
 }
 
+absl::StatusOr<std::vector<NetDevCounters>> ParseNetDev(std::string_view text) {
+  constexpr std::string_view kFile = "/proc/net/dev";
+  std::vector<NetDevCounters> devices;
+  int line_number = 0;
+  int header_lines = 0;
+  for (std::string_view line : SplitLines(text)) {
+    ++line_number;
+    if (Trim(line).empty()) continue;
+    if (header_lines < 2) {
+      if (!Contains(line, "|")) {
+        return LineError(kFile, line_number, "expected the \"Inter-|\" header", line);
+      }
+      ++header_lines;
+      continue;
+    }
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos) return LineError(kFile, line_number, "no ':'", line);
+    // The 16 columns, parsed in place: this runs on every collection.
+    std::array<uint64_t, 16> columns{};
+    size_t count = 0;
+    std::string_view rest = line.substr(colon + 1);
+    while (true) {
+      const size_t start = rest.find_first_not_of(" \t");
+      if (start == std::string_view::npos) break;
+      rest.remove_prefix(start);
+      const std::string_view column = rest.substr(0, rest.find_first_of(" \t"));
+      rest.remove_prefix(column.size());
+      if (count == columns.size()) break;  // a future kernel's extra columns
+      if (!ParseInt(column, &columns[count])) {
+        return LineError(kFile, line_number, "malformed column", line);
+      }
+      ++count;
+    }
+    if (count < columns.size()) return LineError(kFile, line_number, "fewer than 16 columns", line);
+    NetDevCounters& device = devices.emplace_back();
+    device.interface = std::string(Trim(line.substr(0, colon)));
+    device.rx_bytes = columns[0];
+    device.rx_errors = columns[2];
+    device.rx_dropped_and_missed = columns[3];
+    device.tx_bytes = columns[8];
+    device.tx_errors = columns[10];
+    device.tx_dropped = columns[11];
+  }
+  if (header_lines < 2) return absl::InvalidArgumentError("/proc/net/dev: no header");
+  return devices;
+}
+
 absl::StatusOr<ResolvConf> ParseResolvConf(std::string_view text) {
   ResolvConf conf;
   int line_number = 0;

@@ -99,6 +99,27 @@ std::vector<std::string> DefaultGateways(const std::vector<Ipv4Route>& ipv4,
 std::vector<medic::v1::Route> ReportedRoutes(const std::vector<Ipv4Route>& ipv4,
                                              const std::vector<Ipv6Route>& ipv6);
 
+// The counters of one device, as /proc/net/dev gives them.
+struct NetDevCounters {
+  std::string interface;
+  uint64_t rx_bytes = 0;
+  uint64_t rx_errors = 0;
+  // The receive "drop" column: rx_dropped + rx_missed_errors (sysfs statistics/rx_dropped is
+  // the first alone), so 0 here means both are 0.
+  uint64_t rx_dropped_and_missed = 0;
+  uint64_t tx_bytes = 0;
+  uint64_t tx_errors = 0;
+  uint64_t tx_dropped = 0;
+};
+
+// Parses /proc/net/dev: two header lines ("Inter-|   Receive ...", " face |bytes ..."), then one
+// row per device, "<name>:" and 16 decimal columns (receive bytes packets errs drop fifo frame
+// compressed multicast, transmit bytes packets errs drop fifo colls carrier compressed); a long
+// name touches its first number ("veth1a2b3c4:123"). Rows in file order. InvalidArgument when the
+// header is missing, or naming the line when a row has no ':', fewer than 16 columns or one
+// that is not a number.
+absl::StatusOr<std::vector<NetDevCounters>> ParseNetDev(std::string_view text);
+
 struct ResolvConf {
   std::vector<std::string> nameservers;     // in file order, as written ("fe80::1%eth0" too)
   std::vector<std::string> search_domains;  // of the last "search" or "domain" line, as glibc

@@ -59,6 +59,7 @@ auto Memory = [] { return NewMemoryProbe(); };
 auto Filesystems = [] { return NewFilesystemsProbe(); };
 auto Os = [] { return NewOsProbe([] { return std::string(); }); };
 auto Network = [] { return NewNetworkProbe(); };
+auto Inventory = [] { return NewInventoryProbe(); };
 constexpr auto kDenied = absl::StatusCode::kPermissionDenied;
 constexpr auto kInvalid = absl::StatusCode::kInvalidArgument;
 
@@ -116,7 +117,13 @@ INSTANTIATE_TEST_SUITE_P(
                     "/proc/net/if_inet6", "not an address\n", kInvalid},
         // network: a nameserver line without its address.
         FailureCase{"network_resolv_garbage", Network, "network/server_two_nics_ipv6",
-                    "/etc/resolv.conf", "nameserver\n", kInvalid}),
+                    "/etc/resolv.conf", "nameserver\n", kInvalid},
+        // inventory: /proc/cpuinfo unreadable.
+        FailureCase{"inventory_cpuinfo_denied", Inventory, "inventory/laptop_inventory",
+                    "/proc/cpuinfo", "", kDenied},
+        // inventory: /proc/meminfo without MemTotal.
+        FailureCase{"inventory_meminfo_garbage", Inventory, "inventory/laptop_inventory",
+                    "/proc/meminfo", "MemFree: 12 kB\n", kInvalid}),
     [](const auto& info) { return info.param.name; });
 
 TEST(FilesystemsProbeFallbackTest, ReadsProcMountsWhenProcSelfMountsFails) {

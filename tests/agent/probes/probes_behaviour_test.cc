@@ -161,5 +161,158 @@ TEST(NetworkProbeTest, UnreadableResolvConfMeansNoDnsNotAFailure) {
   EXPECT_EQ(output->report.network().interfaces_size(), 4);
 }
 
+// Answers every command with the same result (or status).
+class CannedCommandRunner : public common::CommandRunner {
+ public:
+  explicit CannedCommandRunner(absl::StatusOr<common::CommandResult> result)
+      : result_(std::move(result)) {}
+  absl::StatusOr<common::CommandResult> Run(const std::vector<std::string>& argv, absl::Duration,
+                                            size_t) const override {
+    ran_.push_back(common::CommandText(argv));
+    return result_;
+  }
+  mutable std::vector<std::string> ran_;
+
+ private:
+  absl::StatusOr<common::CommandResult> result_;
+};
+
+TEST(SmartProbeTest, SmartctlMissingIsDataNotAFinding) {
+  FixtureFileSystem fs(Fixture("hardware/desktop_smart_failing"));
+  common::FakeClock clock;
+  std::unique_ptr<Probe> probe = NewSmartProbe();
+  absl::StatusOr<ProbeOutput> output = Collect(*probe, fs, clock);  // no program exists
+  ASSERT_TRUE(output.ok()) << output.status();
+  EXPECT_EQ(output->report.smart().note(), "smartmontools not installed");
+  EXPECT_THAT(output->report.smart().disks(), IsEmpty());
+  EXPECT_THAT(output->findings, IsEmpty());
+}
+
+TEST(SmartProbeTest, AsksEachDiskAndNotesUnreadableOutput) {
+  FixtureFileSystem fs(Fixture("hardware/desktop_smart_failing"));
+  common::FakeClock clock;
+  CannedCommandRunner commands(common::CommandResult{
+      .exit_code = 0, .std_out = "Segmentation", .std_err = "", .truncated = false});
+  std::unique_ptr<Probe> probe = NewSmartProbe();
+  absl::StatusOr<ProbeOutput> output =
+      medic::testing::CollectWithCommands(*probe, fs, commands, clock);
+  ASSERT_TRUE(output.ok()) << output.status();
+  EXPECT_THAT(commands.ran_,
+              ElementsAre("smartctl --json --all /dev/nvme0n1", "smartctl --json --all /dev/sda"));
+  ASSERT_EQ(output->report.smart().disks_size(), 2);
+  EXPECT_EQ(output->report.smart().disks(1).device(), "/dev/sda");
+  EXPECT_THAT(output->report.smart().disks(1).note(), HasSubstr("smartctl output is not JSON"));
+  EXPECT_THAT(output->findings, IsEmpty());
+}
+
+TEST(SmartProbeTest, SmartctlOverrunningFailsTheCollection) {
+  FixtureFileSystem fs(Fixture("hardware/desktop_smart_failing"));
+  common::FakeClock clock;
+  CannedCommandRunner commands(
+      absl::DeadlineExceededError("`smartctl --json --all /dev/nvme0n1` did not finish"));
+  std::unique_ptr<Probe> probe = NewSmartProbe();
+  absl::StatusOr<ProbeOutput> output =
+      medic::testing::CollectWithCommands(*probe, fs, commands, clock);
+  EXPECT_EQ(output.status().code(), absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST(SmartProbeTest, StopsAtTheDeadlineNamingTheDisk) {
+  FixtureFileSystem fs(Fixture("hardware/desktop_smart_failing"));
+  common::FakeClock clock;
+  CannedCommandRunner commands(common::CommandResult{});
+  std::unique_ptr<Probe> probe = NewSmartProbe();
+  absl::StatusOr<ProbeOutput> output = medic::testing::CollectWithCommands(
+      *probe, fs, commands, clock, {}, {}, /*budget=*/-absl::Milliseconds(1));
+  ASSERT_FALSE(output.ok());
+  EXPECT_EQ(output.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(std::string(output.status().message()), HasSubstr("smartctl /dev/nvme0n1"));
+  EXPECT_THAT(commands.ran_, IsEmpty());
+}
+
+const medic::v1::NetworkInterface* FindInterface(const ProbeOutput& output,
+                                                 const std::string& name) {
+  for (const medic::v1::NetworkInterface& nic : output.report.network().interfaces()) {
+    if (nic.name() == name) return &nic;
+  }
+  return nullptr;
+}
+
+constexpr std::string_view kNetDevHeader =
+    "Inter-|   Receive                                                |  Transmit\n"
+    " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs "
+    "drop fifo colls carrier compressed\n";
+
+TEST(NetworkProbeTest, CountersComeFromProcNetDevButRxDroppedFromSysfs) {
+  FixtureFileSystem fixture(Fixture("network/server_two_nics_ipv6"));
+  FaultyFileSystem fs(fixture);
+  // eno2 missed 7 packets: /proc/net/dev counts them as drops, sysfs rx_dropped (233) does not.
+  fs.SetFile("/proc/net/dev",
+             std::string(kNetDevHeader) + "  eno2: 1000 0 18 240 0 0 0 0 2000 0 4 5 0 0 0 0\n");
+  common::FakeClock clock;
+  std::unique_ptr<Probe> probe = NewNetworkProbe();
+  absl::StatusOr<ProbeOutput> output = Collect(*probe, fs, clock);
+  ASSERT_TRUE(output.ok()) << output.status();
+  const medic::v1::NetworkInterface* eno2 = FindInterface(*output, "eno2");
+  ASSERT_NE(eno2, nullptr);
+  EXPECT_EQ(eno2->rx_bytes(), 1000u);
+  EXPECT_EQ(eno2->tx_bytes(), 2000u);
+  EXPECT_EQ(eno2->rx_errors(), 18u);
+  EXPECT_EQ(eno2->tx_errors(), 4u);
+  EXPECT_EQ(eno2->rx_dropped(), 233u);
+  EXPECT_EQ(eno2->tx_dropped(), 5u);
+  // eno1 has no row: its counters come from sysfs.
+  const medic::v1::NetworkInterface* eno1 = FindInterface(*output, "eno1");
+  ASSERT_NE(eno1, nullptr);
+  EXPECT_EQ(eno1->rx_bytes(), 88123349120554u);
+}
+
+TEST(NetworkProbeTest, WithoutProcNetDevCountersComeFromSysfs) {
+  FixtureFileSystem fixture(Fixture("network/server_two_nics_ipv6"));
+  FaultyFileSystem fs(fixture);
+  fs.Fail("/proc/net/dev", absl::NotFoundError("No such file or directory"));
+  common::FakeClock clock;
+  std::unique_ptr<Probe> probe = NewNetworkProbe();
+  absl::StatusOr<ProbeOutput> output = Collect(*probe, fs, clock);
+  ASSERT_TRUE(output.ok()) << output.status();
+  const medic::v1::NetworkInterface* eno2 = FindInterface(*output, "eno2");
+  ASSERT_NE(eno2, nullptr);
+  EXPECT_EQ(eno2->rx_bytes(), 5512330012334u);
+  EXPECT_EQ(eno2->rx_errors(), 17u);
+  EXPECT_EQ(eno2->rx_dropped(), 233u);
+  EXPECT_EQ(eno2->tx_dropped(), 2u);
+}
+
+TEST(NetworkProbeTest, ChangesShowInTheNextCollections) {
+  FixtureFileSystem fixture(Fixture("network/server_two_nics_ipv6"));
+  FaultyFileSystem fs(fixture);
+  common::FakeClock clock;
+  std::unique_ptr<Probe> probe = NewNetworkProbe();
+  ASSERT_TRUE(Collect(*probe, fs, clock).ok());
+
+  // The resolver changed, and eno1's link came back at a lower speed.
+  fs.SetFile("/etc/resolv.conf", "nameserver 192.0.2.53\n");
+  fs.SetFile("/sys/class/net/eno1/carrier", "0\n");
+  fs.SetFile("/sys/class/net/eno1/speed", "100\n");
+  absl::StatusOr<ProbeOutput> output = Collect(*probe, fs, clock);
+  ASSERT_TRUE(output.ok()) << output.status();
+  EXPECT_THAT(output->report.network().dns_servers(), ElementsAre("192.0.2.53"));
+  const medic::v1::NetworkInterface* eno1 = FindInterface(*output, "eno1");
+  ASSERT_NE(eno1, nullptr);
+  EXPECT_FALSE(eno1->carrier());
+  EXPECT_EQ(eno1->speed_mbps(), 100u);
+
+  // An MTU changed on a live link shows within five collections.
+  fs.SetFile("/sys/class/net/eno2/mtu", "1500\n");
+  uint32_t mtu = 0;
+  for (int i = 0; i < 5 && mtu != 1500; ++i) {
+    output = Collect(*probe, fs, clock);
+    ASSERT_TRUE(output.ok()) << output.status();
+    const medic::v1::NetworkInterface* eno2 = FindInterface(*output, "eno2");
+    ASSERT_NE(eno2, nullptr);
+    mtu = eno2->mtu();
+  }
+  EXPECT_EQ(mtu, 1500u);
+}
+
 }  // namespace
 }  // namespace medic::agent

@@ -1,12 +1,14 @@
-// Runs the Linux probes on the fixture trees under tests/fixtures/{hardware,os,network}/<case>/
-// and compares what they report with the case's expected.textproto (a medic.v1.Snapshot holding
-// the expected reports and findings). A hardware case may hold standing.textproto: the findings
-// standing before the collection (hysteresis). Programs the probes run answer from the case's
-// commands/ folder (FixtureCommandRunner), modification times from its mtimes.txt; the kernel
-// clock (adjtimex) of every os case says "synchronized", and syslog times are UTC. A case may also
-// hold previous/: the files that differed one collection earlier (counters that have since risen);
-// the probes then collect first on previous/ laid over the case, and the findings of that
-// collection stand for the second, a minute later, which is the one compared.
+// Runs the Linux probes on the fixture trees under
+// tests/fixtures/{hardware,os,network,inventory}/<case>/ and compares what they report with the
+// case's expected.textproto (a medic.v1.Snapshot holding the expected reports and findings). A
+// hardware case may hold standing.textproto: the findings standing before the collection
+// (hysteresis). Programs the probes run answer from the case's commands/ folder
+// (FixtureCommandRunner), modification times from its mtimes.txt; the kernel clock (adjtimex) of
+// every os case says "synchronized", and syslog times are UTC. A case may also hold previous/: the
+// files that differed one collection earlier (counters that have since risen); the probes then
+// collect first on previous/ laid over the case (programs answering from previous/commands/ when it
+// exists, else from none), and the findings of that collection stand for the second, a minute
+// later, which is the one compared.
 //
 // After a deliberate change of output, MEDIC_UPDATE_FIXTURES=1 rewrites expected.textproto from
 // what the probes report; review the diff before committing it.
@@ -82,6 +84,7 @@ std::vector<std::unique_ptr<Probe>> ProbesFor(const std::string& area) {
     probes.push_back(NewThermalProbe());
     probes.push_back(NewBatteryProbe());
     probes.push_back(NewHardwareErrorsProbe());
+    probes.push_back(NewSmartProbe());
   } else if (area == "os") {
     // Fixtures say nothing of uname(2): the architecture comes from /proc/sys/kernel/arch only.
     probes.push_back(NewOsProbe([] { return std::string(); }));
@@ -94,6 +97,8 @@ std::vector<std::unique_ptr<Probe>> ProbesFor(const std::string& area) {
     probes.push_back(NewCrashesProbe(absl::UTCTimeZone()));
   } else if (area == "network") {
     probes.push_back(NewNetworkProbe());
+  } else if (area == "inventory") {
+    probes.push_back(NewInventoryProbe());
   }
   return probes;
 }
@@ -113,10 +118,11 @@ TEST_P(ProbeFixtureTest, ReportsWhatTheTreeHolds) {
   std::vector<std::unique_ptr<Probe>> probes = ProbesFor(GetParam().area);
   if (fs.Exists("/previous")) {
     OverlayFileSystem previous(dir + "/previous", fs);
+    medic::testing::FixtureCommandRunner previous_commands(dir + "/previous");
     std::vector<medic::v1::Finding> raised;
     for (std::unique_ptr<Probe>& probe : probes) {
-      absl::StatusOr<ProbeOutput> output =
-          medic::testing::Collect(*probe, previous, clock, {}, standing_findings);
+      absl::StatusOr<ProbeOutput> output = medic::testing::CollectWithCommands(
+          *probe, previous, previous_commands, clock, {}, standing_findings);
       ASSERT_TRUE(output.ok()) << "previous/ " << probe->name() << ": " << output.status();
       raised.insert(raised.end(), output->findings.begin(), output->findings.end());
     }
@@ -188,6 +194,17 @@ INSTANTIATE_TEST_SUITE_P(
         // 11.00 (2.75 per core), PSI cpu some avg60 58.12 → cpu.load_high. No fstab, no
         // sensors, no battery. No other finding.
         FixtureCase{"hardware", "desktop_memory_pressure"},
+        // Desktop: WD Blue (ATA) with 16 reallocated sectors (unchanged) and pending sectors
+        // 8 → 24 since previous/ → disk.smart_failing warning on /dev/sda, its verdict still
+        // PASSED (exit status 64: error log entries are no finding); a Samsung 970 EVO Plus at
+        // 93% of its rated endurance → disk.smart_failing warning on /dev/nvme0n1; loop0, sr0
+        // and dm-0 not asked. No other finding.
+        FixtureCase{"hardware", "desktop_smart_failing"},
+        // Laptop: the NVMe drive's critical warning 0x04 (reliability degraded; smartctl FAILED,
+        // exit 8) → disk.smart_failing critical on /dev/nvme0n1; a USB disk behind a bridge
+        // smartctl does not know (exit 1) is data with smartctl's message, no finding; zram0 and
+        // loop0 not asked. No other finding.
+        FixtureCase{"hardware", "laptop_nvme_critical"},
         // Debian 12 with /proc/sys/kernel/arch and a machine-id.
         FixtureCase{"os", "debian12_workstation"},
         // Ubuntu: only /usr/lib/os-release; kernel without the arch sysctl; up 45 days
@@ -218,7 +235,13 @@ INSTANTIATE_TEST_SUITE_P(
         // static IPv6 with a router default, resolv.conf with comments and domain/search.
         FixtureCase{"network", "server_two_nics_ipv6"},
         // Container: a veth, IPv6 off (no /proc/net/if_inet6 or ipv6_route), docker's resolver.
-        FixtureCase{"network", "minimal_container"}),
+        FixtureCase{"network", "minimal_container"},
+        // Dell Latitude 7420 (DMI with service tag, BIOS 1.31.0): i7-1185G7, 8 threads on 4
+        // cores in 1 socket, 16 GB; an NVMe disk (serial from device/serial) and a USB stick
+        // (removable, vendor and model trimmed, serial from its WWID); loop0 and zram0 left out;
+        // 6 PCI devices with hex ids without "0x"; USB root hubs, a Logitech receiver, a
+        // Bluetooth adapter without strings and the stick listed, their interfaces not.
+        FixtureCase{"inventory", "laptop_inventory"}),
     [](const auto& info) { return info.param.area + "_" + info.param.name; });
 
 }  // namespace

@@ -172,5 +172,53 @@ TEST_F(LiveProbesTest, HardwareErrorsReportWhatExists) {
   for (const medic::v1::DiskErrors& disk : errors.disks()) EXPECT_FALSE(disk.device().empty());
 }
 
+// The virtio disk of the build machines has no SMART: data, never a finding; loop and zram
+// devices are not disks. Whether smartctl is installed or not, the probe succeeds.
+TEST_F(LiveProbesTest, SmartReportsTheDisksItCanRead) {
+  absl::StatusOr<ProbeOutput> output = Run("smart");
+  ASSERT_TRUE(output.ok()) << output.status();
+  ASSERT_TRUE(output->report.has_smart());
+  const medic::v1::SmartStatus& smart = output->report.smart();
+  EXPECT_TRUE(smart.disks_size() > 0 || !smart.note().empty());
+  for (const medic::v1::SmartDisk& disk : smart.disks()) {
+    EXPECT_EQ(disk.device().rfind("/dev/", 0), 0u) << disk.device();
+    EXPECT_EQ(disk.device().find("/dev/loop"), std::string::npos);
+    EXPECT_EQ(disk.device().find("/dev/zram"), std::string::npos);
+    if (disk.device().rfind("/dev/vd", 0) == 0) {
+      EXPECT_EQ(disk.note(), "no SMART on this device");
+    }
+  }
+  if (fs_.Exists("/sys/block/vda")) {
+    EXPECT_THAT(smart.disks(),
+                Contains(::testing::Property(&medic::v1::SmartDisk::device, "/dev/vda")))
+        << smart.note();
+    EXPECT_TRUE(output->findings.empty());
+  }
+}
+
+// The build machines have PCI devices (lspci lists them) and a virtio disk, no DMI and no USB.
+TEST_F(LiveProbesTest, InventoryListsThisMachine) {
+  absl::StatusOr<ProbeOutput> output = Run("inventory");
+  ASSERT_TRUE(output.ok()) << output.status();
+  ASSERT_TRUE(output->report.has_inventory());
+  const medic::v1::InventoryStatus& inventory = output->report.inventory();
+  EXPECT_GE(inventory.cpu().logical_cores(), 1u);
+  EXPECT_GT(inventory.memory_bytes(), 0u);
+  absl::StatusOr<std::vector<std::string>> pci = fs_.ListDir("/sys/bus/pci/devices");
+  EXPECT_EQ(inventory.pci_devices_size(), pci.ok() ? static_cast<int>(pci->size()) : 0);
+  for (const medic::v1::PciDevice& device : inventory.pci_devices()) {
+    EXPECT_EQ(device.vendor_id().size(), 4u) << device.address();
+    EXPECT_EQ(device.class_id().size(), 6u) << device.address();
+  }
+  EXPECT_EQ(inventory.has_dmi(), fs_.Exists("/sys/class/dmi/id"));
+  for (const medic::v1::InventoryDisk& disk : inventory.disks()) {
+    EXPECT_EQ(disk.device().find("loop"), std::string::npos);
+    if (disk.device() == "vda") {
+      EXPECT_GT(disk.size_bytes(), 0u);
+    }
+  }
+  EXPECT_TRUE(output->findings.empty());
+}
+
 }  // namespace
 }  // namespace medic::agent

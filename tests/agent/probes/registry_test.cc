@@ -30,7 +30,8 @@ TEST(RegistryTest, DefaultsEveryProbeInOrder) {
   std::vector<ProbeEntry> entries = NewProbes({});
   ASSERT_THAT(Names(entries),
               ElementsAre("cpu", "memory", "filesystems", "os", "network", "thermal", "battery",
-                          "hardware_errors", "reboot", "updates", "services", "time", "crashes"));
+                          "hardware_errors", "reboot", "updates", "services", "time", "crashes",
+                          "smart", "inventory"));
   EXPECT_EQ(Find(entries, "cpu").interval, absl::Seconds(15));
   EXPECT_EQ(Find(entries, "memory").interval, absl::Seconds(15));
   EXPECT_EQ(Find(entries, "filesystems").interval, absl::Seconds(60));
@@ -60,9 +61,9 @@ TEST(RegistryTest, ConfigOverridesAndDisables) {
       common::ToProtoDuration(absl::Seconds(30));
 
   std::vector<ProbeEntry> entries = NewProbes(config);
-  ASSERT_THAT(Names(entries),
-              ElementsAre("cpu", "memory", "filesystems", "network", "thermal", "hardware_errors",
-                          "reboot", "updates", "services", "time", "crashes"));
+  ASSERT_THAT(Names(entries), ElementsAre("cpu", "memory", "filesystems", "network", "thermal",
+                                          "hardware_errors", "reboot", "updates", "services",
+                                          "time", "crashes", "smart", "inventory"));
   EXPECT_EQ(Find(entries, "thermal").interval, absl::Seconds(30));
   EXPECT_EQ(Find(entries, "hardware_errors").interval, absl::Seconds(60));
   EXPECT_EQ(Find(entries, "cpu").interval, absl::Seconds(5));
@@ -91,6 +92,26 @@ TEST(RegistryTest, OsChecksDefaultsAndOverrides) {
   entries = NewProbes(config);
   EXPECT_EQ(Find(entries, "updates").deadline, absl::Seconds(90));
   for (const ProbeEntry& e : entries) EXPECT_NE(e.probe->name(), "crashes");
+}
+
+TEST(RegistryTest, SmartIsSlowAndHourly) {
+  std::vector<ProbeEntry> entries = NewProbes({});
+  EXPECT_EQ(Find(entries, "smart").interval, absl::Seconds(3600));
+  EXPECT_EQ(Find(entries, "smart").deadline, absl::Seconds(30));
+  EXPECT_TRUE(Find(entries, "smart").slow);
+  EXPECT_FALSE(Find(entries, "hardware_errors").slow);
+
+  medic::v1::AgentConfig config;
+  config.mutable_probes()->mutable_smart()->set_disabled(true);
+  for (const ProbeEntry& e : NewProbes(config)) EXPECT_NE(e.probe->name(), "smart");
+}
+
+// Inventory is cheap: hourly on the fast thread, with the default deadline.
+TEST(RegistryTest, InventoryIsHourlyAndFast) {
+  std::vector<ProbeEntry> entries = NewProbes({});
+  EXPECT_EQ(Find(entries, "inventory").interval, absl::Seconds(3600));
+  EXPECT_EQ(Find(entries, "inventory").deadline, absl::Seconds(2));
+  EXPECT_FALSE(Find(entries, "inventory").slow);
 }
 
 TEST(RegistryTest, EachCallMakesNewProbes) {

@@ -30,13 +30,19 @@ class CpuProbe : public Probe {
     output.report.set_probe(std::string(name()));
     medic::v1::CpuStatus& cpu = *output.report.mutable_cpu();
     cpu.set_logical_cores(static_cast<uint32_t>(stat.cores.size()));
-    if (std::optional<std::string> info_text = ReadOptional(ctx.fs, kCpuInfo)) {
-      if (absl::StatusOr<CpuInfo> info = ParseCpuInfo(*info_text); info.ok()) {
-        cpu.set_model(info->model);
-        // Kernels built without per-cpu lines in /proc/stat are rare; count cpuinfo then.
-        if (cpu.logical_cores() == 0) cpu.set_logical_cores(info->processors);
+    // The model cannot change while the machine runs, and /proc/cpuinfo is long and costly for
+    // the kernel to write (a block per CPU): read it until it parses once, and after that only
+    // when the cores have to be counted there.
+    if (!model_ || cpu.logical_cores() == 0) {
+      if (std::optional<std::string> info_text = ReadOptional(ctx.fs, kCpuInfo)) {
+        if (absl::StatusOr<CpuInfo> info = ParseCpuInfo(*info_text); info.ok()) {
+          model_ = std::move(info->model);
+          // Kernels built without per-cpu lines in /proc/stat are rare; count cpuinfo then.
+          if (cpu.logical_cores() == 0) cpu.set_logical_cores(info->processors);
+        }
       }
     }
+    if (model_) cpu.set_model(*model_);
     const CpuUsage usage = ComputeCpuUsage(previous_.value_or(CpuTimes{}), stat.total);
     previous_ = stat.total;
     cpu.set_usage_pct(usage.usage_pct);
@@ -62,6 +68,7 @@ class CpuProbe : public Probe {
 
  private:
   std::optional<CpuTimes> previous_;  // the aggregate line of the previous collection
+  std::optional<std::string> model_;  // from the first /proc/cpuinfo that parsed
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
-// The network probe on Linux: sysfs for interfaces, /proc/net for addresses and routes.
+// The network probe on Linux: sysfs for interfaces, /proc/net for counters, addresses and routes.
 
+#include <map>
 #include <optional>
 
 #include "agent/probes/network/network_parse.h"
@@ -12,6 +13,7 @@ namespace medic::agent {
 namespace {
 
 constexpr std::string_view kSysClassNet = "/sys/class/net";
+constexpr std::string_view kNetDev = "/proc/net/dev";
 constexpr std::string_view kRoute = "/proc/net/route";
 constexpr std::string_view kIpv6Route = "/proc/net/ipv6_route";
 constexpr std::string_view kFibTrie = "/proc/net/fib_trie";
@@ -21,65 +23,127 @@ constexpr std::string_view kResolvConf = "/etc/resolv.conf";
 constexpr uint32_t kArphrdLoopback = 772;  // linux/if_arp.h
 constexpr uint32_t kIffUp = 0x1;           // linux/if.h
 
-// The attributes of one network device in sysfs.
+// The attributes of one network device in sysfs. Reuses one path buffer for its reads.
 class DeviceDir {
  public:
   DeviceDir(const common::FileSystem& fs, std::string_view name)
-      : fs_(fs), dir_(common::StrCat(kSysClassNet, "/", name)) {}
+      : fs_(fs), path_(common::StrCat(kSysClassNet, "/", name, "/")), dir_size_(path_.size()) {}
 
-  std::optional<std::string> Text(std::string_view attribute) const {
-    std::optional<std::string> text = ReadOptional(fs_, common::StrCat(dir_, "/", attribute));
+  // The attribute's text without surrounding whitespace; nullopt when absent or unreadable.
+  std::optional<std::string> Text(std::string_view attribute) {
+    std::optional<std::string> text = ReadOptional(fs_, PathOf(attribute));
     if (!text) return std::nullopt;
-    return std::string(Trim(*text));
+    const std::string_view trimmed = Trim(*text);
+    if (trimmed.size() != text->size()) {
+      // Sysfs ends every value with a newline: trim in place, no second string.
+      const size_t offset = static_cast<size_t>(trimmed.data() - text->data());
+      text->erase(offset + trimmed.size());
+      text->erase(0, offset);
+    }
+    return text;
   }
 
   // A decimal attribute; nullopt when absent, unreadable or not a non-negative number ("-1" is
   // how `speed` says unknown).
-  std::optional<uint64_t> Number(std::string_view attribute) const {
+  std::optional<uint64_t> Number(std::string_view attribute) {
     std::optional<std::string> text = Text(attribute);
     uint64_t value = 0;
     if (!text || !ParseInt(*text, &value)) return std::nullopt;
     return value;
   }
 
-  bool Has(std::string_view entry) const { return fs_.Exists(common::StrCat(dir_, "/", entry)); }
+  bool Has(std::string_view entry) { return fs_.Exists(PathOf(entry)); }
 
  private:
+  const std::string& PathOf(std::string_view entry) {
+    path_.resize(dir_size_);
+    path_ += entry;
+    return path_;
+  }
+
   const common::FileSystem& fs_;
-  std::string dir_;
+  std::string path_;  // "/sys/class/net/<name>/" and the last entry asked for
+  size_t dir_size_;
 };
 
-// The interface as sysfs describes it; nullopt when `name` is not a device (bonding_masters).
-std::optional<medic::v1::NetworkInterface> ReadInterface(const common::FileSystem& fs,
-                                                         const std::string& name) {
-  const DeviceDir dev(fs, name);
+// What a device's sysfs says of its identity, which changes rarely: kind, MTU, MAC, negotiated
+// speed and duplex.
+struct DeviceIdentity {
+  bool loopback = false;
+  bool wireless = false;
+  std::optional<uint32_t> mtu;
+  std::optional<std::string> mac;
+  std::optional<uint32_t> speed_mbps;
+  std::optional<std::string> duplex;  // "full" or "half"
+};
+
+// The identity of device `dev`, or nullopt when it has no `type` (bonding_masters is no device).
+std::optional<DeviceIdentity> ReadIdentity(DeviceDir& dev) {
   std::optional<uint64_t> type = dev.Number("type");
   if (!type) return std::nullopt;
-  medic::v1::NetworkInterface nic;
+  DeviceIdentity identity;
+  identity.loopback = *type == kArphrdLoopback;
+  identity.wireless = dev.Has("wireless") || dev.Has("phy80211");
+  if (std::optional<uint64_t> mtu = dev.Number("mtu")) identity.mtu = static_cast<uint32_t>(*mtu);
+  identity.mac = dev.Text("address");
+  // Some drivers report an unknown speed as 4294967295 (-1 as an unsigned 32-bit value).
+  if (std::optional<uint64_t> speed = dev.Number("speed"); speed && *speed < UINT32_MAX) {
+    identity.speed_mbps = static_cast<uint32_t>(*speed);
+  }
+  if (std::optional<std::string> duplex = dev.Text("duplex");
+      duplex && (*duplex == "full" || *duplex == "half")) {
+    identity.duplex = std::move(duplex);
+  }
+  return identity;
+}
+
+// A device's link state as sysfs gives it, compared between collections as text.
+struct LinkState {
+  std::optional<std::string> oper_state;
+  std::optional<std::string> flags;
+  std::optional<std::string> carrier;
+
+  bool operator==(const LinkState&) const = default;
+};
+
+LinkState ReadLinkState(DeviceDir& dev) {
+  return LinkState{dev.Text("operstate"), dev.Text("flags"), dev.Text("carrier")};
+}
+
+// Fills `nic` from the device's identity, link state and counters. The byte, error and drop
+// counters come from `counters` (the device's /proc/net/dev row) when there is one, else from
+// statistics/*. /proc/net/dev's receive drop column adds rx_missed_errors to rx_dropped, so
+// statistics/rx_dropped is still read unless that sum is 0.
+void FillInterface(DeviceDir& dev, const std::string& name, const DeviceIdentity& identity,
+                   const LinkState& link, const NetDevCounters* counters,
+                   medic::v1::NetworkInterface& nic) {
   nic.set_name(name);
-  nic.set_loopback(*type == kArphrdLoopback);
-  nic.set_wireless(dev.Has("wireless") || dev.Has("phy80211"));
-  const std::optional<std::string> oper_state = dev.Text("operstate");
-  if (oper_state) nic.set_oper_state(*oper_state);
+  nic.set_loopback(identity.loopback);
+  nic.set_wireless(identity.wireless);
+  if (link.oper_state) nic.set_oper_state(*link.oper_state);
   // `flags` is hex with a "0x" prefix ("0x1003").
-  std::optional<std::string> flags_text = dev.Text("flags");
-  std::string_view flags_hex = flags_text ? std::string_view(*flags_text) : std::string_view();
+  std::string_view flags_hex = link.flags ? std::string_view(*link.flags) : std::string_view();
   uint32_t flags = 0;
   if (ConsumePrefix(&flags_hex, "0x") && ParseHex(flags_hex, &flags)) {
     nic.set_up((flags & kIffUp) != 0);
   } else {
-    nic.set_up(oper_state == "up" || oper_state == "unknown");
+    nic.set_up(link.oper_state == "up" || link.oper_state == "unknown");
   }
-  nic.set_carrier(dev.Number("carrier").value_or(0) == 1);
-  if (std::optional<uint64_t> mtu = dev.Number("mtu")) nic.set_mtu(static_cast<uint32_t>(*mtu));
-  if (std::optional<std::string> mac = dev.Text("address")) nic.set_mac(*mac);
-  // Some drivers report an unknown speed as 4294967295 (-1 as an unsigned 32-bit value).
-  if (std::optional<uint64_t> speed = dev.Number("speed"); speed && *speed < UINT32_MAX) {
-    nic.set_speed_mbps(static_cast<uint32_t>(*speed));
-  }
-  if (std::optional<std::string> duplex = dev.Text("duplex");
-      duplex && (*duplex == "full" || *duplex == "half")) {
-    nic.set_duplex(*duplex);
+  uint64_t carrier = 0;
+  nic.set_carrier(link.carrier && ParseInt(*link.carrier, &carrier) && carrier == 1);
+  if (identity.mtu) nic.set_mtu(*identity.mtu);
+  if (identity.mac) nic.set_mac(*identity.mac);
+  if (identity.speed_mbps) nic.set_speed_mbps(*identity.speed_mbps);
+  if (identity.duplex) nic.set_duplex(*identity.duplex);
+  if (counters != nullptr) {
+    nic.set_rx_bytes(counters->rx_bytes);
+    nic.set_tx_bytes(counters->tx_bytes);
+    nic.set_rx_errors(counters->rx_errors);
+    nic.set_tx_errors(counters->tx_errors);
+    nic.set_rx_dropped(
+        counters->rx_dropped_and_missed == 0 ? 0 : dev.Number("statistics/rx_dropped").value_or(0));
+    nic.set_tx_dropped(counters->tx_dropped);
+    return;
   }
   nic.set_rx_bytes(dev.Number("statistics/rx_bytes").value_or(0));
   nic.set_tx_bytes(dev.Number("statistics/tx_bytes").value_or(0));
@@ -87,7 +151,62 @@ std::optional<medic::v1::NetworkInterface> ReadInterface(const common::FileSyste
   nic.set_tx_errors(dev.Number("statistics/tx_errors").value_or(0));
   nic.set_rx_dropped(dev.Number("statistics/rx_dropped").value_or(0));
   nic.set_tx_dropped(dev.Number("statistics/tx_dropped").value_or(0));
-  return nic;
+}
+
+// The text of the address, route and resolver sources of one collection; nullopt for an
+// optional source the machine does not have.
+struct TableSources {
+  std::string route;
+  std::string fib_trie;
+  std::optional<std::string> ipv6_route;
+  std::optional<std::string> if_inet6;
+  std::optional<std::string> resolv_conf;
+
+  bool operator==(const TableSources&) const = default;
+};
+
+// What the report takes from TableSources: a pure function of their text.
+struct Tables {
+  std::vector<InterfaceAddress> addresses;  // IPv4 then IPv6
+  std::vector<std::string> cidrs;           // addresses[i].Cidr()
+  std::vector<std::string> default_gateways;
+  std::vector<medic::v1::Route> routes;
+  std::optional<ResolvConf> resolv;
+};
+
+// Parses `sources`; an error names the source that cannot be parsed.
+absl::StatusOr<Tables> ParseTables(const TableSources& sources) {
+  absl::StatusOr<std::vector<Ipv4Route>> ipv4_routes = ParseIpv4Routes(sources.route);
+  if (!ipv4_routes.ok()) return WithPath(ipv4_routes.status(), kRoute);
+  absl::StatusOr<std::vector<Ipv4Address>> ipv4_local =
+      ParseFibTrieLocalAddresses(sources.fib_trie);
+  if (!ipv4_local.ok()) return WithPath(ipv4_local.status(), kFibTrie);
+  std::vector<Ipv6Route> ipv6_routes;
+  if (sources.ipv6_route) {
+    absl::StatusOr<std::vector<Ipv6Route>> parsed = ParseIpv6Routes(*sources.ipv6_route);
+    if (!parsed.ok()) return WithPath(parsed.status(), kIpv6Route);
+    ipv6_routes = *std::move(parsed);
+  }
+  Tables tables;
+  tables.addresses = AssignIpv4Addresses(*ipv4_local, *ipv4_routes);
+  if (sources.if_inet6) {
+    absl::StatusOr<std::vector<InterfaceAddress>> parsed = ParseIfInet6(*sources.if_inet6);
+    if (!parsed.ok()) return WithPath(parsed.status(), kIfInet6);
+    tables.addresses.insert(tables.addresses.end(), std::make_move_iterator(parsed->begin()),
+                            std::make_move_iterator(parsed->end()));
+  }
+  if (sources.resolv_conf) {
+    absl::StatusOr<ResolvConf> parsed = ParseResolvConf(*sources.resolv_conf);
+    if (!parsed.ok()) return WithPath(parsed.status(), kResolvConf);
+    tables.resolv = *std::move(parsed);
+  }
+  tables.cidrs.reserve(tables.addresses.size());
+  for (const InterfaceAddress& address : tables.addresses) {
+    tables.cidrs.push_back(address.Cidr());
+  }
+  tables.default_gateways = DefaultGateways(*ipv4_routes, ipv6_routes);
+  tables.routes = ReportedRoutes(*ipv4_routes, ipv6_routes);
+  return tables;
 }
 
 class NetworkProbe : public Probe {
@@ -97,50 +216,93 @@ class NetworkProbe : public Probe {
   absl::StatusOr<ProbeOutput> Collect(const ProbeContext& ctx) override {
     absl::StatusOr<std::vector<std::string>> names = ctx.fs.ListDir(kSysClassNet);
     if (!names.ok()) return WithPath(names.status(), kSysClassNet);
-    ASSIGN_OR_RETURN(std::vector<Ipv4Route> ipv4_routes,
-                     ReadAndParse(ctx.fs, kRoute, ParseIpv4Routes));
-    ASSIGN_OR_RETURN(std::vector<Ipv4Address> ipv4_local,
-                     ReadAndParse(ctx.fs, kFibTrie, ParseFibTrieLocalAddresses));
-    ASSIGN_OR_RETURN(std::optional<std::vector<Ipv6Route>> ipv6_routes,
-                     ReadAndParseOptional(ctx.fs, kIpv6Route, ParseIpv6Routes));
-    ASSIGN_OR_RETURN(std::optional<std::vector<InterfaceAddress>> ipv6_addresses,
-                     ReadAndParseOptional(ctx.fs, kIfInet6, ParseIfInet6));
-    ASSIGN_OR_RETURN(std::optional<ResolvConf> resolv,
-                     ReadAndParseOptional(ctx.fs, kResolvConf, ParseResolvConf));
-    if (!ipv6_routes) ipv6_routes.emplace();
-    if (!ipv6_addresses) ipv6_addresses.emplace();
+    TableSources sources;
+    ASSIGN_OR_RETURN(sources.route, ReadRequired(ctx.fs, kRoute));
+    ASSIGN_OR_RETURN(sources.fib_trie, ReadRequired(ctx.fs, kFibTrie));
+    sources.ipv6_route = ReadOptional(ctx.fs, kIpv6Route);
+    sources.if_inet6 = ReadOptional(ctx.fs, kIfInet6);
+    sources.resolv_conf = ReadOptional(ctx.fs, kResolvConf);
+    // Addresses, routes and resolvers change rarely: parse them again only when the text they
+    // come from changed (the same text always gives the same tables).
+    if (!tables_ || sources != sources_) {
+      ASSIGN_OR_RETURN(Tables tables, ParseTables(sources));
+      tables_ = std::move(tables);
+      sources_ = std::move(sources);
+    }
+    // Counters of every device in one read; a device missing from it (or a kernel without it)
+    // has them read from sysfs.
+    ASSIGN_OR_RETURN(std::optional<std::vector<NetDevCounters>> counters,
+                     ReadAndParseOptional(ctx.fs, kNetDev, ParseNetDev));
 
-    std::vector<InterfaceAddress> addresses = AssignIpv4Addresses(ipv4_local, ipv4_routes);
-    addresses.insert(addresses.end(), ipv6_addresses->begin(), ipv6_addresses->end());
-
+    ++collection_;
     ProbeOutput output;
     output.report.set_probe(std::string(name()));
     medic::v1::NetworkInfo& info = *output.report.mutable_network();
     for (const std::string& device : *names) {
       RETURN_IF_ERROR(CheckDeadline(ctx, common::StrCat("reading interface ", device)));
-      std::optional<medic::v1::NetworkInterface> nic = ReadInterface(ctx.fs, device);
-      if (!nic) continue;
-      for (const InterfaceAddress& address : addresses) {
-        if (address.interface == device) nic->add_addresses(address.Cidr());
+      const NetDevCounters* device_counters = nullptr;
+      if (counters) {
+        for (const NetDevCounters& row : *counters) {
+          if (row.interface == device) device_counters = &row;
+        }
       }
-      AddObservation(output.report, "net.rx_bytes", device, static_cast<double>(nic->rx_bytes()),
+      DeviceDir dev(ctx.fs, device);
+      Known& known = known_[device];
+      known.seen = collection_;
+      if (!known.identity || known.age >= kIdentityRefresh) {
+        known.identity = ReadIdentity(dev);
+        known.age = 0;
+        if (!known.identity) continue;
+        known.link = ReadLinkState(dev);
+      } else if (LinkState link = ReadLinkState(dev); link != known.link) {
+        known.identity = ReadIdentity(dev);
+        known.age = 0;
+        known.link = std::move(link);
+        if (!known.identity) continue;
+      }
+      ++known.age;
+      medic::v1::NetworkInterface& nic = *info.add_interfaces();
+      FillInterface(dev, device, *known.identity, known.link, device_counters, nic);
+      for (size_t i = 0; i < tables_->addresses.size(); ++i) {
+        if (tables_->addresses[i].interface == device) nic.add_addresses(tables_->cidrs[i]);
+      }
+      AddObservation(output.report, "net.rx_bytes", device, static_cast<double>(nic.rx_bytes()),
                      "bytes");
-      AddObservation(output.report, "net.tx_bytes", device, static_cast<double>(nic->tx_bytes()),
+      AddObservation(output.report, "net.tx_bytes", device, static_cast<double>(nic.tx_bytes()),
                      "bytes");
-      *info.add_interfaces() = *std::move(nic);
     }
-    for (std::string& gateway : DefaultGateways(ipv4_routes, *ipv6_routes)) {
-      info.add_default_gateways(std::move(gateway));
+    for (const std::string& gateway : tables_->default_gateways) {
+      info.add_default_gateways(gateway);
     }
-    for (medic::v1::Route& route : ReportedRoutes(ipv4_routes, *ipv6_routes)) {
-      *info.add_routes() = std::move(route);
+    for (const medic::v1::Route& route : tables_->routes) *info.add_routes() = route;
+    if (tables_->resolv) {
+      for (const std::string& server : tables_->resolv->nameservers) info.add_dns_servers(server);
+      for (const std::string& domain : tables_->resolv->search_domains) {
+        info.add_search_domains(domain);
+      }
     }
-    if (resolv) {
-      for (const std::string& server : resolv->nameservers) info.add_dns_servers(server);
-      for (const std::string& domain : resolv->search_domains) info.add_search_domains(domain);
-    }
+    // Forget devices that went away, so one that comes back under the name is read afresh.
+    std::erase_if(known_, [this](const auto& entry) { return entry.second.seen != collection_; });
     return output;
   }
+
+ private:
+  // A device's identity is read again when its link state changed (speed and duplex are
+  // negotiated when the carrier comes up; a MAC or an MTU is usually changed with the link
+  // down), and at least every kIdentityRefresh collections for changes made on a live link.
+  static constexpr int kIdentityRefresh = 5;
+  struct Known {
+    std::optional<DeviceIdentity> identity;  // nullopt: not a device, or not read yet
+    LinkState link;                          // when identity was read or last checked
+    int age = 0;                             // collections since identity was read
+    uint64_t seen = 0;                       // the last collection that listed the device
+  };
+  std::map<std::string, Known> known_;
+  uint64_t collection_ = 0;
+
+  // The sources tables_ was parsed from; both empty until a collection gets that far.
+  TableSources sources_;
+  std::optional<Tables> tables_;
 };
 
 }  // namespace

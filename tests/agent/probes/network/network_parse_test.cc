@@ -378,5 +378,75 @@ INSTANTIATE_TEST_SUITE_P(
             "nameserver_without_address", "nameserver 10.0.0.53\nnameserver\n", false, {}, {}}),
     [](const auto& info) { return info.param.name; });
 
+constexpr std::string_view kNetDevHeader =
+    "Inter-|   Receive                                                |  Transmit\n"
+    " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs "
+    "drop fifo colls carrier compressed\n";
+
+TEST(ParseNetDevTest, TakesBytesErrorsAndDropsOfEveryRow) {
+  const std::string text = std::string(kNetDevHeader) +
+                           "    lo: 4725119   38358    0    0    0     0          0         0  "
+                           "4725119   38358    0    0    0     0       0          0\n"
+                           "  eno2: 5512330012334 1 17 233 4 5 6 7 9912334012331 8 3 2 9 10 11 12\n"
+                           // A name of 15 characters touches its first number.
+                           "veth1a2b3c4d5e6:123 0 0 0 0 0 0 0 456 0 0 0 0 0 0 0\n";
+  absl::StatusOr<std::vector<NetDevCounters>> devices = ParseNetDev(text);
+  ASSERT_TRUE(devices.ok()) << devices.status();
+  ASSERT_EQ(devices->size(), 3u);
+  EXPECT_EQ((*devices)[0].interface, "lo");
+  EXPECT_EQ((*devices)[0].rx_bytes, 4725119u);
+  EXPECT_EQ((*devices)[0].tx_bytes, 4725119u);
+  const NetDevCounters& eno2 = (*devices)[1];
+  EXPECT_EQ(eno2.interface, "eno2");
+  EXPECT_EQ(eno2.rx_bytes, 5512330012334u);
+  EXPECT_EQ(eno2.rx_errors, 17u);
+  EXPECT_EQ(eno2.rx_dropped_and_missed, 233u);
+  EXPECT_EQ(eno2.tx_bytes, 9912334012331u);
+  EXPECT_EQ(eno2.tx_errors, 3u);
+  EXPECT_EQ(eno2.tx_dropped, 2u);
+  EXPECT_EQ((*devices)[2].interface, "veth1a2b3c4d5e6");
+  EXPECT_EQ((*devices)[2].rx_bytes, 123u);
+  EXPECT_EQ((*devices)[2].tx_bytes, 456u);
+}
+
+TEST(ParseNetDevTest, HeaderOnlyIsNoDevices) {
+  absl::StatusOr<std::vector<NetDevCounters>> devices = ParseNetDev(kNetDevHeader);
+  ASSERT_TRUE(devices.ok()) << devices.status();
+  EXPECT_THAT(*devices, IsEmpty());
+}
+
+struct BadNetDevCase {
+  std::string name;
+  std::string text;
+  std::string error;
+};
+
+class ParseNetDevErrorTest : public ::testing::TestWithParam<BadNetDevCase> {};
+
+TEST_P(ParseNetDevErrorTest, Rejects) {
+  absl::StatusOr<std::vector<NetDevCounters>> devices = ParseNetDev(GetParam().text);
+  ASSERT_FALSE(devices.ok());
+  EXPECT_EQ(devices.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(devices.status().message()), HasSubstr(GetParam().error));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Rows, ParseNetDevErrorTest,
+    ::testing::Values(
+        // An empty read: not even the header.
+        BadNetDevCase{"empty", "", "no header"},
+        // A row where the header should be.
+        BadNetDevCase{"no_header", "lo: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n", "line 1"},
+        // A row without the colon after the name.
+        BadNetDevCase{"no_colon", std::string(kNetDevHeader) + "lo 1 2 3\n", "line 3: no ':'"},
+        // A row cut short.
+        BadNetDevCase{"short_row", std::string(kNetDevHeader) + "lo: 1 2 3 4 5 6 7 8\n",
+                      "fewer than 16 columns"},
+        // A counter that is not a number.
+        BadNetDevCase{"not_a_number",
+                      std::string(kNetDevHeader) + "lo: 1 2 x 4 5 6 7 8 9 10 11 12 13 14 15 16\n",
+                      "malformed column"}),
+    [](const auto& info) { return info.param.name; });
+
 }  // namespace
 }  // namespace medic::agent
