@@ -35,4 +35,17 @@ void AddObservation(medic::v1::ProbeReport& report, std::string_view metric,
   observation->set_unit(std::string(unit));
 }
 
+std::vector<std::string> NumberedEntries(const common::FileSystem& fs, std::string_view dir,
+                                         std::string_view prefix) {
+  std::vector<std::string> names;
+  absl::StatusOr<std::vector<std::string>> entries = fs.ListDir(dir);
+  if (!entries.ok()) return names;
+  for (const std::string& entry : *entries) {
+    std::string_view rest = entry;
+    uint32_t number = 0;
+    if (ConsumePrefix(&rest, prefix) && ParseInt(rest, &number)) names.push_back(entry);
+  }
+  return names;
+}
+
 }  // namespace medic::agent

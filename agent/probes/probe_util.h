@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -54,6 +55,11 @@ auto ReadAndParseOptional(const common::FileSystem& fs, std::string_view path, P
 // DeadlineExceeded naming `step` ("statvfs /mnt/nfs") when ctx.clock is past ctx.deadline;
 // OK otherwise. Probes call it between slow steps.
 absl::Status CheckDeadline(const ProbeContext& ctx, std::string_view step);
+
+// Names in `dir` that are `prefix` followed by digits ("hwmon3", "mc0", "cpu12"), in
+// ListDir's order; none when `dir` is missing.
+std::vector<std::string> NumberedEntries(const common::FileSystem& fs, std::string_view dir,
+                                         std::string_view prefix);
 
 // Appends an observation to `report`.
 void AddObservation(medic::v1::ProbeReport& report, std::string_view metric,

@@ -15,20 +15,6 @@ constexpr std::string_view kEdac = "/sys/devices/system/edac/mc";
 constexpr std::string_view kInterrupts = "/proc/interrupts";
 constexpr std::string_view kBlock = "/sys/block";
 
-// Entries of `dir` named `prefix` and digits, sorted as ListDir gives them; none when missing.
-std::vector<std::string> Numbered(const common::FileSystem& fs, std::string_view dir,
-                                  std::string_view prefix) {
-  std::vector<std::string> names;
-  absl::StatusOr<std::vector<std::string>> entries = fs.ListDir(dir);
-  if (!entries.ok()) return names;
-  for (const std::string& entry : *entries) {
-    std::string_view rest = entry;
-    uint32_t number = 0;
-    if (ConsumePrefix(&rest, prefix) && ParseInt(rest, &number)) names.push_back(entry);
-  }
-  return names;
-}
-
 uint64_t Counter(const common::FileSystem& fs, const std::string& path) {
   std::optional<std::string> text = ReadOptional(fs, path);
   return text ? ParseCounter(*text).value_or(0) : 0;
@@ -43,14 +29,14 @@ std::string Label(const common::FileSystem& fs, const std::string& path, std::st
 // The DIMMs of one controller: dimm*/ on kernels since 3.4, else csrow*/ch*_* counters.
 std::vector<DimmCounts> ReadDimms(const common::FileSystem& fs, const std::string& mc_dir) {
   std::vector<DimmCounts> dimms;
-  for (const std::string& dimm : Numbered(fs, mc_dir, "dimm")) {
+  for (const std::string& dimm : NumberedEntries(fs, mc_dir, "dimm")) {
     const std::string dir = common::StrCat(mc_dir, "/", dimm);
     dimms.push_back(DimmCounts{Label(fs, dir + "/dimm_label", dimm),
                                Counter(fs, dir + "/dimm_ce_count"),
                                Counter(fs, dir + "/dimm_ue_count")});
   }
   if (!dimms.empty()) return dimms;
-  for (const std::string& csrow : Numbered(fs, mc_dir, "csrow")) {
+  for (const std::string& csrow : NumberedEntries(fs, mc_dir, "csrow")) {
     const std::string dir = common::StrCat(mc_dir, "/", csrow);
     for (int channel = 0; channel < 16; ++channel) {
       const std::string ce = common::StrCat(dir, "/ch", channel, "_ce_count");
@@ -73,7 +59,7 @@ class HardwareErrorsProbe : public Probe {
     medic::v1::HardwareErrorsStatus& body = *output.report.mutable_hardware_errors();
 
     body.set_edac_present(ctx.fs.Exists(kEdac));
-    for (const std::string& mc : Numbered(ctx.fs, kEdac, "mc")) {
+    for (const std::string& mc : NumberedEntries(ctx.fs, kEdac, "mc")) {
       const std::string dir = common::StrCat(kEdac, "/", mc);
       medic::v1::MemoryControllerErrors& errors = *body.add_memory_controllers();
       errors.set_name(mc);

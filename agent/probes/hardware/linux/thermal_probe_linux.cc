@@ -16,21 +16,6 @@ constexpr std::string_view kHwmon = "/sys/class/hwmon";
 constexpr std::string_view kThermal = "/sys/class/thermal";
 constexpr std::string_view kCpus = "/sys/devices/system/cpu";
 
-// Names in `dir` that are `prefix` followed by digits ("hwmon3", "cpu12"); none when `dir` is
-// missing.
-std::vector<std::string> Numbered(const common::FileSystem& fs, std::string_view dir,
-                                  std::string_view prefix) {
-  std::vector<std::string> names;
-  absl::StatusOr<std::vector<std::string>> entries = fs.ListDir(dir);
-  if (!entries.ok()) return names;
-  for (const std::string& entry : *entries) {
-    std::string_view rest = entry;
-    uint32_t number = 0;
-    if (ConsumePrefix(&rest, prefix) && ParseInt(rest, &number)) names.push_back(entry);
-  }
-  return names;
-}
-
 std::optional<std::string> ReadTrimmed(const common::FileSystem& fs, const std::string& path) {
   std::optional<std::string> text = ReadOptional(fs, path);
   if (text) return std::string(Trim(*text));
@@ -41,7 +26,7 @@ std::optional<std::string> ReadTrimmed(const common::FileSystem& fs, const std::
 std::vector<TemperatureReading> ReadHwmon(const common::FileSystem& fs,
                                           std::set<std::string>* chips) {
   std::vector<TemperatureReading> readings;
-  for (const std::string& hwmon : Numbered(fs, kHwmon, "hwmon")) {
+  for (const std::string& hwmon : NumberedEntries(fs, kHwmon, "hwmon")) {
     const std::string dir = common::StrCat(kHwmon, "/", hwmon);
     const std::string chip = ReadTrimmed(fs, dir + "/name").value_or(hwmon);
     chips->insert(chip);
@@ -68,7 +53,7 @@ std::vector<TemperatureReading> ReadHwmon(const common::FileSystem& fs,
 std::vector<TemperatureReading> ReadThermalZones(const common::FileSystem& fs,
                                                  const std::set<std::string>& chips) {
   std::vector<TemperatureReading> readings;
-  for (const std::string& zone : Numbered(fs, kThermal, "thermal_zone")) {
+  for (const std::string& zone : NumberedEntries(fs, kThermal, "thermal_zone")) {
     const std::string dir = common::StrCat(kThermal, "/", zone);
     const std::optional<std::string> type = ReadTrimmed(fs, dir + "/type");
     if (!type) continue;
@@ -95,7 +80,7 @@ std::vector<TemperatureReading> ReadThermalZones(const common::FileSystem& fs,
 
 std::vector<CpuThrottle> ReadThrottle(const common::FileSystem& fs) {
   std::vector<CpuThrottle> cpus;
-  for (const std::string& cpu : Numbered(fs, kCpus, "cpu")) {
+  for (const std::string& cpu : NumberedEntries(fs, kCpus, "cpu")) {
     const std::string dir = common::StrCat(kCpus, "/", cpu);
     CpuThrottle throttle;
     auto count = [&fs](const std::string& path) -> std::optional<uint64_t> {
