@@ -190,6 +190,34 @@ std::string HardwareErrorsLine(const medic::v1::MachineHealth& health) {
   return fmt::format("  HW errors {}\n", absl::StrJoin(parts, " · "));
 }
 
+// "  SMART     /dev/sda WDC WD10EZEX: passed, 24 pending, 16 reallocated, 41 °C", a line a
+// disk that smartctl could read; nothing when none could.
+std::string SmartLines(const medic::v1::MachineHealth& health) {
+  const auto* r = FindReport(health, "smart");
+  if (r == nullptr || !r->has_smart()) return "";
+  std::string out;
+  for (const auto& d : r->smart().disks()) {
+    if (!d.note().empty()) continue;
+    std::vector<std::string> parts;
+    if (d.has_passed()) parts.push_back(d.passed() ? "passed" : "FAILED");
+    if (d.has_critical_warning() && d.critical_warning() != 0) {
+      parts.push_back(fmt::format("critical warning {:#04x}", d.critical_warning()));
+    }
+    if (d.pending_sectors() > 0) parts.push_back(fmt::format("{} pending", d.pending_sectors()));
+    if (d.reallocated_sectors() > 0) {
+      parts.push_back(fmt::format("{} reallocated", d.reallocated_sectors()));
+    }
+    if (d.media_errors() > 0) parts.push_back(fmt::format("{} media errors", d.media_errors()));
+    if (d.has_percentage_used()) parts.push_back(fmt::format("{}% worn", d.percentage_used()));
+    if (d.has_temperature_celsius()) {
+      parts.push_back(fmt::format("{} °C", d.temperature_celsius()));
+    }
+    out += fmt::format("  SMART     {}{}{}: {}\n", d.device(), d.model().empty() ? "" : " ",
+                       d.model(), parts.empty() ? "no data" : absl::StrJoin(parts, ", "));
+  }
+  return out;
+}
+
 // "  Machine   Dell Inc. Latitude 7420, BIOS 1.31.0, serial 7XK2Q93": only with DMI.
 std::string MachineLine(const medic::v1::MachineHealth& health) {
   const auto* r = FindReport(health, "inventory");
@@ -238,7 +266,8 @@ std::string HardwareSection(const medic::v1::MachineHealth& health) {
     }
     out += "  Disks\n" + table.Render("    ");
   }
-  out += ThermalLine(health) + BatteryLines(health) + HardwareErrorsLine(health);
+  out +=
+      SmartLines(health) + ThermalLine(health) + BatteryLines(health) + HardwareErrorsLine(health);
   return out.empty() ? "" : "Hardware\n" + out;
 }
 

@@ -95,6 +95,27 @@ TEST(RenderHealthTest, ProblemFirstThenEvidence) {
   EXPECT_LT(out.find("Findings"), out.find("Hardware"));
 }
 
+TEST(RenderHealthTest, SmartShowsDisksThatCouldBeRead) {
+  medic::v1::MachineHealth h;
+  *h.mutable_machine() = MakeMachine("ws-9", true, 0, medic::v1::SEVERITY_UNSPECIFIED);
+  auto* smart = h.add_reports();
+  smart->set_probe("smart");
+  auto* sda = smart->mutable_smart()->add_disks();
+  sda->set_device("/dev/sda");
+  sda->set_model("WDC WD10EZEX");
+  sda->set_passed(true);
+  sda->set_pending_sectors(24);
+  sda->set_reallocated_sectors(16);
+  sda->set_temperature_celsius(41);
+  auto* vda = smart->mutable_smart()->add_disks();
+  vda->set_device("/dev/vda");
+  vda->set_note("no SMART on this device");
+  const std::string out = RenderHealth(h, kNow, false);
+  EXPECT_THAT(out, HasSubstr("SMART     /dev/sda WDC WD10EZEX: passed, 24 pending, 16 reallocated, "
+                             "41 °C"));
+  EXPECT_THAT(out, Not(HasSubstr("/dev/vda")));
+}
+
 TEST(RenderHealthTest, HealthyMachineSaysSo) {
   medic::v1::MachineHealth h;
   *h.mutable_machine() = MakeMachine("ws-1", true, 0, medic::v1::SEVERITY_UNSPECIFIED);
