@@ -45,7 +45,9 @@ std::vector<ProbeEntry> NewProbes(const medic::v1::AgentConfig& config) {
        kDefaultProbeDeadline, /*slow=*/true},
       {probes.time(), [] { return NewTimeProbe(); }, absl::Seconds(300), kDefaultProbeDeadline,
        /*slow=*/true},
-      {probes.crashes(), [] { return NewCrashesProbe(); }, absl::Seconds(300)},
+      // Reads up to 16 MiB of kern.log: off the fast thread.
+      {probes.crashes(), [] { return NewCrashesProbe(); }, absl::Seconds(300),
+       kDefaultProbeDeadline, /*slow=*/true},
       {probes.smart(), [] { return NewSmartProbe(); }, absl::Seconds(3600), kDefaultSmartDeadline,
        /*slow=*/true},
       {probes.inventory(), [] { return NewInventoryProbe(); }, absl::Seconds(3600)},

@@ -106,6 +106,17 @@ TEST(RegistryTest, SmartIsSlowAndHourly) {
   for (const ProbeEntry& e : NewProbes(config)) EXPECT_NE(e.probe->name(), "smart");
 }
 
+// The probes that run programs or read large logs never run on the fast thread.
+TEST(RegistryTest, ProbesThatWaitRunOnTheSlowThread) {
+  std::vector<ProbeEntry> entries = NewProbes({});
+  for (const char* name : {"updates", "services", "time", "crashes", "smart"}) {
+    EXPECT_TRUE(Find(entries, name).slow) << name;
+  }
+  for (const char* name : {"cpu", "memory", "filesystems", "network", "os"}) {
+    EXPECT_FALSE(Find(entries, name).slow) << name;
+  }
+}
+
 // Inventory is cheap: hourly on the fast thread, with the default deadline.
 TEST(RegistryTest, InventoryIsHourlyAndFast) {
   std::vector<ProbeEntry> entries = NewProbes({});
