@@ -140,13 +140,16 @@ void Agent::OnCycle(std::vector<ProbeRun> cycle) {
   auto* delta = record.mutable_delta();
   bool topology_may_change = false;
   for (ProbeRun& run : cycle) {
-    auto [it, inserted] = latest_.try_emplace(run.report.probe());
-    const bool changed = inserted || Content(it->second) != Content(run.report);
+    std::string content = Content(run.report);
+    std::string& previous = latest_content_[run.report.probe()];
+    const bool changed = content != previous;
+    previous = std::move(content);
     if (changed) {
       topology_may_change |= run.report.probe() == "network" || run.report.probe() == "os";
       *delta->add_reports() = run.report;
     }
-    it->second = std::move(run.report);
+    const std::string probe = run.report.probe();
+    latest_[probe] = std::move(run.report);
     for (auto& e : run.events) *delta->add_findings() = std::move(e);
   }
   if (stream_ == nullptr) return;

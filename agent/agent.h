@@ -51,6 +51,8 @@ class Agent {
   Scheduler scheduler_;
   std::unique_ptr<CollectorStream> stream_;
   std::map<std::string, medic::v1::ProbeReport> latest_;  // by probe name
+  // Each latest report without its times, serialized: what the next one is compared with.
+  std::map<std::string, std::string> latest_content_;
   std::string last_topology_;  // serialized, to send topology only on change
 };
 

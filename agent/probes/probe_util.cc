@@ -35,6 +35,14 @@ void AddObservation(medic::v1::ProbeReport& report, std::string_view metric,
   observation->set_unit(std::string(unit));
 }
 
+std::optional<std::string> ReadAttribute(const common::FileSystem& fs, std::string_view path) {
+  std::optional<std::string> text = ReadOptional(fs, path);
+  if (!text) return std::nullopt;
+  const std::string_view trimmed = Trim(*text);
+  if (trimmed.empty()) return std::nullopt;
+  return std::string(trimmed);
+}
+
 std::vector<std::string> NumberedEntries(const common::FileSystem& fs, std::string_view dir,
                                          std::string_view prefix) {
   std::vector<std::string> names;

@@ -56,6 +56,9 @@ auto ReadAndParseOptional(const common::FileSystem& fs, std::string_view path, P
 // OK otherwise. Probes call it between slow steps.
 absl::Status CheckDeadline(const ProbeContext& ctx, std::string_view step);
 
+// A sysfs attribute's text, trimmed; nullopt when the file is missing, unreadable or blank.
+std::optional<std::string> ReadAttribute(const common::FileSystem& fs, std::string_view path);
+
 // Names in `dir` that are `prefix` followed by digits ("hwmon3", "mc0", "cpu12"), in
 // ListDir's order; none when `dir` is missing.
 std::vector<std::string> NumberedEntries(const common::FileSystem& fs, std::string_view dir,

@@ -7,6 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
+#include "common/net/peer.h"
 #include "common/strings/str_cat.h"
 #include "common/time/clock.h"
 #include "fmt/format.h"
@@ -465,15 +466,8 @@ std::string RenderHealth(const medic::v1::MachineHealth& health, absl::Time now,
   if (!m.agent_version().empty()) common::StrAppend(&out, " · agent ", m.agent_version());
   if (!m.machine_id().empty()) common::StrAppend(&out, "\nmachine id ", m.machine_id());
   if (!m.address().empty()) {
-    // gRPC's peer form "ipv4:10.1.0.7:53110" → "10.1.0.7".
-    std::string_view address = m.address();
-    if (const size_t colon = address.find(':'); colon != std::string_view::npos) {
-      address.remove_prefix(colon + 1);
-    }
-    if (const size_t port = address.rfind(':'); port != std::string_view::npos) {
-      address = address.substr(0, port);
-    }
-    common::StrAppend(&out, online ? " · connected from " : " · last connected from ", address);
+    common::StrAppend(&out, online ? " · connected from " : " · last connected from ",
+                      common::PeerHost(m.address()));
   }
   common::StrAppend(&out, "\n\n", FindingsSection(health, now, color));
   for (std::string section : {HardwareSection(health), OsSection(health, now),

@@ -3,6 +3,7 @@
 #include <deque>
 #include <utility>
 
+#include "common/net/peer.h"
 #include "common/status/grpc_status.h"
 #include "common/strings/str_cat.h"
 #include "spdlog/spdlog.h"
@@ -17,20 +18,6 @@ constexpr size_t kMaxIdLength = 128;
 constexpr size_t kMaxHostnameLength = 253;
 
 // Checks a hello before anything is stored. Returns the reason it is refused, or "".
-// "ipv4:10.1.0.7:53110" → "10.1.0.7"; "ipv6:[fd00::2]:4000" → "fd00::2".
-std::string PeerHost(std::string_view peer) {
-  if (const size_t colon = peer.find(':'); colon != std::string_view::npos) {
-    peer.remove_prefix(colon + 1);
-  }
-  if (const size_t port = peer.rfind(':'); port != std::string_view::npos) {
-    peer = peer.substr(0, port);
-  }
-  if (peer.size() >= 2 && peer.front() == '[' && peer.back() == ']') {
-    peer = peer.substr(1, peer.size() - 2);
-  }
-  return std::string(peer);
-}
-
 std::string CheckHello(const medic::v1::Hello& hello) {
   if (hello.machine_id().empty()) return "hello has no machine_id";
   if (hello.machine_id().size() > kMaxIdLength) return "hello's machine_id is too long";
@@ -238,9 +225,10 @@ std::string AgentServiceImpl::Claim(const medic::v1::Hello& hello, const std::st
   auto it = live_.find(hello.machine_id());
   if (it != live_.end()) {
     const Live& old = it->second;
-    if (old.epoch != hello.epoch() && PeerHost(old.peer) != PeerHost(peer)) {
+    if (old.epoch != hello.epoch() && common::PeerHost(old.peer) != common::PeerHost(peer)) {
       return common::StrCat(
-          "machine id ", hello.machine_id(), " is already connected from ", PeerHost(old.peer),
+          "machine id ", hello.machine_id(), " is already connected from ",
+          common::PeerHost(old.peer),
           " by another agent process: two machines share one identity (a cloned disk image?). "
           "On the copy, delete machine-id in the agent's state dir and restart the agent. If "
           "this machine merely moved, it is let in once the old connection times out (about a "

@@ -51,11 +51,8 @@ class FileSystem {
 
   virtual bool Exists(std::string_view path) const = 0;
 
-  // Size, modification time and kind of a file. NotFound when it does not exist. This default
-  // is Unimplemented, for file systems that cannot say.
-  virtual absl::StatusOr<FileInfo> Stat(std::string_view /*path*/) const {
-    return absl::UnimplementedError("this file system cannot stat files");
-  }
+  // Size, modification time and kind of a file. NotFound when it does not exist.
+  virtual absl::StatusOr<FileInfo> Stat(std::string_view path) const = 0;
 };
 
 // The real file system, seen through a root prefix: with root "/srv/fixture", ReadFile

@@ -36,7 +36,7 @@ namespace {
 using medic::testing::FixtureFileSystem;
 
 // `upper` laid over `lower`: a file or folder upper has hides lower's; everything else, and
-// statvfs, comes from lower.
+// statvfs and file times (the case's mtimes.txt: git keeps none), come from lower.
 class OverlayFileSystem : public common::FileSystem {
  public:
   OverlayFileSystem(std::string upper_root, const common::FileSystem& lower)
@@ -57,6 +57,9 @@ class OverlayFileSystem : public common::FileSystem {
   }
   bool Exists(std::string_view path) const override {
     return upper_.Exists(path) || lower_.Exists(path);
+  }
+  absl::StatusOr<common::FileInfo> Stat(std::string_view path) const override {
+    return lower_.Stat(path);
   }
 
  private:

@@ -20,18 +20,12 @@ uint64_t Counter(const common::FileSystem& fs, const std::string& path) {
   return text ? ParseCounter(*text).value_or(0) : 0;
 }
 
-std::string Label(const common::FileSystem& fs, const std::string& path, std::string fallback) {
-  std::optional<std::string> text = ReadOptional(fs, path);
-  if (text && !Trim(*text).empty()) return std::string(Trim(*text));
-  return fallback;
-}
-
 // The DIMMs of one controller: dimm*/ on kernels since 3.4, else csrow*/ch*_* counters.
 std::vector<DimmCounts> ReadDimms(const common::FileSystem& fs, const std::string& mc_dir) {
   std::vector<DimmCounts> dimms;
   for (const std::string& dimm : NumberedEntries(fs, mc_dir, "dimm")) {
     const std::string dir = common::StrCat(mc_dir, "/", dimm);
-    dimms.push_back(DimmCounts{Label(fs, dir + "/dimm_label", dimm),
+    dimms.push_back(DimmCounts{ReadAttribute(fs, dir + "/dimm_label").value_or(dimm),
                                Counter(fs, dir + "/dimm_ce_count"),
                                Counter(fs, dir + "/dimm_ue_count")});
   }
@@ -41,9 +35,10 @@ std::vector<DimmCounts> ReadDimms(const common::FileSystem& fs, const std::strin
     for (int channel = 0; channel < 16; ++channel) {
       const std::string ce = common::StrCat(dir, "/ch", channel, "_ce_count");
       if (!fs.Exists(ce)) break;
-      dimms.push_back(DimmCounts{Label(fs, common::StrCat(dir, "/ch", channel, "_dimm_label"),
-                                       common::StrCat(csrow, "/ch", channel)),
-                                 Counter(fs, ce), 0});
+      dimms.push_back(
+          DimmCounts{ReadAttribute(fs, common::StrCat(dir, "/ch", channel, "_dimm_label"))
+                         .value_or(common::StrCat(csrow, "/ch", channel)),
+                     Counter(fs, ce), 0});
     }
   }
   return dimms;

@@ -23,18 +23,11 @@ constexpr std::string_view kPci = "/sys/bus/pci/devices";
 constexpr std::string_view kUsb = "/sys/bus/usb/devices";
 constexpr std::string_view kDmi = "/sys/class/dmi/id";
 
-// The entries of `dir`, sorted; none when it is missing.
+// The entries of `dir` (sorted, as ListDir gives them); none when it is missing.
 std::vector<std::string> Entries(const common::FileSystem& fs, std::string_view dir) {
   absl::StatusOr<std::vector<std::string>> entries = fs.ListDir(dir);
   if (!entries.ok()) return {};
-  std::sort(entries->begin(), entries->end());
   return *std::move(entries);
-}
-
-// A one-line sysfs attribute, trimmed; empty when missing.
-std::string Attribute(const common::FileSystem& fs, const std::string& path) {
-  std::optional<std::string> text = ReadOptional(fs, path);
-  return text ? std::string(Trim(*text)) : std::string();
 }
 
 std::string Id(const common::FileSystem& fs, const std::string& path) {
@@ -49,16 +42,16 @@ void ReadDisks(const common::FileSystem& fs, medic::v1::InventoryStatus& body) {
     const std::string dir = common::StrCat(kBlock, "/", name);
     medic::v1::InventoryDisk& disk = *body.add_disks();
     disk.set_device(name);
-    disk.set_vendor(Attribute(fs, dir + "/device/vendor"));
-    disk.set_model(Attribute(fs, dir + "/device/model"));
-    std::string serial = Attribute(fs, dir + "/device/serial");
-    if (serial.empty()) serial = Attribute(fs, dir + "/device/wwid");
-    if (serial.empty()) serial = Attribute(fs, dir + "/wwid");
+    disk.set_vendor(ReadAttribute(fs, dir + "/device/vendor").value_or(""));
+    disk.set_model(ReadAttribute(fs, dir + "/device/model").value_or(""));
+    std::string serial = ReadAttribute(fs, dir + "/device/serial").value_or("");
+    if (serial.empty()) serial = ReadAttribute(fs, dir + "/device/wwid").value_or("");
+    if (serial.empty()) serial = ReadAttribute(fs, dir + "/wwid").value_or("");
     disk.set_serial(serial);
     if (std::optional<std::string> size = ReadOptional(fs, dir + "/size")) {
       disk.set_size_bytes(ParseBlockSize(*size).value_or(0));
     }
-    disk.set_removable(Attribute(fs, dir + "/removable") == "1");
+    disk.set_removable(ReadAttribute(fs, dir + "/removable").value_or("") == "1");
   }
 }
 
@@ -83,8 +76,8 @@ void ReadUsb(const common::FileSystem& fs, medic::v1::InventoryStatus& body) {
     device.set_bus_id(name);
     device.set_vendor_id(std::move(vendor));
     device.set_product_id(Id(fs, dir + "/idProduct"));
-    device.set_manufacturer(Attribute(fs, dir + "/manufacturer"));
-    device.set_product(Attribute(fs, dir + "/product"));
+    device.set_manufacturer(ReadAttribute(fs, dir + "/manufacturer").value_or(""));
+    device.set_product(ReadAttribute(fs, dir + "/product").value_or(""));
   }
 }
 
@@ -92,12 +85,12 @@ void ReadDmi(const common::FileSystem& fs, medic::v1::InventoryStatus& body) {
   if (!fs.Exists(kDmi)) return;
   medic::v1::DmiInfo& dmi = *body.mutable_dmi();
   const std::string dir(kDmi);
-  dmi.set_sys_vendor(Attribute(fs, dir + "/sys_vendor"));
-  dmi.set_product_name(Attribute(fs, dir + "/product_name"));
-  dmi.set_product_serial(Attribute(fs, dir + "/product_serial"));  // root only
-  dmi.set_bios_version(Attribute(fs, dir + "/bios_version"));
-  dmi.set_bios_date(Attribute(fs, dir + "/bios_date"));
-  dmi.set_board_vendor(Attribute(fs, dir + "/board_vendor"));
+  dmi.set_sys_vendor(ReadAttribute(fs, dir + "/sys_vendor").value_or(""));
+  dmi.set_product_name(ReadAttribute(fs, dir + "/product_name").value_or(""));
+  dmi.set_product_serial(ReadAttribute(fs, dir + "/product_serial").value_or(""));  // root only
+  dmi.set_bios_version(ReadAttribute(fs, dir + "/bios_version").value_or(""));
+  dmi.set_bios_date(ReadAttribute(fs, dir + "/bios_date").value_or(""));
+  dmi.set_board_vendor(ReadAttribute(fs, dir + "/board_vendor").value_or(""));
 }
 
 class InventoryProbe : public Probe {

@@ -16,19 +16,13 @@ constexpr std::string_view kHwmon = "/sys/class/hwmon";
 constexpr std::string_view kThermal = "/sys/class/thermal";
 constexpr std::string_view kCpus = "/sys/devices/system/cpu";
 
-std::optional<std::string> ReadTrimmed(const common::FileSystem& fs, const std::string& path) {
-  std::optional<std::string> text = ReadOptional(fs, path);
-  if (text) return std::string(Trim(*text));
-  return std::nullopt;
-}
-
 // The temperatures of every hwmon chip, and the chip names (for thermal-zone de-duplication).
 std::vector<TemperatureReading> ReadHwmon(const common::FileSystem& fs,
                                           std::set<std::string>* chips) {
   std::vector<TemperatureReading> readings;
   for (const std::string& hwmon : NumberedEntries(fs, kHwmon, "hwmon")) {
     const std::string dir = common::StrCat(kHwmon, "/", hwmon);
-    const std::string chip = ReadTrimmed(fs, dir + "/name").value_or(hwmon);
+    const std::string chip = ReadAttribute(fs, dir + "/name").value_or(hwmon);
     chips->insert(chip);
     absl::StatusOr<std::vector<std::string>> files = fs.ListDir(dir);
     if (!files.ok()) continue;
@@ -38,7 +32,7 @@ std::vector<TemperatureReading> ReadHwmon(const common::FileSystem& fs,
       const std::string base = common::StrCat(dir, "/", sensor);
       TemperatureReading& reading = readings.emplace_back();
       reading.chip = chip;
-      reading.label = ReadTrimmed(fs, base + "_label").value_or(std::string(sensor));
+      reading.label = ReadAttribute(fs, base + "_label").value_or(std::string(sensor));
       reading.input = ReadOptional(fs, base + "_input");
       reading.crit = ReadOptional(fs, base + "_crit");
       reading.max = ReadOptional(fs, base + "_max");
@@ -55,7 +49,7 @@ std::vector<TemperatureReading> ReadThermalZones(const common::FileSystem& fs,
   std::vector<TemperatureReading> readings;
   for (const std::string& zone : NumberedEntries(fs, kThermal, "thermal_zone")) {
     const std::string dir = common::StrCat(kThermal, "/", zone);
-    const std::optional<std::string> type = ReadTrimmed(fs, dir + "/type");
+    const std::optional<std::string> type = ReadAttribute(fs, dir + "/type");
     if (!type) continue;
     std::string hwmon_name = *type;
     for (char& c : hwmon_name) c = c == '-' ? '_' : c;
@@ -67,7 +61,7 @@ std::vector<TemperatureReading> ReadThermalZones(const common::FileSystem& fs,
     reading.input = ReadOptional(fs, dir + "/temp");
     for (int trip = 0; trip < 32; ++trip) {
       const std::string base = common::StrCat(dir, "/trip_point_", trip);
-      const std::optional<std::string> trip_type = ReadTrimmed(fs, base + "_type");
+      const std::optional<std::string> trip_type = ReadAttribute(fs, base + "_type");
       if (!trip_type) break;
       if (*trip_type == "critical") {
         reading.crit = ReadOptional(fs, base + "_temp");
@@ -84,7 +78,7 @@ std::vector<CpuThrottle> ReadThrottle(const common::FileSystem& fs) {
     const std::string dir = common::StrCat(kCpus, "/", cpu);
     CpuThrottle throttle;
     auto count = [&fs](const std::string& path) -> std::optional<uint64_t> {
-      std::optional<std::string> text = ReadTrimmed(fs, path);
+      std::optional<std::string> text = ReadAttribute(fs, path);
       uint64_t value = 0;
       if (text && ParseInt(*text, &value)) return value;
       return std::nullopt;
@@ -92,8 +86,8 @@ std::vector<CpuThrottle> ReadThrottle(const common::FileSystem& fs) {
     throttle.core_count = count(dir + "/thermal_throttle/core_throttle_count");
     throttle.package_count = count(dir + "/thermal_throttle/package_throttle_count");
     if (!throttle.core_count && !throttle.package_count) continue;
-    throttle.package_id = ReadTrimmed(fs, dir + "/topology/physical_package_id").value_or("");
-    throttle.core_id = ReadTrimmed(fs, dir + "/topology/core_id").value_or("");
+    throttle.package_id = ReadAttribute(fs, dir + "/topology/physical_package_id").value_or("");
+    throttle.core_id = ReadAttribute(fs, dir + "/topology/core_id").value_or("");
     cpus.push_back(std::move(throttle));
   }
   return cpus;
