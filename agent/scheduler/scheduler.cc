@@ -16,6 +16,12 @@ std::chrono::steady_clock::duration ToSteady(absl::Duration d) {
   return absl::ToChronoNanoseconds(d);
 }
 
+// One thread per slow probe (at least one, so the pool is valid with none).
+std::size_t SlowThreads(const std::vector<ProbeEntry>& probes) {
+  return std::max<std::size_t>(
+      1, std::count_if(probes.begin(), probes.end(), [](const auto& e) { return e.slow; }));
+}
+
 }  // namespace
 
 Scheduler::Scheduler(boost::asio::io_context& io, std::vector<ProbeEntry> probes,
@@ -30,7 +36,8 @@ Scheduler::Scheduler(boost::asio::io_context& io, std::vector<ProbeEntry> probes
       config_(config),
       tracker_(tracker),
       sink_(std::move(sink)),
-      random_(std::random_device{}()) {
+      random_(std::random_device{}()),
+      slow_pool_(SlowThreads(probes)) {
   for (auto& entry : probes) probes_.push_back({std::move(entry), SteadyTime()});
 }
 

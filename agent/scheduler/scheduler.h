@@ -31,9 +31,11 @@ struct ProbeRun {
 // with equal intervals are collected, and sent, together. A fleet started together is spread
 // by one random phase per agent (within the shortest interval) rather than by jitter on every
 // probe, which would split each cycle into separate messages.
-// Slow probes (those that run commands or wait on other machines) run one at a time on a
-// thread of their own, so they never delay the fast cycle; each one's result arrives later as
-// a cycle of its own, and a slow probe still running when it is due again skips that turn.
+// Slow probes (those that run commands or wait on other machines) each run on a thread of the
+// slow pool, one thread per slow probe, so they never delay the fast cycle nor each other (a
+// printer that does not answer cannot hold up the network checks); each one's result arrives
+// later as a cycle of its own, and a slow probe still running when it is due again skips that
+// turn.
 // A probe that fails keeps its findings standing (it cannot see them clear); one that overruns
 // its deadline is reported TIMED_OUT; either raises a finding about the agent (JudgeSelf). Runs on
 // the io_context's thread; not thread-safe. Destruction waits for a slow probe in progress (bounded
@@ -92,7 +94,7 @@ class Scheduler {
   std::mt19937_64 random_;
   bool stopped_ = false;
   // Last, so it is joined before the members its handlers use go away.
-  boost::asio::thread_pool slow_pool_{1};
+  boost::asio::thread_pool slow_pool_;
 };
 
 }  // namespace medic::agent

@@ -120,6 +120,21 @@ TEST_F(SchedulerTest, SlowProbeNeverDelaysTheFastCycle) {
   EXPECT_LE(updates->runs, 2);
 }
 
+TEST_F(SchedulerTest, HangingSlowProbeNeverHoldsUpAnotherSlowProbe) {
+  // A printer that does not answer must not hold up the network checks.
+  FakeProbe* printers = Add("printers", absl::Seconds(60), absl::Seconds(5), /*slow=*/true);
+  printers->sleep = absl::Milliseconds(600);
+  FakeProbe* services = Add("services", absl::Milliseconds(50), absl::Seconds(5), /*slow=*/true);
+  Scheduler& scheduler = Make();
+  scheduler.RunAllOnce(/*wait_for_slow=*/false);
+  scheduler.Start();
+  io_.run_for(std::chrono::milliseconds(400));
+  scheduler.Stop();
+  // services ran its turns while printers was still inside its first collection.
+  EXPECT_EQ(printers->runs, 1);
+  EXPECT_GE(services->runs, 4);
+}
+
 TEST_F(SchedulerTest, RunAllOnceIsOneCycleOfEveryProbe) {
   Add("cpu", absl::Seconds(15));
   Add("os", absl::Seconds(300));
