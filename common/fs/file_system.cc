@@ -12,23 +12,6 @@
 #include "common/status/errno_status.h"
 
 namespace medic::common {
-namespace {
-
-// Closes a file descriptor when it goes out of scope.
-class FdCloser {
- public:
-  explicit FdCloser(int fd) : fd_(fd) {}
-  ~FdCloser() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FdCloser(const FdCloser&) = delete;
-  FdCloser& operator=(const FdCloser&) = delete;
-
- private:
-  int fd_;
-};
-
-}  // namespace
 
 RootedFileSystem::RootedFileSystem(std::string root) : root_(std::move(root)) {
   while (!root_.empty() && root_.back() == '/') root_.pop_back();
@@ -44,13 +27,12 @@ std::string RootedFileSystem::Resolve(std::string_view path) const {
 absl::StatusOr<std::string> RootedFileSystem::ReadFile(std::string_view path,
                                                        size_t max_bytes) const {
   const std::string real = Resolve(path);
-  int fd = ::open(real.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoToStatus(errno, real);
-  FdCloser closer(fd);
+  UniqueFd fd(::open(real.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoToStatus(errno, real);
   std::string contents;
   char buffer[8192];
   while (contents.size() < max_bytes) {
-    ssize_t n = ::read(fd, buffer, std::min(sizeof(buffer), max_bytes - contents.size()));
+    ssize_t n = ::read(fd.get(), buffer, std::min(sizeof(buffer), max_bytes - contents.size()));
     if (n < 0) {
       if (errno == EINTR) continue;
       return ErrnoToStatus(errno, real);
@@ -110,6 +92,13 @@ absl::StatusOr<FileInfo> RootedFileSystem::Stat(std::string_view path) const {
   info.mtime = absl::TimeFromTimespec(st.st_mtim);
   info.is_dir = S_ISDIR(st.st_mode);
   return info;
+}
+
+absl::StatusOr<UniqueFd> RootedFileSystem::OpenStream(std::string_view path) const {
+  const std::string real = Resolve(path);
+  UniqueFd fd(::open(real.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoToStatus(errno, real);
+  return fd;
 }
 
 }  // namespace medic::common

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/fs/unique_fd.h"
 
 namespace medic::common {
 
@@ -53,6 +54,11 @@ class FileSystem {
 
   // Size, modification time and kind of a file. NotFound when it does not exist.
   virtual absl::StatusOr<FileInfo> Stat(std::string_view path) const = 0;
+
+  // Opens a file to read as a stream, in non-blocking mode: a character device such as
+  // /dev/kmsg answers EAGAIN when it has nothing new instead of waiting. For a reader that
+  // keeps its place between collections; the caller owns the descriptor.
+  virtual absl::StatusOr<UniqueFd> OpenStream(std::string_view path) const = 0;
 };
 
 // The real file system, seen through a root prefix: with root "/srv/fixture", ReadFile
@@ -68,6 +74,7 @@ class RootedFileSystem : public FileSystem {
   absl::StatusOr<std::string> ReadLink(std::string_view path) const override;
   bool Exists(std::string_view path) const override;
   absl::StatusOr<FileInfo> Stat(std::string_view path) const override;
+  absl::StatusOr<UniqueFd> OpenStream(std::string_view path) const override;
 
   const std::string& root() const { return root_; }
 

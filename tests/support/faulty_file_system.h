@@ -20,7 +20,7 @@ class FaultyFileSystem : public common::FileSystem {
   // `base` must outlive this object.
   explicit FaultyFileSystem(const common::FileSystem& base) : base_(base) {}
 
-  // Every ReadFile, ListDir, StatFs and Stat of `path` returns `status` from now on.
+  // Every ReadFile, ListDir, StatFs, Stat and OpenStream of `path` returns `status` from now on.
   void Fail(std::string path, absl::Status status) {
     failures_[std::move(path)] = std::move(status);
   }
@@ -62,6 +62,11 @@ class FaultyFileSystem : public common::FileSystem {
 
   bool Exists(std::string_view path) const override {
     return files_.contains(path) || base_.Exists(path);
+  }
+
+  absl::StatusOr<common::UniqueFd> OpenStream(std::string_view path) const override {
+    if (const absl::Status* failure = FailureFor(path)) return *failure;
+    return base_.OpenStream(path);
   }
 
  private:

@@ -35,6 +35,26 @@ struct DimmCounts {
 // "DIMM_A1 (ce 3, ue 0)" for every DIMM with a non-zero count, in order.
 std::vector<std::string> DimmsWithErrors(const std::vector<DimmCounts>& dimms);
 
+// What a kernel log message reports, when it reports a fault.
+struct KernelError {
+  std::string device;  // the whole disk of an I/O error ("sdb" for "sdb1"); empty for hardware
+};
+
+// A disk I/O error ("blk_update_request: I/O error, dev sdb, sector 2048 op 0x0:(READ) …",
+// "Buffer I/O error on dev sdb1, logical block 0", "critical medium error, dev sdb, …"), a
+// hardware error ("mce: [Hardware Error]: …", "EDAC MC0: 1 CE memory read error …", "PCIe Bus
+// Error: severity=Corrected, …", "AER: Uncorrected (Fatal) error received: …"), or nullopt.
+std::optional<KernelError> ClassifyKernelMessage(std::string_view message);
+
+// The whole disk a partition belongs to: "sdb1" → "sdb", "nvme0n1p2" → "nvme0n1",
+// "mmcblk0p1" → "mmcblk0"; other names ("dm-0", "sdb") as they are.
+std::string WholeDisk(std::string_view device);
+
+// Counts the faults `messages` report into `lines`, one entry per disk and one (device "") for
+// hardware errors, keeping each one's latest message.
+void CountKernelErrors(const std::vector<std::string>& messages,
+                       std::map<std::string, medic::v1::KernelErrorLines>& lines);
+
 inline constexpr std::string_view kHardwareErrors = "hardware.errors";
 inline constexpr std::string_view kDiskIoErrors = "disk.io_errors";
 
@@ -63,11 +83,15 @@ bool CounterHolds(ErrorHistory& history, const std::string& key, uint64_t rise, 
 //    errors_quiet_period passes without a new one.
 //  - hardware.errors on "mce": critical while machine check exceptions (uncorrected CPU or
 //    memory errors) have happened since boot.
-//  - disk.io_errors on a block device (resource "sdb"): warning when its ioerr_cnt rose, or is
-//    non-zero at first sight; held until errors_quiet_period passes without a new one.
+//  - hardware.errors on "kernel": warning when the kernel logged hardware error lines (at first
+//    sight too: they are rare), held until errors_quiet_period passes without a new one.
+//  - disk.io_errors on a block device (resource "sdb"): warning when its ioerr_cnt or its count
+//    of kernel I/O error lines rose, or is non-zero at first sight; held until
+//    errors_quiet_period passes without a new one.
 // A finding standing before (`standing`) whose rise this history never saw (an agent restart)
 // holds for a quiet period from now. Evidence: corrected, uncorrected, new_corrected, dimms
-// (controllers); machine_checks; io_errors, new_io_errors (disks); quiet_period.
+// (controllers); machine_checks; kernel_lines, new_kernel_lines, latest_kernel_line (kernel
+// lines); io_errors, new_io_errors (disks' ioerr_cnt); quiet_period.
 std::vector<medic::v1::Finding> JudgeHardwareErrors(const medic::v1::HardwareErrorsStatus& status,
                                                     absl::Time now,
                                                     const HardwareThresholds& thresholds,

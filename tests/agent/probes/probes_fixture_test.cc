@@ -61,6 +61,9 @@ class OverlayFileSystem : public common::FileSystem {
   absl::StatusOr<common::FileInfo> Stat(std::string_view path) const override {
     return lower_.Stat(path);
   }
+  absl::StatusOr<common::UniqueFd> OpenStream(std::string_view path) const override {
+    return upper_.Exists(path) ? upper_.OpenStream(path) : lower_.OpenStream(path);
+  }
 
  private:
   common::RootedFileSystem upper_;

@@ -1,10 +1,12 @@
 // The hardware_errors probe on Linux: EDAC memory controllers, machine check exceptions in
-// /proc/interrupts, and the SCSI layer's per-disk ioerr_cnt.
+// /proc/interrupts, the SCSI layer's per-disk ioerr_cnt, and the error lines of the kernel log.
 
+#include <map>
 #include <optional>
 
 #include "agent/probes/hardware/hardware_errors_parse.h"
 #include "agent/probes/hardware/hardware_probes.h"
+#include "agent/probes/kernel_log.h"
 #include "agent/probes/probe_util.h"
 #include "agent/probes/text.h"
 
@@ -42,6 +44,16 @@ std::vector<DimmCounts> ReadDimms(const common::FileSystem& fs, const std::strin
     }
   }
   return dimms;
+}
+
+// Why the kernel's error lines are not counted, in words an administrator can act on.
+std::string KernelLogNote(const absl::Status& status) {
+  if (absl::IsNotFound(status)) return "this system has no /dev/kmsg (a container?)";
+  if (absl::IsPermissionDenied(status)) {
+    return "/dev/kmsg is not readable: run the agent as root (or with CAP_SYSLOG) to count the "
+           "kernel's error lines";
+  }
+  return common::StrCat("/dev/kmsg could not be read: ", status.message());
 }
 
 class HardwareErrorsProbe : public Probe {
@@ -90,6 +102,19 @@ class HardwareErrorsProbe : public Probe {
       AddObservation(output.report, "disk.io_errors", device, static_cast<double>(*count), "count");
     }
 
+    // The kernel log is read from where the last collection stopped: each line once.
+    if (absl::StatusOr<std::vector<std::string>> messages = kernel_log_.ReadNew(ctx.fs);
+        messages.ok()) {
+      CountKernelErrors(*messages, kernel_errors_);
+    } else {
+      body.set_kernel_log_note(KernelLogNote(messages.status()));
+    }
+    for (const auto& [device, lines] : kernel_errors_) {
+      *body.add_kernel_errors() = lines;
+      AddObservation(output.report, "hw.kernel_error_lines", device,
+                     static_cast<double>(lines.count()), "count");
+    }
+
     output.findings = JudgeHardwareErrors(body, ctx.clock.Now(),
                                           HardwareThresholds::FromConfig(ctx.config.hardware()),
                                           ctx.standing, history_);
@@ -98,6 +123,9 @@ class HardwareErrorsProbe : public Probe {
 
  private:
   ErrorHistory history_;  // counters of the previous collections
+  KernelLogReader kernel_log_;
+  // Error lines counted since the agent started, by disk ("" for hardware errors).
+  std::map<std::string, medic::v1::KernelErrorLines> kernel_errors_;
 };
 
 }  // namespace

@@ -1,6 +1,9 @@
 #include "agent/probes/hardware/hardware_errors_parse.h"
 
+#include <map>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -122,6 +125,118 @@ TEST(JudgeHardwareErrorsTest, StandingAfterRestartStartsItsQuietPeriodNow) {
               ElementsAre("disk.io_errors@sdb warning"));
   now += absl::Hours(13);
   EXPECT_THAT(JudgeHardwareErrors(Status(0, 0, 3), now, t, standing, history), IsEmpty());
+}
+
+TEST(WholeDiskTest, PartitionsMapToTheirDisk) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"sdb1", "sdb"},          {"sdb", "sdb"},           {"vda2", "vda"},
+      {"xvda1", "xvda"},        {"nvme0n1p2", "nvme0n1"}, {"nvme0n1", "nvme0n1"},
+      {"mmcblk0p1", "mmcblk0"}, {"mmcblk0", "mmcblk0"},   {"dm-0", "dm-0"},
+      {"md127", "md127"},
+  };
+  for (const auto& [partition, disk] : cases) EXPECT_EQ(WholeDisk(partition), disk) << partition;
+}
+
+TEST(ClassifyKernelMessageTest, DiskAndHardwareErrorLines) {
+  // Lines as kernels 4.x–6.x print them; nullopt marks a line that is not a fault.
+  const std::pair<const char*, std::optional<std::string>> cases[] = {
+      {"blk_update_request: I/O error, dev sdb, sector 2048 op 0x0:(READ) flags 0x0 phys_seg 1 "
+       "prio class 0",
+       "sdb"},
+      {"I/O error, dev nvme0n1, sector 1953525000 op 0x1:(WRITE) flags 0x800", "nvme0n1"},
+      {"Buffer I/O error on dev sdb1, logical block 0, async page read", "sdb"},
+      {"print_req_error: critical medium error, dev sda, sector 7814037000", "sda"},
+      {"critical target error, dev sdc, sector 12 op 0x0:(READ)", "sdc"},
+      {"mce: [Hardware Error]: Machine check events logged", ""},
+      {"{1}[Hardware Error]: event severity: corrected", ""},
+      {"EDAC MC0: 1 CE memory read error on CPU_SrcID#0_Ha#0_Chan#1_DIMM#0", ""},
+      {"pcieport 0000:00:1c.5: AER: Corrected error received: 0000:03:00.0", ""},
+      {"pcieport 0000:00:1c.5: PCIe Bus Error: severity=Corrected, type=Physical Layer", ""},
+      {"EDAC MC: Ver: 3.0.0", std::nullopt},
+      {"EXT4-fs (sda1): mounted filesystem with ordered data mode", std::nullopt},
+      {"usb 1-4: new high-speed USB device number 3 using xhci_hcd", std::nullopt},
+      {"I/O error without a device", std::nullopt},
+  };
+  for (const auto& [message, device] : cases) {
+    std::optional<KernelError> error = ClassifyKernelMessage(message);
+    ASSERT_EQ(error.has_value(), device.has_value()) << message;
+    if (error) {
+      EXPECT_EQ(error->device, *device) << message;
+    }
+  }
+}
+
+TEST(CountKernelErrorsTest, CountsPerDiskAndKeepsTheLatest) {
+  std::map<std::string, medic::v1::KernelErrorLines> lines;
+  CountKernelErrors({"I/O error, dev sdb, sector 8 op 0x0:(READ)", "usb 1-4: new device",
+                     "Buffer I/O error on dev sdb1, logical block 1",
+                     "mce: [Hardware Error]: Machine check events logged"},
+                    lines);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines.at("sdb").count(), 2u);
+  EXPECT_EQ(lines.at("sdb").latest(), "Buffer I/O error on dev sdb1, logical block 1");
+  EXPECT_EQ(lines.at("").count(), 1u);
+}
+
+medic::v1::HardwareErrorsStatus KernelLines(uint64_t disk_lines, uint64_t hardware_lines) {
+  medic::v1::HardwareErrorsStatus s;
+  if (hardware_lines > 0) {
+    medic::v1::KernelErrorLines& hw = *s.add_kernel_errors();
+    hw.set_count(hardware_lines);
+    hw.set_latest("mce: [Hardware Error]: Machine check events logged");
+  }
+  if (disk_lines > 0) {
+    medic::v1::KernelErrorLines& disk = *s.add_kernel_errors();
+    disk.set_device("sdb");
+    disk.set_count(disk_lines);
+    disk.set_latest("I/O error, dev sdb, sector 8 op 0x0:(READ)");
+  }
+  return s;
+}
+
+// A disk without an ioerr_cnt (NVMe, virtio) still gets disk.io_errors from the kernel's lines.
+TEST(JudgeHardwareErrorsTest, KernelLinesRaiseHoldAndClear) {
+  const HardwareThresholds t;
+  absl::Time now = absl::FromUnixSeconds(1'700'000'000);
+  ErrorHistory history;
+  EXPECT_THAT(JudgeHardwareErrors(KernelLines(0, 0), now, t, {}, history), IsEmpty());
+
+  now += absl::Minutes(1);
+  std::vector<medic::v1::Finding> raised =
+      JudgeHardwareErrors(KernelLines(2, 1), now, t, {}, history);
+  ASSERT_THAT(Keys(raised),
+              ElementsAre("hardware.errors@kernel warning", "disk.io_errors@sdb warning"));
+  EXPECT_EQ(raised[1].evidence().at("new_kernel_lines"), "2");
+  EXPECT_EQ(raised[1].evidence().at("latest_kernel_line"),
+            "I/O error, dev sdb, sector 8 op 0x0:(READ)");
+  EXPECT_EQ(raised[1].summary(),
+            "Disk sdb: 2 I/O error lines in the kernel log (2 new); the latest: I/O error, dev "
+            "sdb, sector 8 op 0x0:(READ)");
+  EXPECT_EQ(raised[0].evidence().at("kernel_lines"), "1");
+
+  // Quiet for 23 hours: both hold; a day after the last line: both clear.
+  now += absl::Hours(23);
+  EXPECT_THAT(JudgeHardwareErrors(KernelLines(2, 1), now, t, raised, history), testing::SizeIs(2));
+  now += absl::Hours(1);
+  EXPECT_THAT(JudgeHardwareErrors(KernelLines(2, 1), now, t, raised, history), IsEmpty());
+}
+
+// One disk.io_errors per disk, whether its ioerr_cnt, its kernel lines or both tell.
+TEST(JudgeHardwareErrorsTest, CounterAndKernelLinesOfOneDiskAreOneFinding) {
+  const HardwareThresholds t;
+  const absl::Time now = absl::FromUnixSeconds(1'700'000'000);
+  medic::v1::HardwareErrorsStatus status = KernelLines(1, 0);
+  medic::v1::DiskErrors& disk = *status.add_disks();
+  disk.set_device("sdb");
+  disk.set_io_errors(4);
+  ErrorHistory history;
+  std::vector<medic::v1::Finding> findings = JudgeHardwareErrors(status, now, t, {}, history);
+  ASSERT_THAT(Keys(findings), ElementsAre("disk.io_errors@sdb warning"));
+  EXPECT_EQ(findings[0].evidence().at("io_errors"), "4");
+  EXPECT_EQ(findings[0].evidence().at("kernel_lines"), "1");
+  EXPECT_EQ(findings[0].summary(),
+            "Disk sdb failed 4 new I/O requests (4 since boot); 1 I/O error line in the kernel "
+            "log (1 new); the latest: I/O error, dev sdb, sector 8 op 0x0:(READ)");
 }
 
 }  // namespace
