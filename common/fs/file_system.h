@@ -61,11 +61,21 @@ class FileSystem {
   virtual absl::StatusOr<UniqueFd> OpenStream(std::string_view path) const = 0;
 };
 
+// Descriptors of /proc and /sys files kept open between reads; see RootedFileSystem.
+class OpenFileCache;
+
 // The real file system, seen through a root prefix: with root "/srv/fixture", ReadFile
 // ("/proc/meminfo") reads "/srv/fixture/proc/meminfo". Root "/" is the live machine.
+// Files of procfs and sysfs are kept open (up to `keep_open` of them, least recently read
+// closed first) and read again from offset 0, which makes the kernel generate their text
+// anew: most of a fast collection's cost was opening and closing them. A kept file whose
+// object went away (a network interface removed: ENODEV) is opened again by path.
 class RootedFileSystem : public FileSystem {
  public:
-  explicit RootedFileSystem(std::string root);
+  static constexpr size_t kDefaultKeepOpen = 128;
+  explicit RootedFileSystem(std::string root, size_t keep_open = kDefaultKeepOpen);
+  ~RootedFileSystem() override;
+  RootedFileSystem(RootedFileSystem&&) noexcept;
 
   absl::StatusOr<std::string> ReadFile(std::string_view path,
                                        size_t max_bytes = 4 << 20) const override;
@@ -82,7 +92,8 @@ class RootedFileSystem : public FileSystem {
   std::string Resolve(std::string_view path) const;
 
  private:
-  std::string root_;  // without a trailing slash; empty for "/"
+  std::string root_;                           // without a trailing slash; empty for "/"
+  std::unique_ptr<OpenFileCache> open_files_;  // null when nothing is kept open
 };
 
 }  // namespace medic::common

@@ -1,5 +1,7 @@
 #include "common/fs/file_system.h"
 
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -189,6 +191,74 @@ TEST_F(RootedFileSystemTest, Exists) {
   EXPECT_FALSE(fs.Exists("/proc/nope"));
   // Paths are looked up under the root, not on the live machine.
   EXPECT_FALSE(fs.Exists("/proc/self"));
+}
+
+// A fixture's /proc is plain files: never kept open, so a file replaced by rename (as tests
+// and package managers do) reads new.
+TEST_F(RootedFileSystemTest, PlainFilesUnderProcAreReadAfresh) {
+  RootedFileSystem fs(root_);
+  EXPECT_EQ(*fs.ReadFile("/proc/meminfo"), "MemTotal: 16 kB\n");
+  Write("/proc/meminfo.new", "MemTotal: 32 kB\n");
+  std::filesystem::rename(root_ + "/proc/meminfo.new", root_ + "/proc/meminfo");
+  EXPECT_EQ(*fs.ReadFile("/proc/meminfo"), "MemTotal: 32 kB\n");
+}
+
+size_t OpenDescriptors() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++n;
+  }
+  return n;
+}
+
+// The live machine's procfs/sysfs files stay open between reads, and each read is fresh.
+TEST(RootedFileSystemKeepOpenTest, PseudoFilesStayOpenAndReadFresh) {
+  RootedFileSystem fs("/");
+  const size_t before = OpenDescriptors();
+  const absl::StatusOr<std::string> first = fs.ReadFile("/proc/uptime");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(OpenDescriptors(), before + 1);
+  ::usleep(20'000);
+  const absl::StatusOr<std::string> second = fs.ReadFile("/proc/uptime");
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(OpenDescriptors(), before + 1);  // the same descriptor, read again
+  EXPECT_NE(*first, *second);                // the kernel wrote the text anew
+  // Long files come whole through a kept descriptor too.
+  const absl::StatusOr<std::string> maps = fs.ReadFile("/proc/self/maps");
+  ASSERT_TRUE(maps.ok());
+  EXPECT_EQ(fs.ReadFile("/proc/self/maps")->substr(0, 64), maps->substr(0, 64));
+}
+
+TEST(RootedFileSystemKeepOpenTest, KeepsAtMostItsCapacityAndNoneWhenZero) {
+  const size_t before = OpenDescriptors();
+  {
+    RootedFileSystem fs("/", /*keep_open=*/2);
+    for (const char* path : {"/proc/uptime", "/proc/loadavg", "/proc/stat", "/proc/loadavg"}) {
+      ASSERT_TRUE(fs.ReadFile(path).ok()) << path;
+    }
+    EXPECT_EQ(OpenDescriptors(), before + 2);
+  }
+  EXPECT_EQ(OpenDescriptors(), before);  // closed with the file system
+  RootedFileSystem uncached("/", /*keep_open=*/0);
+  ASSERT_TRUE(uncached.ReadFile("/proc/uptime").ok());
+  EXPECT_EQ(OpenDescriptors(), before);
+}
+
+// A kept file whose object went away (a process exited; a network interface removed) is
+// looked up again by path: NotFound, not a stale answer.
+TEST(RootedFileSystemKeepOpenTest, FileOfAGoneObjectIsNotFound) {
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  RootedFileSystem fs("/");
+  const std::string path = "/proc/" + std::to_string(child) + "/stat";
+  ASSERT_TRUE(fs.ReadFile(path).ok());
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  EXPECT_EQ(fs.ReadFile(path).status().code(), absl::StatusCode::kNotFound);
 }
 
 struct ErrnoCase {
