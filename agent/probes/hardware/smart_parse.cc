@@ -4,6 +4,7 @@
 #include <map>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "agent/probes/hardware/hardware_util.h"
 #include "agent/probes/text.h"
@@ -183,6 +184,12 @@ absl::StatusOr<medic::v1::SmartDisk> ParseSmartctlJson(std::string_view json,
 
   if ((exit_status & (kSmartctlBadCommandLine | kSmartctlOpenFailed)) != 0) {
     std::string message = SmartctlMessage(root);
+    // --nocheck=standby: "Device is in STANDBY mode, exit(2)" (or SLEEP, IDLE_B, ...).
+    if (absl::StrContains(message, "STANDBY") || absl::StrContains(message, "SLEEP")) {
+      disk.set_asleep(true);
+      disk.set_note("asleep (standby): not woken just to read SMART");
+      return disk;
+    }
     disk.set_note(message.empty() ? "smartctl could not open the device" : message);
     return disk;
   }
@@ -221,6 +228,12 @@ std::vector<medic::v1::Finding> JudgeSmart(const medic::v1::SmartStatus& status,
   std::vector<medic::v1::Finding> findings;
   for (const medic::v1::SmartDisk& disk : status.disks()) {
     const medic::v1::Finding* was = StandingFinding(standing, kDiskSmartFailing, disk.device());
+    // A disk that could not be read this turn (asleep, smartctl failed) cannot be seen to heal:
+    // its finding stands as it was.
+    if (!disk.note().empty() && !disk.has_passed()) {
+      if (was != nullptr) findings.push_back(*was);
+      continue;
+    }
     bool critical = false;
     bool warning = false;
     bool counters_hold = false;

@@ -1,5 +1,5 @@
 // The smart probe on Linux: the whole disks of /sys/block, each read with
-// `smartctl --json --all /dev/NAME`.
+// `smartctl --json --all --nocheck=standby /dev/NAME`.
 
 #include <algorithm>
 
@@ -43,7 +43,9 @@ class SmartProbe : public Probe {
         continue;
       }
       RETURN_IF_ERROR(CheckDeadline(ctx, common::StrCat("smartctl ", path)));
-      const std::vector<std::string> argv = {"smartctl", "--json", "--all", path};
+      // --nocheck=standby: a spun-down laptop or NAS disk is not woken up every hour.
+      const std::vector<std::string> argv = {"smartctl", "--json", "--all", "--nocheck=standby",
+                                             path};
       absl::StatusOr<common::CommandResult> run =
           ctx.commands.Run(argv, ctx.deadline - ctx.clock.Now(), kMaxOutput);
       if (absl::IsNotFound(run.status())) {

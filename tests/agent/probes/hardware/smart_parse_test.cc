@@ -102,6 +102,13 @@ TEST(ParseSmartctlJsonTest, Table) {
              {"string": "Please specify device type with the -d option.",
               "severity": "information"}], "exit_status": 1}})",
        1, R"(exit_status: 1 note: "/dev/sdb: Unknown USB bridge [0x0bc2:0x231a (0x100)]")"},
+      {"disk spun down: --nocheck=standby left it asleep",
+       R"json({"smartctl": {"messages": [{"string": "Device is in STANDBY mode, exit(2)",
+             "severity": "information"}], "exit_status": 2},
+           "device": {"name": "/dev/sdb", "protocol": "ATA"}})json",
+       2,
+       R"(protocol: "ATA" exit_status: 2 asleep: true
+          note: "asleep (standby): not woken just to read SMART")"},
       {"device open failed without a message",
        R"({"smartctl": {"exit_status": 2}, "device": {"name": "/dev/sdc"}})", 2,
        R"(exit_status: 2 note: "smartctl could not open the device")"},
@@ -253,6 +260,20 @@ TEST(JudgeSmartTest, StandingAfterRestartHoldsFromNow) {
   EXPECT_THAT(Keys(JudgeSmart(status, kNow, kQuiet, {was}, history)),
               ElementsAre("/dev/sda warning"));
   EXPECT_THAT(JudgeSmart(status, kNow + kQuiet, kQuiet, {was}, history), IsEmpty());
+}
+
+// A finding cannot clear while the disk sleeps: the probe did not see it heal.
+TEST(JudgeSmartTest, AsleepDiskKeepsItsFinding) {
+  medic::v1::Finding was;
+  was.set_code("disk.smart_failing");
+  was.set_resource("/dev/sda");
+  was.set_severity(medic::v1::SEVERITY_CRITICAL);
+  const medic::v1::SmartStatus asleep = Status(
+      R"(disks { device: "/dev/sda" asleep: true note: "asleep (standby): not woken just to read SMART" })");
+  ErrorHistory history;
+  EXPECT_THAT(Keys(JudgeSmart(asleep, kNow, kQuiet, {was}, history)),
+              ElementsAre("/dev/sda critical"));
+  EXPECT_THAT(JudgeSmart(asleep, kNow, kQuiet, {}, history), IsEmpty());
 }
 
 TEST(JudgeSmartTest, WearDoesNotHoldOldCounters) {
