@@ -197,8 +197,8 @@ TEST(SmartProbeTest, AsksEachDiskAndNotesUnreadableOutput) {
   absl::StatusOr<ProbeOutput> output =
       medic::testing::CollectWithCommands(*probe, fs, commands, clock);
   ASSERT_TRUE(output.ok()) << output.status();
-  EXPECT_THAT(commands.ran_,
-              ElementsAre("smartctl --json --all /dev/nvme0n1", "smartctl --json --all /dev/sda"));
+  EXPECT_THAT(commands.ran_, ElementsAre("smartctl --json --all --nocheck=standby /dev/nvme0n1",
+                                         "smartctl --json --all --nocheck=standby /dev/sda"));
   ASSERT_EQ(output->report.smart().disks_size(), 2);
   EXPECT_EQ(output->report.smart().disks(1).device(), "/dev/sda");
   EXPECT_THAT(output->report.smart().disks(1).note(), HasSubstr("smartctl output is not JSON"));
