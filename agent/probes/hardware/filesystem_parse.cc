@@ -65,6 +65,15 @@ std::string PctText(double pct) { return absl::StrFormat("%.1f", pct); }
 
 }  // namespace
 
+bool IsNetworkFilesystem(std::string_view type) {
+  for (std::string_view network :
+       {"nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "ceph", "glusterfs", "9p", "afs", "davfs",
+        "fuse.sshfs", "fuse.glusterfs", "fuse.s3fs", "fuse.rclone", "fuse.davfs2"}) {
+    if (type == network) return true;
+  }
+  return false;
+}
+
 std::string DecodeMountField(std::string_view field) {
   std::string decoded;
   decoded.reserve(field.size());

@@ -25,6 +25,10 @@ struct MountEntry {
   bool read_only = false;   // "ro" among the options
 };
 
+// Whether a filesystem type is served over the network (nfs, nfs4, cifs, smb3, sshfs, ceph,
+// glusterfs, 9p, davfs, afs, ...): its statvfs(3) waits for the server, possibly for good.
+bool IsNetworkFilesystem(std::string_view type);
+
 // Decodes the octal escapes the kernel writes for space, tab, newline and backslash in mount
 // fields ("\040" → " "). A backslash not followed by three octal digits is kept as it is.
 std::string DecodeMountField(std::string_view field);

@@ -1,8 +1,14 @@
 // What the Linux probes do across collections, with config, and when a step fails or runs late.
 
+#include <sys/stat.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "agent/probes/hardware/hardware_probes.h"
 #include "agent/probes/network/network_probes.h"
 #include "agent/probes/os/os_probes.h"
@@ -11,6 +17,7 @@
 #include "tests/support/faulty_file_system.h"
 #include "tests/support/fixture_file_system.h"
 #include "tests/support/probe_harness.h"
+#include "tests/support/process.h"
 
 namespace medic::agent {
 namespace {
@@ -136,6 +143,69 @@ TEST(FilesystemsProbeTest, StopsAtTheDeadlineNamingTheMount) {
   ASSERT_FALSE(output.ok());
   EXPECT_EQ(output.status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_EQ(std::string(output.status().message()), "deadline passed before statvfs /");
+}
+
+// An NFS share whose server is gone: statvfs blocks in the kernel. The probe reports that mount
+// as not answering within its time, the local disks as usual, and does not pile up calls on
+// the stuck mount; once statvfs returns, the mount is read again.
+TEST(FilesystemsProbeTest, StuckNetworkMountDoesNotStopTheProbe) {
+  test::TempDir root;
+  ASSERT_EQ(::mkdir(root.File("proc").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir(root.File("proc/self").c_str(), 0755), 0);
+  test::WriteFile(root.File("proc/self/mounts"),
+                  "/dev/sda1 / ext4 rw,relatime 0 0\n"
+                  "fs1:/export/home /mnt/home nfs4 rw,relatime,hard 0 0\n");
+  test::WriteFile(root.File("statfs.txt"),
+                  "/ 100000000 50000000 1000 500\n/mnt/home 200000000 100000000 2000 1000\n");
+  FixtureFileSystem fixture(root.path());
+  FaultyFileSystem fs(fixture);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool server_back = false;
+  std::atomic<int> home_calls = 0;
+  const auto release = [&] {
+    {
+      std::lock_guard lock(mu);
+      server_back = true;
+    }
+    cv.notify_all();
+  };
+  // The blocked thread must not outlive what it waits on, even when an assertion fails.
+  absl::Cleanup release_at_exit = release;
+  fs.OnStatFs([&](std::string_view path) {
+    if (path != "/mnt/home") return;
+    ++home_calls;
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return server_back; });
+  });
+  common::RealClock clock;
+  std::unique_ptr<Probe> probe = NewFilesystemsProbe();
+
+  for (int turn = 0; turn < 2; ++turn) {
+    absl::StatusOr<ProbeOutput> output =
+        Collect(*probe, fs, clock, {}, {}, /*budget=*/absl::Milliseconds(300));
+    ASSERT_TRUE(output.ok()) << output.status();
+    const auto& filesystems = output->report.filesystems().filesystems();
+    ASSERT_EQ(filesystems.size(), 2);
+    EXPECT_EQ(filesystems[0].mount_point(), "/");
+    EXPECT_EQ(filesystems[0].free_bytes(), 50000000u);
+    EXPECT_EQ(filesystems[1].mount_point(), "/mnt/home");
+    EXPECT_THAT(filesystems[1].error(),
+                HasSubstr(turn == 0 ? "did not answer within" : "has not answered for"));
+    EXPECT_THAT(filesystems[1].error(), HasSubstr("is its server reachable?"));
+  }
+  EXPECT_EQ(home_calls, 1);  // the stuck call was not repeated
+
+  release();
+  absl::StatusOr<ProbeOutput> output;
+  for (int attempt = 0; attempt < 50; ++attempt) {  // the blocked thread returns soon
+    output = Collect(*probe, fs, clock, {}, {}, /*budget=*/absl::Seconds(2));
+    ASSERT_TRUE(output.ok()) << output.status();
+    if (output->report.filesystems().filesystems(1).error().empty()) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(output->report.filesystems().filesystems(1).free_bytes(), 100000000u);
+  EXPECT_EQ(home_calls, 2);
 }
 
 TEST(NetworkProbeTest, StopsAtTheDeadline) {

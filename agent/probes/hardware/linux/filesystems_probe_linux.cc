@@ -1,5 +1,11 @@
 // The filesystems probe on Linux: the mount table and statvfs(3) of every mount worth reporting.
 
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
 #include "agent/probes/hardware/filesystem_parse.h"
 #include "agent/probes/hardware/hardware_probes.h"
 #include "agent/probes/probe_util.h"
@@ -31,6 +37,61 @@ absl::StatusOr<std::vector<MountEntry>> ReadMounts(const common::FileSystem& fs)
   return mounts;
 }
 
+// How long a network filesystem's statvfs may take before it counts as not answering.
+constexpr absl::Duration kNetworkStatFsTimeout = absl::Seconds(1);
+
+// statvfs(3) of network filesystems on threads of their own. A hard-mounted NFS share whose
+// server is gone blocks statvfs in the kernel, possibly for good; the probe (and the fast
+// cycle it runs in) must go on, so each call gets a thread and a timeout. A call that has not
+// returned is not repeated: the mount is reported as not answering until it does.
+class NetworkStatFs {
+ public:
+  absl::StatusOr<common::FsStats> StatFs(const common::FileSystem& fs, const std::string& mount,
+                                         absl::Duration timeout) {
+    if (auto it = pending_.find(mount); it != pending_.end()) {
+      std::unique_lock lock(it->second->mu);
+      if (!it->second->done) {
+        return absl::DeadlineExceededError(
+            common::StrCat("statvfs ", mount, " has not answered for ",
+                           common::HumanDuration(absl::Now() - it->second->started),
+                           ": is its server reachable?"));
+      }
+      lock.unlock();
+      pending_.erase(it);  // it came back: ask afresh
+    }
+    auto call = std::make_shared<Call>();
+    call->started = absl::Now();
+    // The thread reads `fs` only before the system call that may block: the agent's file
+    // system outlives every collection, and a thread still blocked at exit ends with the
+    // process.
+    std::thread([call, &fs, mount] {
+      absl::StatusOr<common::FsStats> result = fs.StatFs(mount);
+      std::lock_guard lock(call->mu);
+      call->result = std::move(result);
+      call->done = true;
+      call->cv.notify_all();
+    }).detach();
+    std::unique_lock lock(call->mu);
+    if (call->cv.wait_for(lock, absl::ToChronoNanoseconds(timeout), [&] { return call->done; })) {
+      return call->result;
+    }
+    pending_[mount] = call;
+    return absl::DeadlineExceededError(common::StrCat("statvfs ", mount, " did not answer within ",
+                                                      common::HumanDuration(timeout),
+                                                      ": is its server reachable?"));
+  }
+
+ private:
+  struct Call {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    absl::StatusOr<common::FsStats> result;
+    absl::Time started;
+  };
+  std::map<std::string, std::shared_ptr<Call>> pending_;  // calls that have not returned yet
+};
+
 class FilesystemsProbe : public Probe {
  public:
   std::string_view name() const override { return "filesystems"; }
@@ -44,12 +105,15 @@ class FilesystemsProbe : public Probe {
     medic::v1::FilesystemsStatus& body = *output.report.mutable_filesystems();
     const std::vector<MountEntry> selected = SelectMounts(*mounts, ctx.config.filesystems());
     for (const MountEntry& mount : selected) {
-      // statvfs blocks while a network filesystem's server is away: stop at the deadline.
       if (absl::Status status = CheckDeadline(ctx, common::StrCat("statvfs ", mount.mount_point));
           !status.ok()) {
         return status;
       }
-      absl::StatusOr<common::FsStats> stats = ctx.fs.StatFs(mount.mount_point);
+      absl::StatusOr<common::FsStats> stats =
+          IsNetworkFilesystem(mount.type)
+              ? network_.StatFs(ctx.fs, mount.mount_point,
+                                std::min(kNetworkStatFsTimeout, ctx.deadline - ctx.clock.Now()))
+              : ctx.fs.StatFs(mount.mount_point);
       medic::v1::Filesystem& fs = *body.add_filesystems();
       if (!stats.ok()) {
         fs = ToFilesystem(mount, common::FsStats{});
@@ -72,6 +136,9 @@ class FilesystemsProbe : public Probe {
     }
     return output;
   }
+
+ private:
+  NetworkStatFs network_;
 };
 
 }  // namespace

@@ -385,3 +385,18 @@ INSTANTIATE_TEST_SUITE_P(Rows, HumanBytesTest,
 
 }  // namespace
 }  // namespace medic::agent
+
+namespace medic::agent {
+namespace {
+
+TEST(IsNetworkFilesystemTest, ServersVersusLocalDisks) {
+  for (const char* type : {"nfs", "nfs4", "cifs", "smb3", "fuse.sshfs", "ceph", "9p"}) {
+    EXPECT_TRUE(IsNetworkFilesystem(type)) << type;
+  }
+  for (const char* type : {"ext4", "xfs", "btrfs", "vfat", "tmpfs", "fuse.portal", "nfsd", ""}) {
+    EXPECT_FALSE(IsNetworkFilesystem(type)) << type;
+  }
+}
+
+}  // namespace
+}  // namespace medic::agent
