@@ -3,6 +3,7 @@
 //    fast cycle; target <= 0.2 ms CPU);
 //  - BM_AllFastProbes: every probe NewProbes() gives that is not `slow`, once each (target
 //    <= 1 ms CPU);
+//  - BM_Probe/NAME/live: each fast probe alone on this machine, to see where the time goes;
 //  - BM_Floor: the bare reads the fast cycle cannot avoid: /proc/stat, /proc/meminfo,
 //    /proc/net/dev and statvfs(3) of every mount the filesystems probe reports, with plain
 //    open/read/close.
@@ -147,6 +148,16 @@ void BM_FastCycle(benchmark::State& state, Tree tree) {
   RunProbes(state, GetMachine(tree), probes);
 }
 
+// One fast probe alone on the live machine: where the fast cycle's time goes.
+void BM_Probe(benchmark::State& state, std::string name) {
+  const Machine& machine = GetMachine(Tree::kLive);
+  std::vector<std::unique_ptr<Probe>> probes;
+  for (agent::ProbeEntry& entry : agent::NewProbes(machine.config)) {
+    if (entry.probe->name() == name) probes.push_back(std::move(entry.probe));
+  }
+  RunProbes(state, machine, probes);
+}
+
 void BM_AllFastProbes(benchmark::State& state, Tree tree) {
   const Machine& machine = GetMachine(tree);
   std::vector<std::unique_ptr<Probe>> probes;
@@ -247,6 +258,12 @@ class RatioReporter : public benchmark::ConsoleReporter {
 };
 
 void Register() {
+  for (agent::ProbeEntry& entry : agent::NewProbes(medic::v1::AgentConfig())) {
+    if (entry.slow) continue;
+    const std::string name(entry.probe->name());
+    benchmark::RegisterBenchmark(("BM_Probe/" + name + "/live").c_str(), BM_Probe, name)
+        ->Unit(benchmark::kMicrosecond);
+  }
   for (const auto& [tree, suffix] : {std::pair{Tree::kLive, "live"},
                                      {Tree::kLiveReopen, "live-reopen"},
                                      {Tree::kFixture, "fixture"}}) {
