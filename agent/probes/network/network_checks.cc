@@ -378,6 +378,9 @@ std::vector<Finding> JudgeInterfaces(const medic::v1::NetworkInfo& info,
       down.push_back(&nic);
     }
   }
+  // Without a watch list, a port nobody uses (a laptop's Ethernet while on Wi-Fi) is no
+  // finding: only losing every link is.
+  if (settings.watch_interfaces.empty() && any_link) down.clear();
   for (const medic::v1::NetworkInterface* nic : down) {
     Finding f = Make("net.link_down",
                      any_link ? medic::v1::SEVERITY_WARNING : medic::v1::SEVERITY_CRITICAL,

@@ -85,9 +85,10 @@ std::vector<medic::v1::Finding> JudgeConnectivity(const medic::v1::ConnectivityS
                                                   const NetworkSettings& settings);
 
 // The network probe's findings, from its report:
-//  - net.link_down (resource = interface): a watched interface (watch_interfaces, else every
-//    physical or wireless one that is administratively up) that is down or has no carrier;
-//    critical when no watched interface has a link left;
+//  - net.link_down (resource = interface): with watch_interfaces, each of them that is down or
+//    has no carrier (critical when none has a link left, else warning); without, every
+//    physical or wireless interface that is administratively up but has no carrier, only when
+//    none of them has a link (the machine is off the network; critical);
 //  - net.no_address (warning): a physical or wireless interface, up with carrier, with neither
 //    an IPv4 address nor a global IPv6 one;
 //  - net.interface_errors (warning): errors_per_min at or above interface_errors_per_min;

@@ -197,12 +197,12 @@ INSTANTIATE_TEST_SUITE_P(
         JudgeCase{"cable_out",
                   "interfaces { name: 'eth0' physical: true up: true carrier: false }",
                   {{"net.link_down", "eth0", kCritical}}},
-        // Wi-Fi still has a link: the unplugged Ethernet is a warning.
+        // A laptop on Wi-Fi with its Ethernet port unused: nothing to report.
         JudgeCase{"cable_out_wifi_up",
                   "interfaces { name: 'eth0' physical: true up: true carrier: false } "
                   "interfaces { name: 'wlan0' wireless: true physical: true up: true carrier: true "
                   "addresses: '192.168.1.5/24' }",
-                  {{"net.link_down", "eth0", kWarning}}},
+                  {}},
         // Switched off on purpose (admin down) and not in a watch list: not judged.
         JudgeCase{"admin_down_unwatched",
                   "interfaces { name: 'eth1' physical: true up: false carrier: false } "
@@ -227,12 +227,17 @@ INSTANTIATE_TEST_SUITE_P(
                   {{"net.wifi_weak", "wlan0", kWarning}}}),
     [](const auto& info) { return info.param.name; });
 
-TEST(JudgeInterfacesTest, WatchListJudgesVirtualAndAdminDownInterfaces) {
+TEST(JudgeInterfacesTest, WatchListJudgesEachListedInterface) {
   NetworkSettings settings;
-  settings.watch_interfaces = {"veth0"};
-  EXPECT_EQ(Codes(JudgeInterfaces(Info("interfaces { name: 'veth0' up: false }"), settings)),
+  settings.watch_interfaces = {"veth0", "eth0", "eth1"};
+  // A virtual interface switched off, and a cable out while another link is up: a warning each.
+  EXPECT_EQ(Codes(JudgeInterfaces(Info("interfaces { name: 'veth0' up: false } "
+                                       "interfaces { name: 'eth0' up: true carrier: false } "
+                                       "interfaces { name: 'eth1' up: true carrier: true "
+                                       "addresses: '10.0.0.2/24' }"),
+                                  settings)),
             (std::vector<std::tuple<std::string, std::string, medic::v1::Severity>>{
-                {"net.link_down", "veth0", kCritical}}));
+                {"net.link_down", "veth0", kWarning}, {"net.link_down", "eth0", kWarning}}));
 }
 
 TEST(NetworkSettingsTest, DefaultTestNamesComeFromTheCollectorAndTheIntranetName) {
