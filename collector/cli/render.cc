@@ -367,9 +367,9 @@ const Finding* StandingFinding(const medic::v1::MachineHealth& health, std::stri
 // time itself, which a technician copies into a ticket.
 std::string SinceWords(const Finding* f) {
   if (f == nullptr || !f->has_raised_at()) return "";
-  return common::StrCat("since ", absl::FormatTime("%b %d %H:%M UTC",
-                                                   common::FromProtoTime(f->raised_at()),
-                                                   absl::UTCTimeZone()));
+  return common::StrCat("since ",
+                        absl::FormatTime("%b %d %H:%M UTC", common::FromProtoTime(f->raised_at()),
+                                         absl::UTCTimeZone()));
 }
 std::string Since(const Finding* f) {
   const std::string words = SinceWords(f);
@@ -445,15 +445,16 @@ std::string NetworkSection(const medic::v1::MachineHealth& health) {
                         i.addresses().empty() ? "no address" : absl::StrJoin(i.addresses(), " "));
       line += Flag(StandingFinding(health, "net.no_address", i.name()), "NO ADDRESS");
       if (i.has_dhcp_lease() && i.dhcp_lease().has_expires()) {
-        common::StrAppend(&line, ", DHCP lease from ", i.dhcp_lease().server(), " until ",
-                          absl::FormatTime("%b %d %H:%M UTC",
-                                           common::FromProtoTime(i.dhcp_lease().expires()),
-                                           absl::UTCTimeZone()));
+        common::StrAppend(
+            &line, ", DHCP lease from ", i.dhcp_lease().server(), " until ",
+            absl::FormatTime("%b %d %H:%M UTC", common::FromProtoTime(i.dhcp_lease().expires()),
+                             absl::UTCTimeZone()));
       }
-      if (i.carrier_changes() > 2) common::StrAppend(&line, ", link changed ", i.carrier_changes(), " times");
+      if (i.carrier_changes() > 2)
+        common::StrAppend(&line, ", link changed ", i.carrier_changes(), " times");
       if (const Finding* errors = StandingFinding(health, "net.interface_errors", i.name())) {
-        common::StrAppend(&line, ", ", fmt::format("{:.0f}", i.errors_per_min()),
-                          " ERRORS/min", Since(errors));
+        common::StrAppend(&line, ", ", fmt::format("{:.0f}", i.errors_per_min()), " ERRORS/min",
+                          Since(errors));
       }
       note("Link", line, first);
       first = false;
@@ -469,7 +470,8 @@ std::string NetworkSection(const medic::v1::MachineHealth& health) {
       std::string line = g.gateway();
       if (!g.interface().empty()) common::StrAppend(&line, " via ", g.interface());
       if (g.method() == medic::v1::GATEWAY_METHOD_NEIGHBOUR) {
-        common::StrAppend(&line, ": ", g.reachable() ? "known in the ARP table" : "NOT ANSWERING (no ARP entry)",
+        common::StrAppend(&line, ": ",
+                          g.reachable() ? "known in the ARP table" : "NOT ANSWERING (no ARP entry)",
                           " (ping not allowed)");
       } else if (!g.reachable()) {
         common::StrAppend(&line, ": NOT ANSWERING, 0 of ", g.sent(), " pings answered",
@@ -479,7 +481,8 @@ std::string NetworkSection(const medic::v1::MachineHealth& health) {
                           Ms(g.rtt_avg_ms()), " average");
         if (g.loss_pct() > 0) common::StrAppend(&line, fmt::format(", {:.0f}% LOST", g.loss_pct()));
       }
-      for (std::string_view code : {"net.gateway_unreachable", "net.packet_loss", "net.latency_high"}) {
+      for (std::string_view code :
+           {"net.gateway_unreachable", "net.packet_loss", "net.latency_high"}) {
         line += Since(StandingFinding(health, code, g.gateway()));
       }
       note("Gateway", line, first);
@@ -488,7 +491,8 @@ std::string NetworkSection(const medic::v1::MachineHealth& health) {
   }
   if (have_net) {
     for (const auto& g : r->network().default_gateways()) {
-      if (std::find(checked_gateways.begin(), checked_gateways.end(), g) != checked_gateways.end()) continue;
+      if (std::find(checked_gateways.begin(), checked_gateways.end(), g) != checked_gateways.end())
+        continue;
       note("Gateway", common::StrCat(g, " (not checked)"), checked_gateways.empty());
       checked_gateways.push_back(g);
     }
@@ -498,7 +502,8 @@ std::string NetworkSection(const medic::v1::MachineHealth& health) {
     const auto& conn = c->connectivity();
     std::vector<std::string> servers;
     for (const auto& d : conn.dns()) {
-      if (std::find(servers.begin(), servers.end(), d.server()) == servers.end()) servers.push_back(d.server());
+      if (std::find(servers.begin(), servers.end(), d.server()) == servers.end())
+        servers.push_back(d.server());
     }
     bool first = true;
     for (const std::string& server : servers) {
@@ -514,7 +519,9 @@ std::string NetworkSection(const medic::v1::MachineHealth& health) {
     }
   } else if (have_net) {
     const auto& dns = r->network().dns_servers();
-    note("DNS", dns.empty() ? std::string("none configured") : absl::StrJoin(dns, ", ") + " (not checked)", true);
+    note("DNS",
+         dns.empty() ? std::string("none configured") : absl::StrJoin(dns, ", ") + " (not checked)",
+         true);
   }
   if (have_checks) {
     bool first = true;
@@ -524,8 +531,10 @@ std::string NetworkSection(const medic::v1::MachineHealth& health) {
         common::StrAppend(&line, "CANNOT CONNECT", t.error().empty() ? "" : " (" + t.error() + ")");
       } else {
         common::StrAppend(&line, "connected in ", Ms(t.connect_ms()));
-        if (t.http_status() != 0) common::StrAppend(&line, ", HTTP ", t.http_status());
-        else if (!t.error().empty()) common::StrAppend(&line, ", ", t.error());
+        if (t.http_status() != 0)
+          common::StrAppend(&line, ", HTTP ", t.http_status());
+        else if (!t.error().empty())
+          common::StrAppend(&line, ", ", t.error());
       }
       line += Since(StandingFinding(health, "net.target_unreachable",
                                     t.endpoint().empty() ? t.target() : t.endpoint()));
@@ -537,7 +546,8 @@ std::string NetworkSection(const medic::v1::MachineHealth& health) {
   if (have_net) {
     const auto& net = r->network();
     std::vector<std::string> extra;
-    if (!net.search_domains().empty()) extra.push_back("search " + absl::StrJoin(net.search_domains(), " "));
+    if (!net.search_domains().empty())
+      extra.push_back("search " + absl::StrJoin(net.search_domains(), " "));
     if (!net.dns_source().empty()) extra.push_back("resolvers from " + net.dns_source());
     if (!health.topology().proxy().empty()) extra.push_back("proxy " + health.topology().proxy());
     if (!extra.empty()) note("", absl::StrJoin(extra, " · "), false);

@@ -16,11 +16,10 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <iostream>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
-#include <optional>
 #include <tuple>
 
 #include "gmock/gmock.h"
@@ -119,10 +118,12 @@ class TestNetwork {
       if (!Must({Tool("ip"), "-n", ns, "link", "set", "lo", "up"})) return;
     }
     // The veths are made inside the namespaces, so their names clash with nothing on the host.
-    if (!Must({Tool("ip"), "-n", ws(), "link", "add", "eth0", "type", "veth", "peer", "name", "lan0",
-          "netns", router()})) return;
-    if (!Must({Tool("ip"), "-n", router(), "link", "add", "dnsnet", "type", "veth", "peer", "name", "eth0",
-          "netns", dns()})) return;
+    if (!Must({Tool("ip"), "-n", ws(), "link", "add", "eth0", "type", "veth", "peer", "name",
+               "lan0", "netns", router()}))
+      return;
+    if (!Must({Tool("ip"), "-n", router(), "link", "add", "dnsnet", "type", "veth", "peer", "name",
+               "eth0", "netns", dns()}))
+      return;
     // The router's LAN address sits on a bridge, so "the gateway's link down" (the bridge)
     // leaves the workstation's own cable (lan0) up.
     if (!Must({Tool("ip"), "-n", router(), "link", "add", "br0", "type", "bridge"})) return;
@@ -132,18 +133,24 @@ class TestNetwork {
     for (const char* link : {"lan0", "br0", "dnsnet"}) {
       if (!Must({Tool("ip"), "-n", router(), "link", "set", link, "up"})) return;
     }
-    if (!Must({Tool("ip"), "netns", "exec", router(), Tool("sysctl"), "-qw", "net.ipv4.ip_forward=1"})) return;
+    if (!Must({Tool("ip"), "netns", "exec", router(), Tool("sysctl"), "-qw",
+               "net.ipv4.ip_forward=1"}))
+      return;
     if (!Must({Tool("ip"), "-n", ws(), "addr", "add", "10.77.0.2/24", "dev", "eth0"})) return;
     if (!Must({Tool("ip"), "-n", ws(), "link", "set", "eth0", "up"})) return;
     if (!Must({Tool("ip"), "-n", ws(), "route", "add", "default", "via", kGateway})) return;
     // Unprivileged ping sockets for the agent, as a desktop distribution allows them.
-    if (!Must({Tool("ip"), "netns", "exec", ws(), Tool("sysctl"), "-qw", "net.ipv4.ping_group_range=0 2147483647"})) return;
-    if (!Must({Tool("ip"), "-n", dns(), "addr", "add", std::string(kDnsA) + "/24", "dev", "eth0"})) return;
-    if (!Must({Tool("ip"), "-n", dns(), "addr", "add", std::string(kDnsB) + "/24", "dev", "eth0"})) return;
+    if (!Must({Tool("ip"), "netns", "exec", ws(), Tool("sysctl"), "-qw",
+               "net.ipv4.ping_group_range=0 2147483647"}))
+      return;
+    if (!Must({Tool("ip"), "-n", dns(), "addr", "add", std::string(kDnsA) + "/24", "dev", "eth0"}))
+      return;
+    if (!Must({Tool("ip"), "-n", dns(), "addr", "add", std::string(kDnsB) + "/24", "dev", "eth0"}))
+      return;
     if (!Must({Tool("ip"), "-n", dns(), "link", "set", "eth0", "up"})) return;
     if (!Must({Tool("ip"), "-n", dns(), "route", "add", "default", "via", "10.77.1.1"})) return;
-    WriteFile(dir_.File("resolv.conf"), std::string("nameserver ") + kDnsA + "\nnameserver " +
-                                            kDnsB + "\nsearch lan\n");
+    WriteFile(dir_.File("resolv.conf"),
+              std::string("nameserver ") + kDnsA + "\nnameserver " + kDnsB + "\nsearch lan\n");
     StartDns('A');
     StartDns('B');
   }
@@ -153,17 +160,18 @@ class TestNetwork {
   void StartDns(char which) {
     const std::string ip = which == 'A' ? kDnsA : kDnsB;
     auto process = std::make_unique<Process>(
-        std::vector<std::string>{Tool("ip"), "netns", "exec", dns(), Tool("dnsmasq"), "--keep-in-foreground",
-                                 "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-                                 "--bind-interfaces", "--listen-address=" + ip, "--local=/lan/",
-                                 "--host-record=collector.lan,10.77.1.10",
+        std::vector<std::string>{Tool("ip"), "netns", "exec", dns(), Tool("dnsmasq"),
+                                 "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
+                                 "--no-hosts", "--bind-interfaces", "--listen-address=" + ip,
+                                 "--local=/lan/", "--host-record=collector.lan,10.77.1.10",
                                  "--pid-file=" + dir_.File(std::string("dns-") + which + ".pid"),
                                  "--user=root", "--log-facility=-"},
         dir_.path(), std::string("dnsmasq-") + which);
     // dnsmasq says nothing on start in the foreground; wait until it answers on TCP 53.
     const absl::Time end = absl::Now() + absl::Seconds(5);
     while (absl::Now() < end) {
-      RunResult r = RunCommand({Tool("ip"), "netns", "exec", dns(), Tool("ss"), "-Htln", "src", ip + ":53"});
+      RunResult r =
+          RunCommand({Tool("ip"), "netns", "exec", dns(), Tool("ss"), "-Htln", "src", ip + ":53"});
       if (r.exit_code == 0 && !r.out.empty()) break;
       absl::SleepFor(absl::Milliseconds(20));
     }
@@ -191,8 +199,9 @@ class TestNetwork {
 
 // Only the two network probes, with timeouts short enough for a test (a silent server costs
 // 400 ms, not the default 2 s).
-std::string AgentConfig(const TestNetwork& net, const std::string& extra = "",
-                        const std::string& gateway = "  gateway_probes: 3\n  gateway_interval: 20ms\n") {
+std::string AgentConfig(
+    const TestNetwork& net, const std::string& extra = "",
+    const std::string& gateway = "  gateway_probes: 3\n  gateway_interval: 20ms\n") {
   return std::string(R"yaml(
 probes:
   cpu: {disabled: true}
@@ -218,7 +227,8 @@ network:
   connect_timeout: 400ms
   gateway_timeout: 300ms
   watch_interfaces: [eth0]
-)yaml" + gateway + extra;
+)yaml" + gateway +
+         extra;
 }
 
 class NetworkNamespacesTest : public ::testing::Test {
@@ -237,8 +247,8 @@ class NetworkNamespacesTest : public ::testing::Test {
 
   // `medic-agent --once --json` in the workstation namespace.
   medic::v1::Snapshot Collect() {
-    RunResult r = RunCommand({Tool("ip"), "netns", "exec", net_.ws(), kBin + "/medic-agent", "--once",
-                              "--json", "--config", net_.dir().File("agent.yaml")},
+    RunResult r = RunCommand({Tool("ip"), "netns", "exec", net_.ws(), kBin + "/medic-agent",
+                              "--once", "--json", "--config", net_.dir().File("agent.yaml")},
                              absl::Seconds(20));
     EXPECT_EQ(r.exit_code, 0) << r.err;
     medic::v1::Snapshot snapshot;
@@ -279,7 +289,8 @@ class NetworkNamespacesTest : public ::testing::Test {
   }
   static std::string Describe(const medic::v1::Snapshot& snapshot) {
     std::string out;
-    for (const auto& f : snapshot.findings()) out += f.code() + " " + f.resource() + ": " + f.summary() + "\n";
+    for (const auto& f : snapshot.findings())
+      out += f.code() + " " + f.resource() + ": " + f.summary() + "\n";
     return out;
   }
 
@@ -366,7 +377,8 @@ TEST_F(NetworkNamespacesTest, PacketLossAtTheGateway) {
   ASSERT_NE(loss, nullptr);
   EXPECT_EQ(loss->evidence().at("sent"), "40");
 
-  Must({Tool("ip"), "netns", "exec", net_.router(), Tool("nft"), "delete", "table", "inet", "medic"});
+  Must({Tool("ip"), "netns", "exec", net_.router(), Tool("nft"), "delete", "table", "inet",
+        "medic"});
   snapshot = Collect();
   EXPECT_EQ(NetFindings(snapshot), FindingSet{}) << Describe(snapshot);
 }
@@ -428,6 +440,81 @@ TEST_F(NetworkNamespacesTest, ClosedTcpTarget) {
   ASSERT_TRUE(service->ok());
   snapshot = Collect();
   EXPECT_EQ(NetFindings(snapshot), FindingSet{}) << Describe(snapshot);
+}
+
+// The technician's view: the agent streams to a collector (both inside the workstation
+// namespace, on its loopback) and `medic health HOST` shows the network as notes, with the
+// stopped server named and since when.
+TEST_F(NetworkNamespacesTest, MedicHealthShowsTheNetworkNotes) {
+  // Faster rounds so the finding arrives within a second or two.
+  WriteFile(net_.dir().File("agent.yaml"), [&] {
+    std::string config =
+        AgentConfig(net_, std::string("  targets: [\"") + kService + "\"]\n" +
+                              "heartbeat_interval: 1s\n"
+                              "reconnect: {initial_backoff: 200ms, max_backoff: 1s}\n");
+    const std::string from = "  connectivity: {deadline: 3s}\n";
+    config.replace(config.find(from), from.size(),
+                   "  connectivity: {interval: 1s, deadline: 900ms}\n"
+                   "  network: {interval: 1s}\n");
+    return config;
+  }());
+  NamespaceListener service(net_.dns(), kDnsA, 8081);
+  ASSERT_TRUE(service.ok());
+  net_.StopDns('A');
+
+  auto in_ws = [&](std::vector<std::string> argv) {
+    argv.insert(argv.begin(), {Tool("ip"), "netns", "exec", net_.ws()});
+    return argv;
+  };
+  Process collector(in_ws({kBin + "/medic-collector", "--listen", "127.0.0.1:0", "--db",
+                           net_.dir().File("collector.db")}),
+                    net_.dir().path(), "collector");
+  ASSERT_TRUE(collector.WaitForStdout("listening on", absl::Seconds(20))) << collector.Describe();
+  const std::string out = collector.Stdout();
+  const size_t at = out.find("listening on ") + 13;
+  const std::string address = out.substr(at, out.find(' ', at) - at);
+  Process agent(in_ws({kBin + "/medic-agent", "--collector", address, "--config",
+                       net_.dir().File("agent.yaml"), "--state-dir", net_.dir().File("state"),
+                       "--hostname", "ws-netns"}),
+                net_.dir().path(), "agent");
+
+  medic::v1::MachineHealth health;
+  const absl::Time end = absl::Now() + absl::Seconds(20);
+  bool seen = false;
+  while (!seen && absl::Now() < end) {
+    RunResult r = RunCommand(
+        in_ws({kBin + "/medic", "--collector", address, "health", "ws-netns", "--json"}));
+    health.Clear();
+    if (r.exit_code == 0 && google::protobuf::util::JsonStringToMessage(r.out, &health).ok()) {
+      bool have_checks = false;
+      for (const auto& report : health.reports()) have_checks |= report.probe() == "connectivity";
+      for (const auto& f : health.findings()) {
+        seen |= have_checks && f.code() == "net.dns_failure" && f.resource() == kDnsA;
+      }
+    }
+    if (!seen) absl::SleepFor(absl::Milliseconds(200));
+  }
+  ASSERT_TRUE(seen) << collector.Describe() << agent.Describe();
+  for (const auto& f : health.findings()) {
+    if (f.code().starts_with("net.")) {
+      EXPECT_EQ(f.resource(), kDnsA) << f.code();
+    }
+  }
+
+  RunResult text =
+      RunCommand(in_ws({kBin + "/medic", "--collector", address, "health", "ws-netns"}));
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("Network\n"));
+  EXPECT_THAT(text.out, HasSubstr("  Link      eth0 up"));
+  EXPECT_THAT(text.out, HasSubstr("10.77.0.2/24"));
+  EXPECT_THAT(text.out, HasSubstr("  Gateway   10.77.0.1 via eth0: 3 of 3 pings answered"));
+  EXPECT_THAT(text.out,
+              ::testing::ContainsRegex(
+                  "  DNS       10\\.77\\.1\\.53: NOT REACHABLE asking for collector\\.lan: "
+                  "connection refused \\(since [A-Z][a-z]+ [0-9]+ [0-9:]+ UTC\\)"));
+  EXPECT_THAT(text.out, HasSubstr("            10.77.1.54: answered collector.lan in "));
+  EXPECT_THAT(text.out, HasSubstr(std::string("  Targets   ") + kService + ": connected in "));
+  if (HasFailure()) ADD_FAILURE() << "medic health printed:\n" << text.out;
 }
 
 }  // namespace

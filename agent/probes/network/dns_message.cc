@@ -38,7 +38,8 @@ class Reader {
       if (pos_ >= size_) return absl::InvalidArgumentError("DNS answer cut short inside a name");
       const uint8_t length = data_[pos_];
       if ((length & 0xc0) == 0xc0) {
-        if (pos_ + 2 > size_) return absl::InvalidArgumentError("DNS answer cut short in a pointer");
+        if (pos_ + 2 > size_)
+          return absl::InvalidArgumentError("DNS answer cut short in a pointer");
         const size_t target = ((length & 0x3f) << 8) | data_[pos_ + 1];
         if (target >= pos_) {
           return absl::InvalidArgumentError(
@@ -135,7 +136,8 @@ absl::StatusOr<DnsAnswer> ParseDnsAnswer(const uint8_t* data, size_t size) {
   reader.Read16(&questions);
   reader.Read16(&answers);
   reader.Skip(4);  // authority and additional counts: not read
-  if ((flags & 0x8000) == 0) return absl::InvalidArgumentError("DNS message is a query, not an answer");
+  if ((flags & 0x8000) == 0)
+    return absl::InvalidArgumentError("DNS message is a query, not an answer");
   DnsAnswer answer;
   answer.id = id;
   answer.rcode = static_cast<uint8_t>(flags & 0x000f);
@@ -162,7 +164,8 @@ absl::StatusOr<DnsAnswer> ParseDnsAnswer(const uint8_t* data, size_t size) {
         return absl::InvalidArgumentError(
             common::StrCat("DNS A record ", i + 1, " has ", length, " bytes, not 4"));
       }
-      answer.addresses.push_back(common::StrCat(rdata[0], ".", rdata[1], ".", rdata[2], ".", rdata[3]));
+      answer.addresses.push_back(
+          common::StrCat(rdata[0], ".", rdata[1], ".", rdata[2], ".", rdata[3]));
     }
   }
   return answer;

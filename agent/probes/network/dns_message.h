@@ -37,7 +37,7 @@ absl::StatusOr<std::vector<uint8_t>> EncodeDnsQuery(uint16_t id, std::string_vie
 struct DnsAnswer {
   uint16_t id = 0;
   uint8_t rcode = 0;
-  bool truncated = false;  // TC: the answer did not fit a UDP datagram
+  bool truncated = false;              // TC: the answer did not fit a UDP datagram
   std::vector<std::string> addresses;  // A records of the answer section, dotted, in order
 };
 

@@ -187,8 +187,10 @@ absl::StatusOr<TargetSpec> ParseTarget(std::string_view text) {
     if (close == std::string_view::npos) return error("no ']' after the IPv6 address");
     spec.host = std::string(rest.substr(1, close - 1));
     std::string_view after = rest.substr(close + 1);
-    if (ConsumePrefix(&after, ":")) port_text = after;
-    else if (!after.empty()) return error("expected ':PORT' after ']'");
+    if (ConsumePrefix(&after, ":"))
+      port_text = after;
+    else if (!after.empty())
+      return error("expected ':PORT' after ']'");
   } else {
     const size_t colon = rest.rfind(':');
     spec.host = std::string(rest.substr(0, colon));
@@ -211,7 +213,8 @@ absl::StatusOr<TargetSpec> ParseTarget(std::string_view text) {
 absl::Status ValidateNetworkConfig(const medic::v1::NetworkConfig& config) {
   for (const std::string& target : config.targets()) {
     if (absl::StatusOr<TargetSpec> spec = ParseTarget(target); !spec.ok()) {
-      return absl::InvalidArgumentError(common::StrCat("network.targets: ", spec.status().message()));
+      return absl::InvalidArgumentError(
+          common::StrCat("network.targets: ", spec.status().message()));
     }
   }
   for (const std::string& server : config.dns_servers()) {
@@ -305,13 +308,13 @@ std::vector<Finding> JudgeConnectivity(const medic::v1::ConnectivityStatus& stat
     }
     if (first_failure != nullptr) {
       const medic::v1::DnsCheck& c = *first_failure;
-      Finding f = Make("net.dns_failure",
-                       answered == 0 ? medic::v1::SEVERITY_CRITICAL : medic::v1::SEVERITY_WARNING,
-                       server,
-                       common::StrCat("DNS server ", server, " ", OutcomeWords(c),
-                                      answered > 0 ? common::StrCat(" (", answered, " of ", asked,
-                                                                    " test names answered)")
-                                                   : ""));
+      Finding f = Make(
+          "net.dns_failure",
+          answered == 0 ? medic::v1::SEVERITY_CRITICAL : medic::v1::SEVERITY_WARNING, server,
+          common::StrCat(
+              "DNS server ", server, " ", OutcomeWords(c),
+              answered > 0 ? common::StrCat(" (", answered, " of ", asked, " test names answered)")
+                           : ""));
       auto& e = *f.mutable_evidence();
       e["query"] = common::StrCat(c.name(), " A");
       e["result"] = OutcomeKey(c.outcome());
@@ -325,8 +328,8 @@ std::vector<Finding> JudgeConnectivity(const medic::v1::ConnectivityStatus& stat
                slowest->answer_ms() > absl::ToDoubleMilliseconds(settings.dns_slow)) {
       Finding f = Make("net.dns_slow", medic::v1::SEVERITY_WARNING, server,
                        common::StrCat("DNS server ", server, " answers slowly (",
-                                      Ms(slowest->answer_ms()), " for ", slowest->name(),
-                                      ", over ", common::HumanDuration(settings.dns_slow), ")"));
+                                      Ms(slowest->answer_ms()), " for ", slowest->name(), ", over ",
+                                      common::HumanDuration(settings.dns_slow), ")"));
       (*f.mutable_evidence())["query"] = common::StrCat(slowest->name(), " A");
       (*f.mutable_evidence())["answer_time"] = Ms(slowest->answer_ms());
       findings.push_back(std::move(f));
@@ -339,15 +342,14 @@ std::vector<Finding> JudgeConnectivity(const medic::v1::ConnectivityStatus& stat
     if (t.connected() && !http_bad) continue;
     const std::string resource = t.endpoint().empty() ? t.target() : t.endpoint();
     std::string summary =
-        !t.connected()
-            ? common::StrCat(t.target(), " cannot be reached",
-                             t.error().empty() ? "" : common::StrCat(": ", t.error()))
-            : t.http_status() == 0
-                  ? common::StrCat(t.target(), " accepts connections but sends no HTTP answer",
-                                   t.error().empty() ? "" : common::StrCat(" (", t.error(), ")"))
-                  : common::StrCat(t.target(), " answers HTTP ", t.http_status());
-    Finding f = Make("net.target_unreachable", medic::v1::SEVERITY_CRITICAL, resource,
-                     std::move(summary));
+        !t.connected() ? common::StrCat(t.target(), " cannot be reached",
+                                        t.error().empty() ? "" : common::StrCat(": ", t.error()))
+        : t.http_status() == 0
+            ? common::StrCat(t.target(), " accepts connections but sends no HTTP answer",
+                             t.error().empty() ? "" : common::StrCat(" (", t.error(), ")"))
+            : common::StrCat(t.target(), " answers HTTP ", t.http_status());
+    Finding f =
+        Make("net.target_unreachable", medic::v1::SEVERITY_CRITICAL, resource, std::move(summary));
     auto& e = *f.mutable_evidence();
     if (!t.address().empty()) e["address"] = t.address();
     if (!t.error().empty()) e["error"] = t.error();
@@ -382,16 +384,15 @@ std::vector<Finding> JudgeInterfaces(const medic::v1::NetworkInfo& info,
   // finding: only losing every link is.
   if (settings.watch_interfaces.empty() && any_link) down.clear();
   for (const medic::v1::NetworkInterface* nic : down) {
-    Finding f = Make("net.link_down",
-                     any_link ? medic::v1::SEVERITY_WARNING : medic::v1::SEVERITY_CRITICAL,
-                     nic->name(),
-                     !nic->up() ? common::StrCat("network interface ", nic->name(),
-                                                 " is switched off (administratively down)")
-                                : common::StrCat("network interface ", nic->name(),
-                                                 nic->wireless()
-                                                     ? " is not connected to a wireless network"
-                                                     : " has no link (cable unplugged, or the "
-                                                       "switch port is down)"));
+    Finding f =
+        Make("net.link_down", any_link ? medic::v1::SEVERITY_WARNING : medic::v1::SEVERITY_CRITICAL,
+             nic->name(),
+             !nic->up() ? common::StrCat("network interface ", nic->name(),
+                                         " is switched off (administratively down)")
+                        : common::StrCat("network interface ", nic->name(),
+                                         nic->wireless() ? " is not connected to a wireless network"
+                                                         : " has no link (cable unplugged, or the "
+                                                           "switch port is down)"));
     auto& e = *f.mutable_evidence();
     e["admin"] = nic->up() ? "up" : "down";
     e["carrier"] = nic->carrier() ? "1" : "0";

@@ -492,7 +492,8 @@ absl::StatusOr<std::vector<DhclientLease>> ParseDhclientLeases(std::string_view 
         lease.expires = absl::InfiniteFuture();
       } else if (words[1] == "epoch" && words.size() >= 3) {
         int64_t seconds = 0;
-        if (!ParseInt(words[2], &seconds)) return LineError(kFile, line_number, "malformed epoch", line);
+        if (!ParseInt(words[2], &seconds))
+          return LineError(kFile, line_number, "malformed epoch", line);
         lease.expires = absl::FromUnixSeconds(seconds);
       } else if (words.size() >= 4) {
         absl::Time time;

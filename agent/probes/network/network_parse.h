@@ -167,10 +167,10 @@ absl::StatusOr<std::vector<ArpEntry>> ParseArp(std::string_view text);
 // One lease of a dhclient leases file.
 struct DhclientLease {
   std::string interface;
-  std::string address;  // fixed-address
-  std::string server;   // option dhcp-server-identifier
+  std::string address;                        // fixed-address
+  std::string server;                         // option dhcp-server-identifier
   absl::Time expires = absl::InfinitePast();  // "expire never" is InfiniteFuture
-  std::string source;  // the file it came from; set by the caller
+  std::string source;                         // the file it came from; set by the caller
 };
 
 // Parses dhclient's leases file (dhclient.conf(5) lease declarations): every "lease { ... }"

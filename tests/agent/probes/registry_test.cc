@@ -67,8 +67,7 @@ TEST(RegistryTest, ConfigOverridesAndDisables) {
   std::vector<ProbeEntry> entries = NewProbes(config);
   ASSERT_THAT(Names(entries), ElementsAre("cpu", "memory", "filesystems", "network", "thermal",
                                           "hardware_errors", "reboot", "updates", "services",
-                                          "time", "crashes", "smart", "inventory",
-                                          "connectivity"));
+                                          "time", "crashes", "smart", "inventory", "connectivity"));
   EXPECT_EQ(Find(entries, "thermal").interval, absl::Seconds(30));
   EXPECT_EQ(Find(entries, "hardware_errors").interval, absl::Seconds(60));
   EXPECT_EQ(Find(entries, "cpu").interval, absl::Seconds(5));

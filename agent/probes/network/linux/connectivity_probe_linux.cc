@@ -52,7 +52,8 @@ double MsSince(Steady::time_point start) {
 std::chrono::nanoseconds Chrono(absl::Duration d) { return absl::ToChronoNanoseconds(d); }
 
 // errno words as a technician reads them: "connection refused", "network is unreachable".
-std::string Words(const error_code& error) { return error.message().empty() ? "error" : [&] {
+std::string Words(const error_code& error) {
+  return error.message().empty() ? "error" : [&] {
     std::string text = error.message();
     if (!text.empty()) text[0] = static_cast<char>(std::tolower(text[0]));
     return text;
@@ -81,7 +82,8 @@ class DnsQuery {
     const asio::ip::address address = asio::ip::make_address(check_.server(), error);
     if (error) return Finish(medic::v1::DNS_OUTCOME_UNREACHABLE, "not an IP address");
     absl::StatusOr<std::vector<uint8_t>> query = EncodeDnsQuery(id, check_.name(), type_);
-    if (!query.ok()) return Finish(medic::v1::DNS_OUTCOME_BAD_ANSWER, std::string(query.status().message()));
+    if (!query.ok())
+      return Finish(medic::v1::DNS_OUTCOME_BAD_ANSWER, std::string(query.status().message()));
     query_ = *std::move(query);
     const asio::ip::udp::endpoint endpoint(address, 53);
     socket_.open(endpoint.protocol(), error);
@@ -293,7 +295,8 @@ class GatewayPing {
     const uint16_t seq = static_cast<uint16_t>((data[6] << 8) | data[7]);
     if (seq >= answered_.size() || answered_[seq] || seq >= check_.sent()) return;
     answered_[seq] = true;
-    const double rtt = std::chrono::duration<double, std::milli>(Steady::now() - sent_at_[seq]).count();
+    const double rtt =
+        std::chrono::duration<double, std::milli>(Steady::now() - sent_at_[seq]).count();
     rtts_.push_back(rtt);
     check_.set_received(check_.received() + 1);
   }
@@ -383,8 +386,12 @@ class TargetConnect {
  public:
   TargetConnect(asio::io_context& io, std::string text, TargetSpec spec,
                 const std::vector<std::string>& dns_servers, const NetworkSettings& settings)
-      : io_(io), spec_(std::move(spec)), dns_servers_(dns_servers), settings_(settings),
-        socket_(io), timer_(io) {
+      : io_(io),
+        spec_(std::move(spec)),
+        dns_servers_(dns_servers),
+        settings_(settings),
+        socket_(io),
+        timer_(io) {
     check_.set_target(std::move(text));
     check_.set_endpoint(spec_.Endpoint());
   }
@@ -393,7 +400,8 @@ class TargetConnect {
     error_code error;
     const asio::ip::address address = asio::ip::make_address(spec_.host, error);
     if (!error) return Connect(address);
-    if (dns_servers_.empty()) return Fail(common::StrCat("cannot resolve ", spec_.host, ": no DNS servers"));
+    if (dns_servers_.empty())
+      return Fail(common::StrCat("cannot resolve ", spec_.host, ": no DNS servers"));
     pending_lookups_ = dns_servers_.size();
     for (size_t i = 0; i < dns_servers_.size(); ++i) {
       lookups_.push_back(std::make_unique<DnsQuery>(
@@ -408,9 +416,10 @@ class TargetConnect {
   }
 
   void Abandon() {
-    if (!finished_) Fail(lookups_.empty() || resolved_ ? "the probe's deadline came first"
-                                                      : "the probe's deadline came before "
-                                                        "any DNS server resolved the name");
+    if (!finished_)
+      Fail(lookups_.empty() || resolved_ ? "the probe's deadline came first"
+                                         : "the probe's deadline came before "
+                                           "any DNS server resolved the name");
   }
   bool finished() const { return finished_; }
   const medic::v1::TargetCheck& check() const { return check_; }
@@ -428,10 +437,10 @@ class TargetConnect {
       }
     }
     if (last_lookup_error_.empty()) {
-      last_lookup_error_ = c.outcome() == medic::v1::DNS_OUTCOME_ANSWERED
-                               ? "no address in the answer"
-                               : (c.rcode().empty() ? (c.error().empty() ? "no answer" : c.error())
-                                                    : c.rcode());
+      last_lookup_error_ =
+          c.outcome() == medic::v1::DNS_OUTCOME_ANSWERED
+              ? "no address in the answer"
+              : (c.rcode().empty() ? (c.error().empty() ? "no answer" : c.error()) : c.rcode());
     }
     if (pending_lookups_ == 0) {
       Fail(common::StrCat("cannot resolve ", spec_.host, " (", last_lookup_error_, ")"));
@@ -444,13 +453,13 @@ class TargetConnect {
     timer_.expires_after(Chrono(settings_.connect_timeout));
     timer_.async_wait([this](const error_code& e) {
       if (e || finished_) return;
-      Fail(check_.connected()
-               ? common::StrCat("no HTTP answer within ",
-                                common::HumanDuration(settings_.connect_timeout))
-               : common::StrCat("no answer to the connection within ",
-                                common::HumanDuration(settings_.connect_timeout)));
+      Fail(check_.connected() ? common::StrCat("no HTTP answer within ",
+                                               common::HumanDuration(settings_.connect_timeout))
+                              : common::StrCat("no answer to the connection within ",
+                                               common::HumanDuration(settings_.connect_timeout)));
     });
-    socket_.async_connect(asio::ip::tcp::endpoint(address, spec_.port), [this](const error_code& e) {
+    socket_.async_connect(asio::ip::tcp::endpoint(address, spec_.port), [this](
+                                                                            const error_code& e) {
       if (finished_) return;
       if (e) return Fail(Words(e));
       check_.set_connected(true);
@@ -563,8 +572,8 @@ class ConnectivityProbe : public Probe {
     }
     if (resolvers.servers.empty()) {
       status.add_notes(common::StrCat("no DNS servers in ", resolvers.source.empty()
-                                                                  ? settings.resolv_conf
-                                                                  : resolvers.source));
+                                                                ? settings.resolv_conf
+                                                                : resolvers.source));
     }
 
     // The io_context is declared before the checks so it outlives their sockets and timers.
@@ -579,9 +588,9 @@ class ConnectivityProbe : public Probe {
     }
     for (const std::string& server : resolvers.servers) {
       for (const std::string& test_name : settings.dns_test_names) {
-        queries.push_back(std::make_unique<DnsQuery>(
-            io, server, test_name, test_name == "." ? kDnsTypeNs : kDnsTypeA,
-            settings.dns_timeout, nullptr));
+        queries.push_back(std::make_unique<DnsQuery>(io, server, test_name,
+                                                     test_name == "." ? kDnsTypeNs : kDnsTypeA,
+                                                     settings.dns_timeout, nullptr));
         queries.back()->Start(id++);
       }
     }

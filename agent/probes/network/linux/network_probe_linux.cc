@@ -364,7 +364,8 @@ class NetworkProbe : public Probe {
       if (!parsed.ok()) continue;
       for (DhclientLease& lease : *parsed) {
         lease.source = path;
-        std::erase_if(leases, [&lease](const DhclientLease& l) { return l.interface == lease.interface; });
+        std::erase_if(leases,
+                      [&lease](const DhclientLease& l) { return l.interface == lease.interface; });
         leases.push_back(std::move(lease));
       }
     }

@@ -62,21 +62,33 @@ INSTANTIATE_TEST_SUITE_P(
         // An empty label in the middle.
         EncodeCase{"empty_label", "a..b", kDnsTypeA, {}, "empty"},
         // A label of 64 bytes.
-        EncodeCase{"label_too_long", std::string(64, 'x') + ".lan", kDnsTypeA, {},
-                   "longer than 63"},
+        EncodeCase{
+            "label_too_long", std::string(64, 'x') + ".lan", kDnsTypeA, {}, "longer than 63"},
         // Five labels of 63 bytes: over 255 bytes on the wire.
         EncodeCase{"name_too_long",
-                   std::string(63, 'a') + "." + std::string(63, 'b') + "." +
-                       std::string(63, 'c') + "." + std::string(63, 'd') + ".e",
-                   kDnsTypeA, {}, "over 255"}),
+                   std::string(63, 'a') + "." + std::string(63, 'b') + "." + std::string(63, 'c') +
+                       "." + std::string(63, 'd') + ".e",
+                   kDnsTypeA,
+                   {},
+                   "over 255"}),
     [](const auto& info) { return info.param.name; });
 
 // The question section of host.lan A IN, as dnsmasq echoes it.
 const Bytes kQuestion = {4, 'h', 'o', 's', 't', 3, 'l', 'a', 'n', 0, 0, 1, 0, 1};
 
 Bytes Header(uint16_t flags, uint16_t answers) {
-  return {0x12, 0x34, static_cast<uint8_t>(flags >> 8), static_cast<uint8_t>(flags & 0xff), 0, 1,
-          0, static_cast<uint8_t>(answers), 0, 0, 0, 0};
+  return {0x12,
+          0x34,
+          static_cast<uint8_t>(flags >> 8),
+          static_cast<uint8_t>(flags & 0xff),
+          0,
+          1,
+          0,
+          static_cast<uint8_t>(answers),
+          0,
+          0,
+          0,
+          0};
 }
 
 // An A record whose name points at the question (offset 12).
@@ -113,14 +125,21 @@ INSTANTIATE_TEST_SUITE_P(
     Rows, ParseDnsAnswerTest,
     ::testing::Values(
         // NOERROR with one A record (response, RD, RA, AA as dnsmasq sets for --host-record).
-        ParseCase{"one_a", Concat({Header(0x8580, 1), kQuestion, ARecord(10, 0, 0, 5)}), true, 0,
+        ParseCase{"one_a",
+                  Concat({Header(0x8580, 1), kQuestion, ARecord(10, 0, 0, 5)}),
+                  true,
+                  0,
                   {"10.0.0.5"}},
         // Two A records, and a CNAME before them that is skipped.
         ParseCase{"cname_then_two_a",
-                  Concat({Header(0x8180, 3), kQuestion,
+                  Concat({Header(0x8180, 3),
+                          kQuestion,
                           {0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 2, 0xc0, 12},
-                          ARecord(10, 0, 0, 5), ARecord(10, 0, 0, 6)}),
-                  true, 0, {"10.0.0.5", "10.0.0.6"}},
+                          ARecord(10, 0, 0, 5),
+                          ARecord(10, 0, 0, 6)}),
+                  true,
+                  0,
+                  {"10.0.0.5", "10.0.0.6"}},
         // NXDOMAIN: no answers.
         ParseCase{"nxdomain", Concat({Header(0x8583, 0), kQuestion}), true, 3, {}},
         // REFUSED, as dnsmasq answers a name outside its --local domains without upstreams.
@@ -130,20 +149,36 @@ INSTANTIATE_TEST_SUITE_P(
         // QR clear: a query, not an answer.
         ParseCase{"query", Concat({Header(0x0100, 0), kQuestion}), false, 0, {}, "is a query"},
         // The answer count says 1 but the record is cut short.
-        ParseCase{"cut_record", Concat({Header(0x8180, 1), kQuestion, {0xc0, 12, 0, 1}}), false,
-                  0, {}, "cut short in record 1"},
+        ParseCase{"cut_record",
+                  Concat({Header(0x8180, 1), kQuestion, {0xc0, 12, 0, 1}}),
+                  false,
+                  0,
+                  {},
+                  "cut short in record 1"},
         // RDLENGTH runs past the end.
-        ParseCase{"rdata_past_end",
-                  Concat({Header(0x8180, 1), kQuestion, {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 9, 1}}),
-                  false, 0, {}, "past the end"},
+        ParseCase{
+            "rdata_past_end",
+            Concat({Header(0x8180, 1), kQuestion, {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 9, 1}}),
+            false,
+            0,
+            {},
+            "past the end"},
         // A pointer to itself (a loop) is refused: pointers must point backwards.
-        ParseCase{"pointer_loop", Concat({Header(0x8180, 1), kQuestion, {0xc0, 26}}), false, 0,
-                  {}, "points forward"},
+        ParseCase{"pointer_loop",
+                  Concat({Header(0x8180, 1), kQuestion, {0xc0, 26}}),
+                  false,
+                  0,
+                  {},
+                  "points forward"},
         // An A record of 5 bytes.
         ParseCase{"bad_a_length",
-                  Concat({Header(0x8180, 1), kQuestion,
+                  Concat({Header(0x8180, 1),
+                          kQuestion,
                           {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 5, 1, 2, 3, 4, 5}}),
-                  false, 0, {}, "5 bytes, not 4"}),
+                  false,
+                  0,
+                  {},
+                  "5 bytes, not 4"}),
     [](const auto& info) { return info.param.name; });
 
 TEST(DnsRcodeNameTest, NamesKnownCodesAndNumbersOthers) {

@@ -474,7 +474,8 @@ TEST_P(ParseWirelessTest, Parses) {
   }
   ASSERT_TRUE(rows.ok()) << rows.status();
   std::vector<std::tuple<std::string, double, int, int>> got;
-  for (const WirelessRow& r : *rows) got.emplace_back(r.interface, r.quality, r.signal_dbm, r.noise_dbm);
+  for (const WirelessRow& r : *rows)
+    got.emplace_back(r.interface, r.quality, r.signal_dbm, r.noise_dbm);
   EXPECT_EQ(got, c.rows);
 }
 
@@ -482,22 +483,32 @@ INSTANTIATE_TEST_SUITE_P(
     Rows, ParseWirelessTest,
     ::testing::Values(
         // iwlwifi: signed dBm with the "updated" dot, noise not reported (-256).
-        WirelessCase{"iwlwifi", std::string(kWirelessHeader) +
-                                    "wlp0s20f3: 0000   54.  -56.  -256        0      0      0      "
-                                    "0     12        0\n",
-                     true, {{"wlp0s20f3", 54, -56, 0}}},
+        WirelessCase{"iwlwifi",
+                     std::string(kWirelessHeader) +
+                         "wlp0s20f3: 0000   54.  -56.  -256        0      0      0      "
+                         "0     12        0\n",
+                     true,
+                     {{"wlp0s20f3", 54, -56, 0}}},
         // An old driver printing dBm + 256 and a real noise floor.
-        WirelessCase{"unsigned_dbm", std::string(kWirelessHeader) +
-                                         "  wlan0: 0000   30.  176.  161.  0 0 0 0 0 0\n",
-                     true, {{"wlan0", 30, -80, -95}}},
+        WirelessCase{
+            "unsigned_dbm",
+            std::string(kWirelessHeader) + "  wlan0: 0000   30.  176.  161.  0 0 0 0 0 0\n",
+            true,
+            {{"wlan0", 30, -80, -95}}},
         // No associated wireless device: only the header.
         WirelessCase{"header_only", std::string(kWirelessHeader), true, {}},
         // A row cut short.
-        WirelessCase{"short_row", std::string(kWirelessHeader) + "wlan0: 0000 54.\n", false, {},
+        WirelessCase{"short_row",
+                     std::string(kWirelessHeader) + "wlan0: 0000 54.\n",
+                     false,
+                     {},
                      "line 3: fewer than 5 columns"},
         // A level that is not a number.
-        WirelessCase{"not_a_number", std::string(kWirelessHeader) + "wlan0: 0000 54. abc -256\n",
-                     false, {}, "malformed column"}),
+        WirelessCase{"not_a_number",
+                     std::string(kWirelessHeader) + "wlan0: 0000 54. abc -256\n",
+                     false,
+                     {},
+                     "malformed column"}),
     [](const auto& info) { return info.param.name; });
 
 struct ArpCase {
@@ -531,18 +542,26 @@ INSTANTIATE_TEST_SUITE_P(
     Rows, ParseArpTest,
     ::testing::Values(
         // A resolved gateway and one that never answered (flags 0x0, zero MAC).
-        ArpCase{"complete_and_incomplete",
-                std::string(kArpHeader) +
-                    "192.168.1.1      0x1         0x2         a4:91:b1:00:00:01     *        wlan0\n"
-                    "10.77.0.1        0x1         0x0         00:00:00:00:00:00     *        eth0\n",
-                true, {{"192.168.1.1", true, "wlan0"}, {"10.77.0.1", false, "eth0"}}},
+        ArpCase{
+            "complete_and_incomplete",
+            std::string(kArpHeader) +
+                "192.168.1.1      0x1         0x2         a4:91:b1:00:00:01     *        wlan0\n"
+                "10.77.0.1        0x1         0x0         00:00:00:00:00:00     *        eth0\n",
+            true,
+            {{"192.168.1.1", true, "wlan0"}, {"10.77.0.1", false, "eth0"}}},
         // Header only: an empty table.
         ArpCase{"empty", std::string(kArpHeader), true, {}},
         // Flags without 0x.
-        ArpCase{"bad_flags", std::string(kArpHeader) + "10.0.0.1 0x1 2 00:00:00:00:00:00 * eth0\n",
-                false, {}, "line 2: malformed column"},
+        ArpCase{"bad_flags",
+                std::string(kArpHeader) + "10.0.0.1 0x1 2 00:00:00:00:00:00 * eth0\n",
+                false,
+                {},
+                "line 2: malformed column"},
         // A row cut short.
-        ArpCase{"short_row", std::string(kArpHeader) + "10.0.0.1 0x1 0x2\n", false, {},
+        ArpCase{"short_row",
+                std::string(kArpHeader) + "10.0.0.1 0x1 0x2\n",
+                false,
+                {},
                 "fewer than 6 columns"}),
     [](const auto& info) { return info.param.name; });
 
@@ -583,15 +602,16 @@ TEST(ParseDhclientLeasesTest, ReadsEveryLeaseInOrder) {
   EXPECT_EQ((*leases)[0].interface, "eth0");
   EXPECT_EQ((*leases)[0].address, "10.1.0.23");
   EXPECT_EQ((*leases)[0].server, "10.1.0.1");
-  EXPECT_EQ((*leases)[0].expires, absl::FromCivil(absl::CivilSecond(2026, 11, 24, 10, 11, 12),
-                                                  absl::UTCTimeZone()));
+  EXPECT_EQ((*leases)[0].expires,
+            absl::FromCivil(absl::CivilSecond(2026, 11, 24, 10, 11, 12), absl::UTCTimeZone()));
   EXPECT_EQ((*leases)[1].expires, absl::FromUnixSeconds(1795000000));
   EXPECT_EQ((*leases)[2].interface, "wlan0");
   EXPECT_EQ((*leases)[2].expires, absl::InfiniteFuture());
 }
 
 TEST(ParseDhclientLeasesTest, RejectsAnUnclosedBlockAndABadDate) {
-  absl::StatusOr<std::vector<DhclientLease>> open = ParseDhclientLeases("lease {\n  interface \"eth0\";\n");
+  absl::StatusOr<std::vector<DhclientLease>> open =
+      ParseDhclientLeases("lease {\n  interface \"eth0\";\n");
   ASSERT_FALSE(open.ok());
   EXPECT_THAT(std::string(open.status().message()), HasSubstr("line 1: lease block never closed"));
   absl::StatusOr<std::vector<DhclientLease>> date =
