@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -53,11 +54,10 @@ std::chrono::nanoseconds Chrono(absl::Duration d) { return absl::ToChronoNanosec
 
 // errno words as a technician reads them: "connection refused", "network is unreachable".
 std::string Words(const error_code& error) {
-  return error.message().empty() ? "error" : [&] {
-    std::string text = error.message();
-    if (!text.empty()) text[0] = static_cast<char>(std::tolower(text[0]));
-    return text;
-  }();
+  std::string text = error.message();
+  if (text.empty()) return "error";
+  text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  return text;
 }
 
 // One query for one name to one DNS server, over UDP with its own timeout. The socket is
