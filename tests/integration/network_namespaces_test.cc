@@ -326,6 +326,9 @@ TEST_F(NetworkNamespacesTest, HealthyNetworkHasNoNetworkFindings) {
   EXPECT_THAT(snapshot.topology().dns_servers(), ::testing::ElementsAre(kDnsA, kDnsB));
   EXPECT_THAT(snapshot.topology().search_domains(), ::testing::ElementsAre("lan"));
   EXPECT_THAT(snapshot.topology().subnets(), ::testing::Contains("10.77.0.0/24"));
+  ASSERT_EQ(snapshot.topology().interfaces_size(), 1);
+  EXPECT_EQ(snapshot.topology().interfaces(0).name(), "eth0");
+  EXPECT_THAT(snapshot.topology().interfaces(0).addresses(), ::testing::Contains("10.77.0.2/24"));
 }
 
 // The done-when case: server A stopped, B up: one finding, naming A only, with its evidence.
