@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -83,13 +84,36 @@ class NamespaceListener {
   }
   ~NamespaceListener() { Close(); }
   bool ok() const { return fd_ >= 0; }
+
+  // Answers every connection with `status_line` ("HTTP/1.1 200 OK") once the request is read,
+  // on a thread of its own until Close().
+  void ServeHttp(std::string status_line) {
+    server_ = std::thread([this, status_line] {
+      while (!stop_) {
+        pollfd p{fd_, POLLIN, 0};
+        if (poll(&p, 1, 20) <= 0) continue;
+        const int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (client < 0) continue;
+        char request[2048];
+        (void)!read(client, request, sizeof(request));
+        const std::string response = status_line + "\r\nContent-Length: 0\r\n\r\n";
+        (void)!write(client, response.data(), response.size());
+        close(client);
+      }
+    });
+  }
+
   void Close() {
+    stop_ = true;
+    if (server_.joinable()) server_.join();
     if (fd_ >= 0) close(fd_);
     fd_ = -1;
   }
 
  private:
   int fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::thread server_;
 };
 
 // One test network; every namespace is deleted (and with it every veth) on destruction, and
@@ -421,6 +445,27 @@ TEST_F(NetworkNamespacesTest, OwnLinkDown) {
 
   Must({Tool("ip"), "-n", net_.router(), "link", "set", "lan0", "up"});
   snapshot = CollectUntilClear();
+  EXPECT_EQ(NetFindings(snapshot), FindingSet{}) << Describe(snapshot);
+}
+
+// An http:// target: its GET's status is read; a 503 is a finding on host:port, a 200 is not.
+TEST_F(NetworkNamespacesTest, HttpTargetStatus) {
+  Configure("  targets: [\"http://10.77.1.54:8080/health\"]\n");
+  auto web = std::make_unique<NamespaceListener>(net_.dns(), kDnsB, 8080);
+  ASSERT_TRUE(web->ok());
+  web->ServeHttp("HTTP/1.1 503 Service Unavailable");
+  medic::v1::Snapshot snapshot = Collect();
+  EXPECT_EQ(NetFindings(snapshot), (FindingSet{{"net.target_unreachable", "10.77.1.54:8080"}}))
+      << Describe(snapshot);
+  const medic::v1::Finding* target = Find(snapshot, "net.target_unreachable", "10.77.1.54:8080");
+  ASSERT_NE(target, nullptr);
+  EXPECT_EQ(target->evidence().at("http_status"), "503");
+
+  web.reset();  // the port is free again before the next server binds it
+  web = std::make_unique<NamespaceListener>(net_.dns(), kDnsB, 8080);
+  ASSERT_TRUE(web->ok());
+  web->ServeHttp("HTTP/1.1 200 OK");
+  snapshot = Collect();
   EXPECT_EQ(NetFindings(snapshot), FindingSet{}) << Describe(snapshot);
 }
 
