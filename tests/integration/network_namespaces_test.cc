@@ -469,6 +469,38 @@ TEST_F(NetworkNamespacesTest, HttpTargetStatus) {
   EXPECT_EQ(NetFindings(snapshot), FindingSet{}) << Describe(snapshot);
 }
 
+// Everything silent (the router drops all it gets) and per-check timeouts longer than the
+// probe's deadline: the cycle still reports within its deadline, with every check judged.
+TEST_F(NetworkNamespacesTest, SilentNetworkStillReportsWithinTheDeadline) {
+  std::string config = AgentConfig(net_, std::string("  targets: [\"") + kService + "\"]\n");
+  for (const std::string key : {"  dns_timeout: 400ms\n", "  connect_timeout: 400ms\n"}) {
+    config.erase(config.find(key), key.size());  // back to the 2 s defaults
+  }
+  const std::string from = "  connectivity: {deadline: 3s}\n";
+  config.replace(config.find(from), from.size(), "  connectivity: {deadline: 1s}\n");
+  WriteFile(net_.dir().File("agent.yaml"), config);
+  net_.Nft(net_.router(),
+           "table inet medic {\n chain input {\n  type filter hook input priority 0;\n  drop\n }\n"
+           " chain forward {\n  type filter hook forward priority 0;\n  drop\n }\n}\n");
+  const medic::v1::Snapshot snapshot = Collect();
+  const medic::v1::ProbeReport* report = nullptr;
+  for (const auto& r : snapshot.reports()) {
+    if (r.probe() == "connectivity") report = &r;
+  }
+  ASSERT_NE(report, nullptr);
+  EXPECT_EQ(report->outcome(), medic::v1::PROBE_OUTCOME_OK) << report->error();
+  EXPECT_LT(absl::Seconds(report->took().seconds()) + absl::Nanoseconds(report->took().nanos()),
+            absl::Seconds(1));
+  EXPECT_EQ(NetFindings(snapshot), (FindingSet{{"net.gateway_unreachable", kGateway},
+                                               {"net.dns_failure", kDnsA},
+                                               {"net.dns_failure", kDnsB},
+                                               {"net.target_unreachable", kService}}))
+      << Describe(snapshot);
+  for (const auto& d : report->connectivity().dns()) {
+    EXPECT_EQ(d.outcome(), medic::v1::DNS_OUTCOME_TIMEOUT) << d.server();
+  }
+}
+
 // A configured TCP target whose service closes: refused, named by host:port.
 TEST_F(NetworkNamespacesTest, ClosedTcpTarget) {
   Configure(std::string("  targets: [\"") + kService + "\"]\n");
