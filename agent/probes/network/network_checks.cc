@@ -233,7 +233,13 @@ absl::Status ValidateNetworkConfig(const medic::v1::NetworkConfig& config) {
 }
 
 std::vector<Finding> JudgeConnectivity(const medic::v1::ConnectivityStatus& status,
-                                       const NetworkSettings& settings) {
+                                       const NetworkSettings& settings,
+                                       const std::vector<Finding>& standing) {
+  auto is_standing = [&standing](std::string_view code, const std::string& resource) {
+    return std::any_of(standing.begin(), standing.end(), [&](const Finding& f) {
+      return f.code() == code && f.resource() == resource;
+    });
+  };
   std::vector<Finding> findings;
   for (const medic::v1::GatewayCheck& g : status.gateways()) {
     if (g.method() == medic::v1::GATEWAY_METHOD_UNSPECIFIED) continue;  // not checked
@@ -268,14 +274,19 @@ std::vector<Finding> JudgeConnectivity(const medic::v1::ConnectivityStatus& stat
       continue;
     }
     if (g.method() == medic::v1::GATEWAY_METHOD_NEIGHBOUR) continue;
-    if (g.sent() > 0 && g.loss_pct() >= settings.packet_loss_pct) {
+    const double loss_mark = is_standing("net.packet_loss", g.gateway())
+                                 ? settings.packet_loss_pct / 2
+                                 : settings.packet_loss_pct;
+    if (g.sent() > 0 && g.received() < g.sent() && g.loss_pct() >= loss_mark) {
       Finding f = Make("net.packet_loss", medic::v1::SEVERITY_WARNING, g.gateway(),
                        fmt::format("{:.0f}% of pings to the default gateway {} are lost ({} of {})",
                                    g.loss_pct(), g.gateway(), g.sent() - g.received(), g.sent()));
       evidence(f);
       findings.push_back(std::move(f));
     }
-    if (g.received() > 0 && g.rtt_avg_ms() > absl::ToDoubleMilliseconds(settings.latency_high)) {
+    const double latency_mark = absl::ToDoubleMilliseconds(settings.latency_high) *
+                                (is_standing("net.latency_high", g.gateway()) ? 0.8 : 1.0);
+    if (g.received() > 0 && g.rtt_avg_ms() > latency_mark) {
       Finding f = Make("net.latency_high", medic::v1::SEVERITY_WARNING, g.gateway(),
                        common::StrCat("the default gateway ", g.gateway(), " answers slowly (",
                                       Ms(g.rtt_avg_ms()), " on average, over ",
@@ -325,7 +336,8 @@ std::vector<Finding> JudgeConnectivity(const medic::v1::ConnectivityStatus& stat
       e["answered"] = common::StrCat(answered, " of ", asked);
       findings.push_back(std::move(f));
     } else if (slowest != nullptr &&
-               slowest->answer_ms() > absl::ToDoubleMilliseconds(settings.dns_slow)) {
+               slowest->answer_ms() > absl::ToDoubleMilliseconds(settings.dns_slow) *
+                                          (is_standing("net.dns_slow", server) ? 0.8 : 1.0)) {
       Finding f = Make("net.dns_slow", medic::v1::SEVERITY_WARNING, server,
                        common::StrCat("DNS server ", server, " answers slowly (",
                                       Ms(slowest->answer_ms()), " for ", slowest->name(), ", over ",

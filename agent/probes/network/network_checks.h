@@ -81,8 +81,12 @@ absl::Status ValidateNetworkConfig(const medic::v1::NetworkConfig& config);
 //    longer than dns_slow;
 //  - net.target_unreachable (critical, resource = host:port): no connection, or an HTTP
 //    status of 500 and up (or none at all).
-std::vector<medic::v1::Finding> JudgeConnectivity(const medic::v1::ConnectivityStatus& status,
-                                                  const NetworkSettings& settings);
+// The marks have hysteresis, so a link near a mark does not raise and clear on alternate
+// cycles: a standing (in `standing`) net.packet_loss clears only below half its mark, a
+// standing net.latency_high or net.dns_slow only below 80% of its mark.
+std::vector<medic::v1::Finding> JudgeConnectivity(
+    const medic::v1::ConnectivityStatus& status, const NetworkSettings& settings,
+    const std::vector<medic::v1::Finding>& standing = {});
 
 // The network probe's findings, from its report:
 //  - net.link_down (resource = interface): with watch_interfaces, each of them that is down or

@@ -628,7 +628,7 @@ class ConnectivityProbe : public Probe {
         AddObservation(output.report, "net.connect_ms", c.endpoint(), c.connect_ms(), "ms");
       }
     }
-    output.findings = JudgeConnectivity(status, settings);
+    output.findings = JudgeConnectivity(status, settings, ctx.standing);
     return output;
   }
 };

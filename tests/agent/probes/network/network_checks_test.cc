@@ -170,6 +170,23 @@ TEST(JudgeConnectivityTest, DnsFailureCarriesItsEvidence) {
   EXPECT_EQ(findings[0].evidence().at("waited"), "2000.2 ms");
 }
 
+TEST(JudgeConnectivityTest, StandingLossAndSlownessClearBelowALowerMark) {
+  // 15% loss (under the 20% mark, over half of it) and 90 ms (under 100, over 80).
+  const medic::v1::ConnectivityStatus status = Status(
+      "gateways { gateway: '10.0.0.1' method: GATEWAY_METHOD_ICMP_DATAGRAM sent: 20 received: 17 "
+      "loss_pct: 15 rtt_avg_ms: 90 reachable: true }");
+  EXPECT_THAT(JudgeConnectivity(status, NetworkSettings()), IsEmpty());
+  std::vector<medic::v1::Finding> standing(2);
+  standing[0].set_code("net.packet_loss");
+  standing[0].set_resource("10.0.0.1");
+  standing[1].set_code("net.latency_high");
+  standing[1].set_resource("10.0.0.1");
+  EXPECT_EQ(
+      Codes(JudgeConnectivity(status, NetworkSettings(), standing)),
+      (std::vector<std::tuple<std::string, std::string, medic::v1::Severity>>{
+          {"net.packet_loss", "10.0.0.1", kWarning}, {"net.latency_high", "10.0.0.1", kWarning}}));
+}
+
 medic::v1::NetworkInfo Info(const std::string& text) {
   medic::v1::NetworkInfo info;
   EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &info)) << text;
