@@ -269,11 +269,15 @@ class NetworkNamespacesTest : public ::testing::Test {
               gateway ? AgentConfig(net_, extra, *gateway) : AgentConfig(net_, extra));
   }
 
-  // `medic-agent --once --json` in the workstation namespace.
-  medic::v1::Snapshot Collect() {
-    RunResult r = RunCommand({Tool("ip"), "netns", "exec", net_.ws(), kBin + "/medic-agent",
-                              "--once", "--json", "--config", net_.dir().File("agent.yaml")},
-                             absl::Seconds(20));
+  // `medic-agent --once --json` in the workstation namespace, behind `wrapper` (setpriv) when
+  // given.
+  medic::v1::Snapshot Collect(std::vector<std::string> wrapper = {}) {
+    std::vector<std::string> argv = {Tool("ip"), "netns", "exec", net_.ws()};
+    argv.insert(argv.end(), wrapper.begin(), wrapper.end());
+    argv.push_back(kBin + "/medic-agent");
+    for (const char* arg : {"--once", "--json", "--config"}) argv.push_back(arg);
+    argv.push_back(net_.dir().File("agent.yaml"));
+    RunResult r = RunCommand(argv, absl::Seconds(20));
     EXPECT_EQ(r.exit_code, 0) << r.err;
     medic::v1::Snapshot snapshot;
     EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &snapshot).ok()) << r.out;
@@ -499,6 +503,50 @@ TEST_F(NetworkNamespacesTest, SilentNetworkStillReportsWithinTheDeadline) {
   for (const auto& d : report->connectivity().dns()) {
     EXPECT_EQ(d.outcome(), medic::v1::DNS_OUTCOME_TIMEOUT) << d.server();
   }
+}
+
+const medic::v1::GatewayCheck* GatewayOf(const medic::v1::Snapshot& snapshot) {
+  for (const auto& r : snapshot.reports()) {
+    if (r.probe() == "connectivity" && r.connectivity().gateways_size() == 1) {
+      return &r.connectivity().gateways(0);
+    }
+  }
+  return nullptr;
+}
+
+// Ping sockets not allowed (the kernel's default ping_group_range "1 0"): root pings with a
+// raw socket; without CAP_NET_RAW the agent falls back to the ARP table, which still tells a
+// gateway that answers from one that does not.
+TEST_F(NetworkNamespacesTest, WithoutPingSocketsRawThenNeighbourTable) {
+  Must({Tool("ip"), "netns", "exec", net_.ws(), Tool("sysctl"), "-qw",
+        "net.ipv4.ping_group_range=1 0"});
+  medic::v1::Snapshot snapshot = Collect();
+  const medic::v1::GatewayCheck* gateway = GatewayOf(snapshot);
+  ASSERT_NE(gateway, nullptr);
+  EXPECT_EQ(gateway->method(), medic::v1::GATEWAY_METHOD_ICMP_RAW);
+  EXPECT_EQ(gateway->received(), 3u);
+  EXPECT_EQ(NetFindings(snapshot), FindingSet{}) << Describe(snapshot);
+
+  const std::vector<std::string> no_raw = {Tool("setpriv"), "--inh-caps=-net_raw",
+                                           "--bounding-set=-net_raw"};
+  snapshot = Collect(no_raw);
+  gateway = GatewayOf(snapshot);
+  ASSERT_NE(gateway, nullptr);
+  EXPECT_EQ(gateway->method(), medic::v1::GATEWAY_METHOD_NEIGHBOUR);
+  EXPECT_EQ(gateway->neighbour_state(), "complete");
+  EXPECT_EQ(NetFindings(snapshot), FindingSet{}) << Describe(snapshot);
+
+  // The gateway gone: its ARP entry is flushed and the new request is never answered.
+  Must({Tool("ip"), "-n", net_.router(), "link", "set", "br0", "down"});
+  Must({Tool("ip"), "-n", net_.ws(), "neigh", "flush", "dev", "eth0"});
+  snapshot = Collect(no_raw);
+  EXPECT_THAT(NetFindings(snapshot),
+              ::testing::Contains(
+                  std::make_pair(std::string("net.gateway_unreachable"), std::string(kGateway))))
+      << Describe(snapshot);
+  const medic::v1::Finding* finding = Find(snapshot, "net.gateway_unreachable", kGateway);
+  ASSERT_NE(finding, nullptr);
+  EXPECT_EQ(finding->evidence().at("method"), "neighbour table");
 }
 
 // A configured TCP target whose service closes: refused, named by host:port.
