@@ -3,11 +3,13 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_split.h"
 #include "agent/identity/identity.h"
+#include "agent/probes/network/network_checks.h"
 #include "agent/probes/registry.h"
 #include "boost/asio/executor_work_guard.hpp"
 #include "common/strings/str_cat.h"
@@ -76,12 +78,27 @@ absl::Status ValidateAgentConfig(const medic::v1::AgentConfig& config) {
     return absl::InvalidArgumentError(
         "reconnect: initial_backoff must be above 0 and max_backoff at least initial_backoff");
   }
-  return absl::OkStatus();
+  return ValidateNetworkConfig(config.network());
 }
+
+namespace {
+
+// The proxy this machine's programs use: network.proxy from config, else the agent's own
+// environment (the variables curl, apt and most tools honour), https first.
+std::string ProxyOf(const medic::v1::AgentConfig& config) {
+  if (!config.network().proxy().empty()) return config.network().proxy();
+  for (const char* name : {"https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"}) {
+    if (const char* value = std::getenv(name); value != nullptr && *value != '\0') return value;
+  }
+  return "";
+}
+
+}  // namespace
 
 Agent::Agent(medic::v1::AgentConfig config)
     : config_(std::move(config)),
       fs_(config_.root()),
+      proxy_(ProxyOf(config_)),
       scheduler_(io_, NewProbes(config_), fs_, commands_, common::RealClock::Get(), config_,
                  tracker_, [this](std::vector<ProbeRun> cycle) { OnCycle(std::move(cycle)); }) {}
 
@@ -145,7 +162,8 @@ void Agent::OnCycle(std::vector<ProbeRun> cycle) {
     const bool changed = content != previous;
     previous = std::move(content);
     if (changed) {
-      topology_may_change |= run.report.probe() == "network" || run.report.probe() == "os";
+      topology_may_change |= run.report.probe() == "network" || run.report.probe() == "os" ||
+                             run.report.probe() == "connectivity";
       *delta->add_reports() = run.report;
     }
     const std::string probe = run.report.probe();
@@ -190,7 +208,18 @@ medic::v1::Topology Agent::BuildTopology() const {
     topology.mutable_subnets()->Assign(subnets.begin(), subnets.end());
     *topology.mutable_gateways() = net.default_gateways();
     *topology.mutable_dns_servers() = net.dns_servers();
+    *topology.mutable_search_domains() = net.search_domains();
+    for (const auto& i : net.interfaces()) {
+      if (i.loopback() || i.addresses().empty()) continue;
+      medic::v1::TopologyInterface& t = *topology.add_interfaces();
+      t.set_name(i.name());
+      t.set_mac(i.mac());
+      t.set_wireless(i.wireless());
+      *t.mutable_addresses() = i.addresses();
+      if (i.has_wifi()) t.set_ssid(i.wifi().ssid());
+    }
   }
+  topology.set_proxy(proxy_);
   if (auto it = latest_.find("os"); it != latest_.end() && it->second.has_os()) {
     const auto& os = it->second.os();
     topology.set_os_build(common::StrCat(os.id(), " ", os.version_id(), " / ", os.kernel()));

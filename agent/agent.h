@@ -45,6 +45,7 @@ class Agent {
 
   medic::v1::AgentConfig config_;
   common::RootedFileSystem fs_;
+  std::string proxy_;  // for topology: config, else the environment at start
   common::RealCommandRunner commands_;
   boost::asio::io_context io_;
   FindingTracker tracker_;

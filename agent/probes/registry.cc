@@ -51,6 +51,9 @@ std::vector<ProbeEntry> NewProbes(const medic::v1::AgentConfig& config) {
       {probes.smart(), [] { return NewSmartProbe(); }, absl::Seconds(3600), kDefaultSmartDeadline,
        /*slow=*/true},
       {probes.inventory(), [] { return NewInventoryProbe(); }, absl::Seconds(3600)},
+      // Waits on the gateway, the DNS servers and the targets: off the fast thread.
+      {probes.connectivity(), [] { return NewConnectivityProbe(); }, absl::Seconds(60),
+       kDefaultConnectivityDeadline, /*slow=*/true},
   };
   std::vector<ProbeEntry> entries;
   for (const Known& probe : known) {

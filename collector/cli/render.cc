@@ -7,6 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "common/net/peer.h"
 #include "common/strings/str_cat.h"
 #include "common/time/clock.h"
@@ -353,26 +354,205 @@ std::string OsSection(const medic::v1::MachineHealth& health, absl::Time now) {
   return out.empty() ? "" : common::StrCat("OS\n", out);
 }
 
+// A standing finding with `code` on `resource`, or null.
+const Finding* StandingFinding(const medic::v1::MachineHealth& health, std::string_view code,
+                               std::string_view resource) {
+  for (const Finding& f : health.findings()) {
+    if (f.code() == code && f.resource() == resource) return &f;
+  }
+  return nullptr;
+}
+
+// " (since Nov 22 19:52 UTC)" for a finding with a raise time; the network notes give the
+// time itself, which a technician copies into a ticket.
+std::string SinceWords(const Finding* f) {
+  if (f == nullptr || !f->has_raised_at()) return "";
+  return common::StrCat("since ",
+                        absl::FormatTime("%b %d %H:%M UTC", common::FromProtoTime(f->raised_at()),
+                                         absl::UTCTimeZone()));
+}
+std::string Since(const Finding* f) {
+  const std::string words = SinceWords(f);
+  return words.empty() ? "" : common::StrCat(" (", words, ")");
+}
+// " (WEAK, since …)" for a standing finding; "" without one.
+std::string Flag(const Finding* f, std::string_view word) {
+  if (f == nullptr) return "";
+  const std::string words = SinceWords(f);
+  return common::StrCat(" (", word, words.empty() ? "" : ", ", words, ")");
+}
+
+std::string Ms(double ms) { return fmt::format("{:.1f} ms", ms); }
+
+// What one DNS query came to, in words: "answered intranet.lan in 1.2 ms (10.0.0.5)".
+std::string DnsWords(const medic::v1::DnsCheck& c) {
+  switch (c.outcome()) {
+    case medic::v1::DNS_OUTCOME_ANSWERED:
+      return common::StrCat("answered ", c.name(), " in ", Ms(c.answer_ms()),
+                            c.addresses().empty()
+                                ? ""
+                                : common::StrCat(" (", absl::StrJoin(c.addresses(), ", "), ")"));
+    case medic::v1::DNS_OUTCOME_NXDOMAIN:
+      return common::StrCat("says ", c.name(), " does not exist (NXDOMAIN)");
+    case medic::v1::DNS_OUTCOME_TIMEOUT:
+      return common::StrCat("NO ANSWER for ", c.name(), " within ", Ms(c.answer_ms()),
+                            " (timeout)");
+    case medic::v1::DNS_OUTCOME_UNREACHABLE:
+      return common::StrCat("NOT REACHABLE asking for ", c.name(), ": ", c.error());
+    case medic::v1::DNS_OUTCOME_BAD_ANSWER:
+      return common::StrCat("unreadable answer for ", c.name(), ": ", c.error());
+    default:
+      return common::StrCat("FAILED for ", c.name(), ": ", c.rcode());
+  }
+}
+
+// The network as a technician's notes: each link, the gateway, each DNS server and each
+// target, what failed and since when (from the standing findings).
 std::string NetworkSection(const medic::v1::MachineHealth& health) {
   const auto* r = FindReport(health, "network");
-  if (r == nullptr || !r->has_network()) return "";
-  const auto& net = r->network();
-  Table table({"INTERFACE", "LINK", "ADDRESSES", "SPEED"});
-  for (const auto& i : net.interfaces()) {
-    if (i.loopback()) continue;
-    std::string link = !i.up() ? "down" : (i.carrier() ? "up" : "no carrier");
-    table.Add({i.name(), link, i.addresses().empty() ? "-" : absl::StrJoin(i.addresses(), " "),
-               i.speed_mbps() ? common::StrCat(i.speed_mbps(), " Mb/s") : ""});
-  }
-  std::string out = "Network\n" + table.Render("  ");
-  auto list = [](const auto& items) {
-    return items.empty() ? std::string("none") : absl::StrJoin(items, ", ");
+  const auto* c = FindReport(health, "connectivity");
+  const bool have_net = r != nullptr && r->has_network();
+  const bool have_checks = c != nullptr && c->has_connectivity();
+  if (!have_net && !have_checks) return "";
+  std::string out = "Network\n";
+  auto note = [&out](std::string_view label, const std::string& line, bool first) {
+    common::StrAppend(&out, "  ", Pad(first ? label : "", first ? label.size() : 0, 10), line,
+                      "\n");
   };
-  out += common::StrCat("  Gateway ", list(net.default_gateways()), " · DNS ",
-                        list(net.dns_servers()));
-  if (!net.search_domains().empty())
-    common::StrAppend(&out, " · search ", list(net.search_domains()));
-  return out + "\n";
+  if (have_net) {
+    const auto& net = r->network();
+    bool first = true;
+    for (const auto& i : net.interfaces()) {
+      if (i.loopback()) continue;
+      const Finding* down = StandingFinding(health, "net.link_down", i.name());
+      std::string line = common::StrCat(i.name(), " ");
+      if (!i.up()) {
+        line += "DOWN (switched off)";
+      } else if (!i.carrier()) {
+        line += i.wireless() ? "NOT CONNECTED" : "NO LINK";
+      } else {
+        line += "up";
+        if (i.speed_mbps()) common::StrAppend(&line, " ", i.speed_mbps(), " Mb/s");
+        if (!i.duplex().empty()) common::StrAppend(&line, " ", i.duplex());
+      }
+      line += Since(down);
+      if (i.has_wifi()) {
+        common::StrAppend(&line, ", Wi-Fi ", i.wifi().ssid().empty() ? "" : i.wifi().ssid() + " ",
+                          "signal ", i.wifi().signal_dbm(), " dBm");
+        line += Flag(StandingFinding(health, "net.wifi_weak", i.name()), "WEAK");
+      }
+      common::StrAppend(&line, " · ",
+                        i.addresses().empty() ? "no address" : absl::StrJoin(i.addresses(), " "));
+      line += Flag(StandingFinding(health, "net.no_address", i.name()), "NO ADDRESS");
+      if (i.has_dhcp_lease() && i.dhcp_lease().has_expires()) {
+        common::StrAppend(
+            &line, ", DHCP lease from ", i.dhcp_lease().server(), " until ",
+            absl::FormatTime("%b %d %H:%M UTC", common::FromProtoTime(i.dhcp_lease().expires()),
+                             absl::UTCTimeZone()));
+      }
+      if (i.carrier_changes() > 2)
+        common::StrAppend(&line, ", link changed ", i.carrier_changes(), " times");
+      if (const Finding* errors = StandingFinding(health, "net.interface_errors", i.name())) {
+        common::StrAppend(&line, ", ", fmt::format("{:.0f}", i.errors_per_min()), " ERRORS/min",
+                          Since(errors));
+      }
+      note("Link", line, first);
+      first = false;
+    }
+    if (first) note("Link", "no network interface besides loopback", true);
+  }
+  std::vector<std::string> checked_gateways;
+  if (have_checks) {
+    const auto& conn = c->connectivity();
+    bool first = true;
+    for (const auto& g : conn.gateways()) {
+      checked_gateways.push_back(g.gateway());
+      std::string line = g.gateway();
+      if (!g.interface().empty()) common::StrAppend(&line, " via ", g.interface());
+      if (g.method() == medic::v1::GATEWAY_METHOD_NEIGHBOUR) {
+        common::StrAppend(&line, ": ",
+                          g.reachable() ? "known in the ARP table" : "NOT ANSWERING (no ARP entry)",
+                          " (ping not allowed)");
+      } else if (!g.reachable()) {
+        common::StrAppend(&line, ": NOT ANSWERING, 0 of ", g.sent(), " pings answered",
+                          g.error().empty() ? "" : common::StrCat(" (", g.error(), ")"));
+      } else {
+        common::StrAppend(&line, ": ", g.received(), " of ", g.sent(), " pings answered, ",
+                          Ms(g.rtt_avg_ms()), " average");
+        if (g.loss_pct() > 0) common::StrAppend(&line, fmt::format(", {:.0f}% LOST", g.loss_pct()));
+      }
+      for (std::string_view code :
+           {"net.gateway_unreachable", "net.packet_loss", "net.latency_high"}) {
+        line += Since(StandingFinding(health, code, g.gateway()));
+      }
+      note("Gateway", line, first);
+      first = false;
+    }
+  }
+  if (have_net) {
+    for (const auto& g : r->network().default_gateways()) {
+      if (std::find(checked_gateways.begin(), checked_gateways.end(), g) != checked_gateways.end())
+        continue;
+      note("Gateway", common::StrCat(g, " (not checked)"), checked_gateways.empty());
+      checked_gateways.push_back(g);
+    }
+    if (checked_gateways.empty()) note("Gateway", "none (no default route)", true);
+  }
+  if (have_checks && !c->connectivity().dns().empty()) {
+    const auto& conn = c->connectivity();
+    std::vector<std::string> servers;
+    for (const auto& d : conn.dns()) {
+      if (std::find(servers.begin(), servers.end(), d.server()) == servers.end())
+        servers.push_back(d.server());
+    }
+    bool first = true;
+    for (const std::string& server : servers) {
+      std::vector<std::string> results;
+      for (const auto& d : conn.dns()) {
+        if (d.server() == server) results.push_back(DnsWords(d));
+      }
+      std::string line = common::StrCat(server, ": ", absl::StrJoin(results, "; "));
+      line += Since(StandingFinding(health, "net.dns_failure", server));
+      line += Since(StandingFinding(health, "net.dns_slow", server));
+      note("DNS", line, first);
+      first = false;
+    }
+  } else if (have_net) {
+    const auto& dns = r->network().dns_servers();
+    note("DNS",
+         dns.empty() ? std::string("none configured") : absl::StrJoin(dns, ", ") + " (not checked)",
+         true);
+  }
+  if (have_checks) {
+    bool first = true;
+    for (const auto& t : c->connectivity().targets()) {
+      std::string line = common::StrCat(t.target(), ": ");
+      if (!t.connected()) {
+        common::StrAppend(&line, "CANNOT CONNECT", t.error().empty() ? "" : " (" + t.error() + ")");
+      } else {
+        common::StrAppend(&line, "connected in ", Ms(t.connect_ms()));
+        if (t.http_status() != 0)
+          common::StrAppend(&line, ", HTTP ", t.http_status());
+        else if (!t.error().empty())
+          common::StrAppend(&line, ", ", t.error());
+      }
+      line += Since(StandingFinding(health, "net.target_unreachable",
+                                    t.endpoint().empty() ? t.target() : t.endpoint()));
+      note("Targets", line, first);
+      first = false;
+    }
+    for (const auto& n : c->connectivity().notes()) note("Note", n, true);
+  }
+  if (have_net) {
+    const auto& net = r->network();
+    std::vector<std::string> extra;
+    if (!net.search_domains().empty())
+      extra.push_back("search " + absl::StrJoin(net.search_domains(), " "));
+    if (!net.dns_source().empty()) extra.push_back("resolvers from " + net.dns_source());
+    if (!health.topology().proxy().empty()) extra.push_back("proxy " + health.topology().proxy());
+    if (!extra.empty()) note("", absl::StrJoin(extra, " · "), false);
+  }
+  return out;
 }
 
 std::string ProbesSection(const medic::v1::MachineHealth& health, absl::Time now) {

@@ -2,6 +2,7 @@
 
 #include "common/time/clock.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 
 namespace medic::cli {
@@ -262,6 +263,105 @@ TEST(RenderHealthTest, HardwareHealthLinesOnlyWhenPresent) {
   EXPECT_THAT(quiet, Not(HasSubstr("Temps")));
   EXPECT_THAT(quiet, Not(HasSubstr("Battery")));
   EXPECT_THAT(quiet, Not(HasSubstr("HW errors")));
+}
+
+// The network as a technician's notes: the link, the gateway, each DNS server and each target,
+// with what failed and since when (the finding's raise time).
+TEST(RenderHealthTest, NetworkReadsLikeNotes) {
+  medic::v1::MachineHealth h;
+  *h.mutable_machine() = MakeMachine("ws-7", true, 2, medic::v1::SEVERITY_CRITICAL);
+  ASSERT_TRUE(google::protobuf::TextFormat::MergeFromString(
+      R"pb(
+        reports {
+          probe: "network"
+          outcome: PROBE_OUTCOME_OK
+          network {
+            interfaces { name: "lo" loopback: true up: true carrier: true }
+            interfaces {
+              name: "eth0"
+              up: true
+              carrier: true
+              speed_mbps: 1000
+              duplex: "full"
+              addresses: "10.1.0.23/24"
+              physical: true
+            }
+            interfaces { name: "wlan0" up: true carrier: false wireless: true physical: true }
+            default_gateways: "10.1.0.1"
+            dns_servers: "10.1.0.53"
+            dns_servers: "10.1.0.54"
+            search_domains: "corp.example"
+            dns_source: "/etc/resolv.conf"
+          }
+        }
+        reports {
+          probe: "connectivity"
+          outcome: PROBE_OUTCOME_OK
+          connectivity {
+            gateways {
+              gateway: "10.1.0.1"
+              interface: "eth0"
+              method: GATEWAY_METHOD_ICMP_DATAGRAM
+              sent: 5
+              received: 3
+              loss_pct: 40
+              rtt_avg_ms: 0.84
+              reachable: true
+            }
+            dns {
+              server: "10.1.0.53"
+              name: "medic.corp"
+              outcome: DNS_OUTCOME_TIMEOUT
+              answer_ms: 2000
+            }
+            dns {
+              server: "10.1.0.54"
+              name: "medic.corp"
+              outcome: DNS_OUTCOME_ANSWERED
+              answer_ms: 3.25
+              addresses: "10.1.0.9"
+            }
+            targets {
+              target: "10.1.0.9:7070"
+              endpoint: "10.1.0.9:7070"
+              connected: true
+              connect_ms: 1.5
+            }
+            targets {
+              target: "files.corp:445"
+              endpoint: "files.corp:445"
+              error: "connection refused"
+            }
+          }
+        }
+        findings {
+          code: "net.dns_failure"
+          resource: "10.1.0.53"
+          raised_at { seconds: 1799996400 }
+        }
+        findings {
+          code: "net.packet_loss"
+          resource: "10.1.0.1"
+          raised_at { seconds: 1799999940 }
+        }
+        findings { code: "net.target_unreachable" resource: "files.corp:445" }
+        topology { proxy: "http://proxy.corp:3128" }
+      )pb",
+      &h));
+  const std::string out = RenderHealth(h, kNow, false);
+  EXPECT_THAT(out,
+              HasSubstr("Network\n"
+                        "  Link      eth0 up 1000 Mb/s full · 10.1.0.23/24\n"
+                        "            wlan0 NOT CONNECTED · no address\n"
+                        "  Gateway   10.1.0.1 via eth0: 3 of 5 pings answered, 0.8 ms average, "
+                        "40% LOST (since Jan 15 07:59 UTC)\n"
+                        "  DNS       10.1.0.53: NO ANSWER for medic.corp within 2000.0 ms "
+                        "(timeout) (since Jan 15 07:00 UTC)\n"
+                        "            10.1.0.54: answered medic.corp in 3.2 ms (10.1.0.9)\n"
+                        "  Targets   10.1.0.9:7070: connected in 1.5 ms\n"
+                        "            files.corp:445: CANNOT CONNECT (connection refused)\n"
+                        "            search corp.example · resolvers from /etc/resolv.conf · "
+                        "proxy http://proxy.corp:3128\n"));
 }
 
 }  // namespace

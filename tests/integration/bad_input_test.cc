@@ -69,6 +69,15 @@ TEST(BadInputTest, PortInUseIsNamed) {
   EXPECT_THAT(r.err, HasSubstr("cannot listen on " + address));
 }
 
+TEST(BadInputTest, MalformedNetworkTargetIsNamed) {
+  TempDir dir;
+  const std::string config = dir.File("agent.yaml");
+  WriteFile(config, "network:\n  targets: [\"files.corp\"]\n");
+  RunResult r = RunCommand({kBin + "/medic-agent", "--config", config, "--once"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("network.targets: target \"files.corp\": expected HOST:PORT"));
+}
+
 TEST(BadInputTest, UnwritableStateDirIsNamed) {
   // A state dir below a regular file cannot be created, even by root.
   TempDir dir;

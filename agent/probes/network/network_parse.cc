@@ -381,4 +381,135 @@ absl::StatusOr<ResolvConf> ParseResolvConf(std::string_view text) {
   return conf;
 }
 
+bool IsResolvedStub(const ResolvConf& conf) {
+  return !conf.nameservers.empty() &&
+         absl::c_all_of(conf.nameservers, [](const std::string& server) {
+           return server == "127.0.0.53" || server == "127.0.0.54";
+         });
+}
+
+namespace {
+
+// A wireless-extensions value: "54.", "-56", "-256"; the trailing "." marks an updated value.
+bool ParseWirelessValue(std::string_view text, double* out) {
+  ConsumeSuffix(&text, ".");
+  return ParseDouble(text, out);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<WirelessRow>> ParseWireless(std::string_view text) {
+  constexpr std::string_view kFile = "/proc/net/wireless";
+  std::vector<WirelessRow> rows;
+  int line_number = 0;
+  for (std::string_view line : SplitLines(text)) {
+    ++line_number;
+    const size_t colon = line.find(':');
+    // The header lines have "|" and no ':' after the name.
+    if (Trim(line).empty() || line.find('|') != std::string_view::npos) continue;
+    if (colon == std::string_view::npos) return LineError(kFile, line_number, "no ':'", line);
+    std::vector<std::string_view> columns = Columns(line.substr(colon + 1));
+    if (columns.size() < 4) return LineError(kFile, line_number, "fewer than 5 columns", line);
+    double quality = 0, level = 0, noise = 0;
+    if (!ParseWirelessValue(columns[1], &quality) || !ParseWirelessValue(columns[2], &level) ||
+        !ParseWirelessValue(columns[3], &noise)) {
+      return LineError(kFile, line_number, "malformed column", line);
+    }
+    // Drivers without signed dBm print dBm + 256; 0 and -256 mean "not reported".
+    if (level > 63) level -= 256;
+    if (noise > 63) noise -= 256;
+    WirelessRow& row = rows.emplace_back();
+    row.interface = std::string(Trim(line.substr(0, colon)));
+    row.quality = quality;
+    row.signal_dbm = static_cast<int>(level);
+    row.noise_dbm = noise <= -256 ? 0 : static_cast<int>(noise);
+  }
+  return rows;
+}
+
+absl::StatusOr<std::vector<ArpEntry>> ParseArp(std::string_view text) {
+  constexpr std::string_view kFile = "/proc/net/arp";
+  std::vector<ArpEntry> entries;
+  int line_number = 0;
+  for (std::string_view line : SplitLines(text)) {
+    ++line_number;
+    std::vector<std::string_view> columns = Columns(line);
+    if (columns.empty() || StartsWith(line, "IP address")) continue;
+    if (columns.size() < 6) return LineError(kFile, line_number, "fewer than 6 columns", line);
+    ArpEntry entry;
+    std::string_view flags = columns[2];
+    Ipv4Address address = 0;
+    if (!ConsumePrefix(&flags, "0x") || !ParseHexWord(flags, &entry.flags) ||
+        !ParseDottedIpv4(columns[0], &address)) {
+      return LineError(kFile, line_number, "malformed column", line);
+    }
+    entry.address = std::string(columns[0]);
+    entry.mac = std::string(columns[3]);
+    entry.interface = std::string(columns[5]);
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+absl::StatusOr<std::vector<DhclientLease>> ParseDhclientLeases(std::string_view text) {
+  constexpr std::string_view kFile = "dhclient leases";
+  std::vector<DhclientLease> leases;
+  bool in_lease = false;
+  int line_number = 0;
+  int open_line = 0;
+  for (std::string_view line : SplitLines(text)) {
+    ++line_number;
+    std::string_view content = Trim(line.substr(0, line.find('#')));
+    if (content.empty()) continue;
+    if (!in_lease) {
+      if (StartsWith(content, "lease") && EndsWith(content, "{")) {
+        in_lease = true;
+        open_line = line_number;
+        leases.emplace_back();
+      }
+      continue;  // other top-level declarations (default-duid) say nothing of a lease
+    }
+    if (content == "}") {
+      in_lease = false;
+      continue;
+    }
+    ConsumeSuffix(&content, ";");
+    std::vector<std::string_view> words = Columns(content);
+    DhclientLease& lease = leases.back();
+    auto unquote = [](std::string_view word) {
+      ConsumePrefix(&word, "\"");
+      ConsumeSuffix(&word, "\"");
+      return std::string(word);
+    };
+    if (words.size() >= 2 && words[0] == "interface") {
+      lease.interface = unquote(words[1]);
+    } else if (words.size() >= 2 && words[0] == "fixed-address") {
+      lease.address = std::string(words[1]);
+    } else if (words.size() >= 3 && words[0] == "option" && words[1] == "dhcp-server-identifier") {
+      lease.server = std::string(words[2]);
+    } else if (words.size() >= 2 && words[0] == "expire") {
+      if (words[1] == "never") {
+        lease.expires = absl::InfiniteFuture();
+      } else if (words[1] == "epoch" && words.size() >= 3) {
+        int64_t seconds = 0;
+        if (!ParseInt(words[2], &seconds))
+          return LineError(kFile, line_number, "malformed epoch", line);
+        lease.expires = absl::FromUnixSeconds(seconds);
+      } else if (words.size() >= 4) {
+        absl::Time time;
+        std::string error;
+        const std::string when = common::StrCat(words[2], " ", words[3]);
+        if (!absl::ParseTime("%Y/%m/%d %H:%M:%S", when, absl::UTCTimeZone(), &time, &error)) {
+          return LineError(kFile, line_number, "malformed date", line);
+        }
+        lease.expires = time;
+      } else {
+        return LineError(kFile, line_number, "malformed date", line);
+      }
+    }
+  }
+  if (in_lease) return LineError(kFile, open_line, "lease block never closed", "lease {");
+  return leases;
+}
+
 }  // namespace medic::agent

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "medic/v1/health.pb.h"
 
 namespace medic::agent {
@@ -130,5 +131,52 @@ struct ResolvConf {
 // ("options", "sortlist") are ignored. InvalidArgument naming the line for a "nameserver"
 // without an address.
 absl::StatusOr<ResolvConf> ParseResolvConf(std::string_view text);
+
+// True when `conf` points only at systemd-resolved's local stub (127.0.0.53 or 127.0.0.54):
+// then the servers that matter are its uplinks, in /run/systemd/resolve/resolv.conf.
+bool IsResolvedStub(const ResolvConf& conf);
+
+// One row of /proc/net/wireless (wireless extensions).
+struct WirelessRow {
+  std::string interface;
+  double quality = 0;  // link quality, the driver's own scale (usually out of 70)
+  int signal_dbm = 0;
+  int noise_dbm = 0;  // 0 when the driver does not report it (-256)
+};
+
+// Parses /proc/net/wireless: two header lines, then "<iface>: <status> <link> <level> <noise>
+// ..." with values that may end in "." (updated) or be unsigned dBm + 256 ("199." is -57).
+// InvalidArgument naming the line when a row has fewer than 5 columns or a value is not a
+// number; no rows (no wireless device) is an empty list.
+absl::StatusOr<std::vector<WirelessRow>> ParseWireless(std::string_view text);
+
+// One row of /proc/net/arp.
+struct ArpEntry {
+  std::string address;  // "192.0.2.1"
+  uint32_t flags = 0;   // 0x2 (ATF_COM): the hardware address is known
+  std::string mac;
+  std::string interface;
+
+  bool complete() const { return (flags & 0x2) != 0; }
+};
+
+// Parses /proc/net/arp (header "IP address  HW type  Flags  HW address  Mask  Device").
+// InvalidArgument naming the line when a row has fewer than 6 columns or malformed flags.
+absl::StatusOr<std::vector<ArpEntry>> ParseArp(std::string_view text);
+
+// One lease of a dhclient leases file.
+struct DhclientLease {
+  std::string interface;
+  std::string address;                        // fixed-address
+  std::string server;                         // option dhcp-server-identifier
+  absl::Time expires = absl::InfinitePast();  // "expire never" is InfiniteFuture
+  std::string source;                         // the file it came from; set by the caller
+};
+
+// Parses dhclient's leases file (dhclient.conf(5) lease declarations): every "lease { ... }"
+// block in file order; the last one for an interface is the current one. Dates are "expire
+// <weekday> YYYY/MM/DD HH:MM:SS;" in UTC, or "epoch <seconds>;". InvalidArgument naming the line
+// for an unterminated block or a malformed date.
+absl::StatusOr<std::vector<DhclientLease>> ParseDhclientLeases(std::string_view text);
 
 }  // namespace medic::agent

@@ -21,13 +21,35 @@ namespace medic::agent {
 //  - addresses: IPv4 from /proc/net/fib_trie mapped through /proc/net/route, IPv6 from
 //    /proc/net/if_inet6 (absent when IPv6 is off);
 //  - default gateways and routes from /proc/net/route and /proc/net/ipv6_route;
-//  - DNS servers and search domains from /etc/resolv.conf (none when it does not exist).
-// Addresses, routes and resolvers are read on every collection and parsed again only when
-// their text changed.
+//  - DNS servers and search domains per ReadResolvers (network.resolv_conf, default
+//    /etc/resolv.conf; systemd-resolved's uplinks behind its stub; network.dns_servers);
+//  - carrier_changes (flaps) with the link state; `device` present means physical;
+//  - Wi-Fi quality and signal from /proc/net/wireless (the SSID needs nl80211: not read);
+//  - errors_per_min and drops_per_min (rx + tx) since the previous collection;
+//  - DHCP leases of dhclient's files in /var/lib/dhcp, read with the identity.
+// Addresses and routes are read on every collection and parsed again only when their text
+// changed. Findings per JudgeInterfaces: net.link_down, net.no_address, net.interface_errors,
+// net.wifi_weak.
 // Fails when /sys/class/net cannot be listed, /proc/net/route or /proc/net/fib_trie cannot be
 // read, any source read (/proc/net/dev too) cannot be parsed, and with DeadlineExceeded when
 // ctx.deadline passes between interfaces. Observations per interface: net.rx_bytes, net.tx_bytes
 // (bytes).
 std::unique_ptr<Probe> NewNetworkProbe();
+
+// "connectivity" (slow: it waits on other machines): ConnectivityStatus from active checks, all
+// at once on one Boost.Asio io_context, each with its own timeout, the whole bounded by
+// ctx.deadline (100 ms are kept to report):
+//  - each IPv4 default gateway (/proc/net/route): network.gateway_probes ICMP echoes
+//    gateway_interval apart, waiting gateway_timeout after the last; by an unprivileged ping
+//    socket when net.ipv4.ping_group_range allows, else a raw socket (CAP_NET_RAW), else the
+//    ARP table (/proc/net/arp) after a UDP datagram to the gateway;
+//  - each DNS server (NetworkSettings / ReadResolvers) asked for each test name with its own
+//    dns_timeout: rcode, answer time, timeout vs refused;
+//  - each target: its host resolved through those servers when it is a name, a TCP connect
+//    within connect_timeout, and for http:// targets a GET whose status line is read.
+// Findings per JudgeConnectivity. Fails only when /proc/net/route or the resolver file cannot be
+// read or parsed, or a target in config does not parse. Observations: net.gateway_rtt_ms,
+// net.gateway_loss_pct (resource = gateway), dns.answer_ms (server), net.connect_ms (host:port).
+std::unique_ptr<Probe> NewConnectivityProbe();
 
 }  // namespace medic::agent

@@ -31,7 +31,7 @@ TEST(RegistryTest, DefaultsEveryProbeInOrder) {
   ASSERT_THAT(Names(entries),
               ElementsAre("cpu", "memory", "filesystems", "os", "network", "thermal", "battery",
                           "hardware_errors", "reboot", "updates", "services", "time", "crashes",
-                          "smart", "inventory"));
+                          "smart", "inventory", "connectivity"));
   EXPECT_EQ(Find(entries, "cpu").interval, absl::Seconds(15));
   EXPECT_EQ(Find(entries, "memory").interval, absl::Seconds(15));
   EXPECT_EQ(Find(entries, "filesystems").interval, absl::Seconds(60));
@@ -43,6 +43,10 @@ TEST(RegistryTest, DefaultsEveryProbeInOrder) {
   for (const char* name : {"thermal", "battery", "hardware_errors"}) {
     EXPECT_EQ(Find(entries, name).deadline, absl::Seconds(2)) << name;
   }
+  // Waits on other machines: its own thread, 5 s for every check together.
+  EXPECT_EQ(Find(entries, "connectivity").interval, absl::Seconds(60));
+  EXPECT_EQ(Find(entries, "connectivity").deadline, absl::Seconds(5));
+  EXPECT_TRUE(Find(entries, "connectivity").slow);
 }
 
 TEST(RegistryTest, ConfigOverridesAndDisables) {
@@ -63,7 +67,7 @@ TEST(RegistryTest, ConfigOverridesAndDisables) {
   std::vector<ProbeEntry> entries = NewProbes(config);
   ASSERT_THAT(Names(entries), ElementsAre("cpu", "memory", "filesystems", "network", "thermal",
                                           "hardware_errors", "reboot", "updates", "services",
-                                          "time", "crashes", "smart", "inventory"));
+                                          "time", "crashes", "smart", "inventory", "connectivity"));
   EXPECT_EQ(Find(entries, "thermal").interval, absl::Seconds(30));
   EXPECT_EQ(Find(entries, "hardware_errors").interval, absl::Seconds(60));
   EXPECT_EQ(Find(entries, "cpu").interval, absl::Seconds(5));

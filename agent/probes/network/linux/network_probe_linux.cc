@@ -3,6 +3,7 @@
 #include <map>
 #include <optional>
 
+#include "agent/probes/network/network_checks.h"
 #include "agent/probes/network/network_parse.h"
 #include "agent/probes/network/network_probes.h"
 #include "agent/probes/probe_util.h"
@@ -18,7 +19,8 @@ constexpr std::string_view kRoute = "/proc/net/route";
 constexpr std::string_view kIpv6Route = "/proc/net/ipv6_route";
 constexpr std::string_view kFibTrie = "/proc/net/fib_trie";
 constexpr std::string_view kIfInet6 = "/proc/net/if_inet6";
-constexpr std::string_view kResolvConf = "/etc/resolv.conf";
+constexpr std::string_view kWireless = "/proc/net/wireless";
+constexpr std::string_view kDhclientDir = "/var/lib/dhcp";
 
 constexpr uint32_t kArphrdLoopback = 772;  // linux/if_arp.h
 constexpr uint32_t kIffUp = 0x1;           // linux/if.h
@@ -71,6 +73,7 @@ class DeviceDir {
 struct DeviceIdentity {
   bool loopback = false;
   bool wireless = false;
+  bool physical = false;  // a bus device (PCI, USB, SDIO) behind it
   std::optional<uint32_t> mtu;
   std::optional<std::string> mac;
   std::optional<uint32_t> speed_mbps;
@@ -84,6 +87,7 @@ std::optional<DeviceIdentity> ReadIdentity(DeviceDir& dev) {
   DeviceIdentity identity;
   identity.loopback = *type == kArphrdLoopback;
   identity.wireless = dev.Has("wireless") || dev.Has("phy80211");
+  identity.physical = dev.Has("device");
   if (std::optional<uint64_t> mtu = dev.Number("mtu")) identity.mtu = static_cast<uint32_t>(*mtu);
   identity.mac = dev.Text("address");
   // Some drivers report an unknown speed as 4294967295 (-1 as an unsigned 32-bit value).
@@ -102,12 +106,16 @@ struct LinkState {
   std::optional<std::string> oper_state;
   std::optional<std::string> flags;
   std::optional<std::string> carrier;
+  // Counts every carrier transition: a flap between two collections changes it even when the
+  // link is back up by the time we look.
+  std::optional<std::string> carrier_changes;
 
   bool operator==(const LinkState&) const = default;
 };
 
 LinkState ReadLinkState(DeviceDir& dev) {
-  return LinkState{dev.Text("operstate"), dev.Text("flags"), dev.Text("carrier")};
+  return LinkState{dev.Text("operstate"), dev.Text("flags"), dev.Text("carrier"),
+                   dev.Text("carrier_changes")};
 }
 
 // Fills `nic` from the device's identity, link state and counters. The byte, error and drop
@@ -120,6 +128,7 @@ void FillInterface(DeviceDir& dev, const std::string& name, const DeviceIdentity
   nic.set_name(name);
   nic.set_loopback(identity.loopback);
   nic.set_wireless(identity.wireless);
+  nic.set_physical(identity.physical);
   if (link.oper_state) nic.set_oper_state(*link.oper_state);
   // `flags` is hex with a "0x" prefix ("0x1003").
   std::string_view flags_hex = link.flags ? std::string_view(*link.flags) : std::string_view();
@@ -131,6 +140,10 @@ void FillInterface(DeviceDir& dev, const std::string& name, const DeviceIdentity
   }
   uint64_t carrier = 0;
   nic.set_carrier(link.carrier && ParseInt(*link.carrier, &carrier) && carrier == 1);
+  uint64_t carrier_changes = 0;
+  if (link.carrier_changes && ParseInt(*link.carrier_changes, &carrier_changes)) {
+    nic.set_carrier_changes(carrier_changes);
+  }
   if (identity.mtu) nic.set_mtu(*identity.mtu);
   if (identity.mac) nic.set_mac(*identity.mac);
   if (identity.speed_mbps) nic.set_speed_mbps(*identity.speed_mbps);
@@ -160,7 +173,6 @@ struct TableSources {
   std::string fib_trie;
   std::optional<std::string> ipv6_route;
   std::optional<std::string> if_inet6;
-  std::optional<std::string> resolv_conf;
 
   bool operator==(const TableSources&) const = default;
 };
@@ -171,7 +183,6 @@ struct Tables {
   std::vector<std::string> cidrs;           // addresses[i].Cidr()
   std::vector<std::string> default_gateways;
   std::vector<medic::v1::Route> routes;
-  std::optional<ResolvConf> resolv;
 };
 
 // Parses `sources`; an error names the source that cannot be parsed.
@@ -195,11 +206,6 @@ absl::StatusOr<Tables> ParseTables(const TableSources& sources) {
     tables.addresses.insert(tables.addresses.end(), std::make_move_iterator(parsed->begin()),
                             std::make_move_iterator(parsed->end()));
   }
-  if (sources.resolv_conf) {
-    absl::StatusOr<ResolvConf> parsed = ParseResolvConf(*sources.resolv_conf);
-    if (!parsed.ok()) return WithPath(parsed.status(), kResolvConf);
-    tables.resolv = *std::move(parsed);
-  }
   tables.cidrs.reserve(tables.addresses.size());
   for (const InterfaceAddress& address : tables.addresses) {
     tables.cidrs.push_back(address.Cidr());
@@ -221,7 +227,8 @@ class NetworkProbe : public Probe {
     ASSIGN_OR_RETURN(sources.fib_trie, ReadRequired(ctx.fs, kFibTrie));
     sources.ipv6_route = ReadOptional(ctx.fs, kIpv6Route);
     sources.if_inet6 = ReadOptional(ctx.fs, kIfInet6);
-    sources.resolv_conf = ReadOptional(ctx.fs, kResolvConf);
+    const NetworkSettings settings = NetworkSettingsFrom(ctx.config);
+    ASSIGN_OR_RETURN(Resolvers resolvers, ReadResolvers(ctx.fs, settings));
     // Addresses, routes and resolvers change rarely: parse them again only when the text they
     // come from changed (the same text always gives the same tables).
     if (!tables_ || sources != sources_) {
@@ -233,8 +240,13 @@ class NetworkProbe : public Probe {
     // has them read from sysfs.
     ASSIGN_OR_RETURN(std::optional<std::vector<NetDevCounters>> counters,
                      ReadAndParseOptional(ctx.fs, kNetDev, ParseNetDev));
+    ASSIGN_OR_RETURN(std::optional<std::vector<WirelessRow>> wireless,
+                     ReadAndParseOptional(ctx.fs, kWireless, ParseWireless));
+    const absl::Time now = ctx.clock.Now();
 
     ++collection_;
+    // DHCP leases change every few hours: read with the devices' identity.
+    if (collection_ % kIdentityRefresh == 1) leases_ = ReadLeases(ctx.fs);
     ProbeOutput output;
     output.report.set_probe(std::string(name()));
     medic::v1::NetworkInfo& info = *output.report.mutable_network();
@@ -266,6 +278,41 @@ class NetworkProbe : public Probe {
       for (size_t i = 0; i < tables_->addresses.size(); ++i) {
         if (tables_->addresses[i].interface == device) nic.add_addresses(tables_->cidrs[i]);
       }
+      if (wireless) {
+        for (const WirelessRow& row : *wireless) {
+          if (row.interface != device) continue;
+          medic::v1::WifiLink& wifi = *nic.mutable_wifi();
+          wifi.set_quality(row.quality);
+          wifi.set_quality_max(70);  // the scale of every common Linux driver (iwlwifi, ath)
+          wifi.set_signal_dbm(row.signal_dbm);
+          wifi.set_noise_dbm(row.noise_dbm);
+          AddObservation(output.report, "net.wifi_signal_dbm", device, row.signal_dbm, "dBm");
+        }
+      }
+      for (const DhclientLease& lease : leases_) {
+        if (lease.interface != device) continue;
+        medic::v1::DhcpLease& out = *nic.mutable_dhcp_lease();
+        out.set_address(lease.address);
+        out.set_server(lease.server);
+        if (lease.expires != absl::InfiniteFuture() && lease.expires != absl::InfinitePast()) {
+          *out.mutable_expires() = common::ToProtoTime(lease.expires);
+        }
+        out.set_source(lease.source);
+      }
+      // Error and drop rates since the previous collection; a counter that went backwards (the
+      // driver was reloaded) starts over.
+      const uint64_t errors = nic.rx_errors() + nic.tx_errors();
+      const uint64_t drops = nic.rx_dropped() + nic.tx_dropped();
+      if (known.counted && now > known.counted_at && errors >= known.errors &&
+          drops >= known.drops) {
+        const double minutes = absl::ToDoubleMinutes(now - known.counted_at);
+        nic.set_errors_per_min(static_cast<double>(errors - known.errors) / minutes);
+        nic.set_drops_per_min(static_cast<double>(drops - known.drops) / minutes);
+      }
+      known.counted = true;
+      known.counted_at = now;
+      known.errors = errors;
+      known.drops = drops;
       AddObservation(output.report, "net.rx_bytes", device, static_cast<double>(nic.rx_bytes()),
                      "bytes");
       AddObservation(output.report, "net.tx_bytes", device, static_cast<double>(nic.tx_bytes()),
@@ -275,12 +322,10 @@ class NetworkProbe : public Probe {
       info.add_default_gateways(gateway);
     }
     for (const medic::v1::Route& route : tables_->routes) *info.add_routes() = route;
-    if (tables_->resolv) {
-      for (const std::string& server : tables_->resolv->nameservers) info.add_dns_servers(server);
-      for (const std::string& domain : tables_->resolv->search_domains) {
-        info.add_search_domains(domain);
-      }
-    }
+    for (const std::string& server : resolvers.servers) info.add_dns_servers(server);
+    for (const std::string& domain : resolvers.search_domains) info.add_search_domains(domain);
+    info.set_dns_source(resolvers.source);
+    output.findings = JudgeInterfaces(info, settings);
     // Forget devices that went away, so one that comes back under the name is read afresh.
     std::erase_if(known_, [this](const auto& entry) { return entry.second.seen != collection_; });
     return output;
@@ -296,7 +341,37 @@ class NetworkProbe : public Probe {
     LinkState link;                          // when identity was read or last checked
     int age = 0;                             // collections since identity was read
     uint64_t seen = 0;                       // the last collection that listed the device
+    // Errors and drops (rx + tx) at the last collection, for the rates.
+    bool counted = false;
+    absl::Time counted_at;
+    uint64_t errors = 0;
+    uint64_t drops = 0;
   };
+
+  // The leases of dhclient's files under /var/lib/dhcp (NetworkManager's dhclient writes
+  // there too); the last lease per interface wins. Unreadable or malformed files are skipped:
+  // a lease is a detail, not the probe's job.
+  static std::vector<DhclientLease> ReadLeases(const common::FileSystem& fs) {
+    std::vector<DhclientLease> leases;
+    absl::StatusOr<std::vector<std::string>> names = fs.ListDir(kDhclientDir);
+    if (!names.ok()) return leases;
+    for (const std::string& name : *names) {
+      if (!EndsWith(name, ".leases") && !EndsWith(name, ".lease")) continue;
+      const std::string path = common::StrCat(kDhclientDir, "/", name);
+      std::optional<std::string> text = ReadOptional(fs, path);
+      if (!text) continue;
+      absl::StatusOr<std::vector<DhclientLease>> parsed = ParseDhclientLeases(*text);
+      if (!parsed.ok()) continue;
+      for (DhclientLease& lease : *parsed) {
+        lease.source = path;
+        std::erase_if(leases,
+                      [&lease](const DhclientLease& l) { return l.interface == lease.interface; });
+        leases.push_back(std::move(lease));
+      }
+    }
+    return leases;
+  }
+  std::vector<DhclientLease> leases_;
   std::map<std::string, Known> known_;
   uint64_t collection_ = 0;
 

@@ -1,6 +1,7 @@
 #include "agent/probes/network/network_parse.h"
 
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -447,6 +448,177 @@ INSTANTIATE_TEST_SUITE_P(
                       std::string(kNetDevHeader) + "lo: 1 2 x 4 5 6 7 8 9 10 11 12 13 14 15 16\n",
                       "malformed column"}),
     [](const auto& info) { return info.param.name; });
+
+// /proc/net/wireless of a laptop on iwlwifi (real capture) and variants.
+constexpr std::string_view kWirelessHeader =
+    "Inter-| sta-|   Quality        |   Discarded packets               | Missed | WE\n"
+    " face | tus | link level noise |  nwid  crypt   frag  retry   misc | beacon | 22\n";
+
+struct WirelessCase {
+  std::string name;
+  std::string text;
+  bool ok;
+  std::vector<std::tuple<std::string, double, int, int>> rows = {};  // iface, quality, dBm, noise
+  std::string error = "";
+};
+
+class ParseWirelessTest : public ::testing::TestWithParam<WirelessCase> {};
+
+TEST_P(ParseWirelessTest, Parses) {
+  const WirelessCase& c = GetParam();
+  absl::StatusOr<std::vector<WirelessRow>> rows = ParseWireless(c.text);
+  if (!c.ok) {
+    ASSERT_FALSE(rows.ok());
+    EXPECT_THAT(std::string(rows.status().message()), HasSubstr(c.error));
+    return;
+  }
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  std::vector<std::tuple<std::string, double, int, int>> got;
+  for (const WirelessRow& r : *rows)
+    got.emplace_back(r.interface, r.quality, r.signal_dbm, r.noise_dbm);
+  EXPECT_EQ(got, c.rows);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Rows, ParseWirelessTest,
+    ::testing::Values(
+        // iwlwifi: signed dBm with the "updated" dot, noise not reported (-256).
+        WirelessCase{"iwlwifi",
+                     std::string(kWirelessHeader) +
+                         "wlp0s20f3: 0000   54.  -56.  -256        0      0      0      "
+                         "0     12        0\n",
+                     true,
+                     {{"wlp0s20f3", 54, -56, 0}}},
+        // An old driver printing dBm + 256 and a real noise floor.
+        WirelessCase{
+            "unsigned_dbm",
+            std::string(kWirelessHeader) + "  wlan0: 0000   30.  176.  161.  0 0 0 0 0 0\n",
+            true,
+            {{"wlan0", 30, -80, -95}}},
+        // No associated wireless device: only the header.
+        WirelessCase{"header_only", std::string(kWirelessHeader), true, {}},
+        // A row cut short.
+        WirelessCase{"short_row",
+                     std::string(kWirelessHeader) + "wlan0: 0000 54.\n",
+                     false,
+                     {},
+                     "line 3: fewer than 5 columns"},
+        // A level that is not a number.
+        WirelessCase{"not_a_number",
+                     std::string(kWirelessHeader) + "wlan0: 0000 54. abc -256\n",
+                     false,
+                     {},
+                     "malformed column"}),
+    [](const auto& info) { return info.param.name; });
+
+struct ArpCase {
+  std::string name;
+  std::string text;
+  bool ok;
+  std::vector<std::tuple<std::string, bool, std::string>> entries = {};  // ip, complete, dev
+  std::string error = "";
+};
+
+class ParseArpTest : public ::testing::TestWithParam<ArpCase> {};
+
+TEST_P(ParseArpTest, Parses) {
+  const ArpCase& c = GetParam();
+  absl::StatusOr<std::vector<ArpEntry>> entries = ParseArp(c.text);
+  if (!c.ok) {
+    ASSERT_FALSE(entries.ok());
+    EXPECT_THAT(std::string(entries.status().message()), HasSubstr(c.error));
+    return;
+  }
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  std::vector<std::tuple<std::string, bool, std::string>> got;
+  for (const ArpEntry& e : *entries) got.emplace_back(e.address, e.complete(), e.interface);
+  EXPECT_EQ(got, c.entries);
+}
+
+constexpr std::string_view kArpHeader =
+    "IP address       HW type     Flags       HW address            Mask     Device\n";
+
+INSTANTIATE_TEST_SUITE_P(
+    Rows, ParseArpTest,
+    ::testing::Values(
+        // A resolved gateway and one that never answered (flags 0x0, zero MAC).
+        ArpCase{
+            "complete_and_incomplete",
+            std::string(kArpHeader) +
+                "192.168.1.1      0x1         0x2         a4:91:b1:00:00:01     *        wlan0\n"
+                "10.77.0.1        0x1         0x0         00:00:00:00:00:00     *        eth0\n",
+            true,
+            {{"192.168.1.1", true, "wlan0"}, {"10.77.0.1", false, "eth0"}}},
+        // Header only: an empty table.
+        ArpCase{"empty", std::string(kArpHeader), true, {}},
+        // Flags without 0x.
+        ArpCase{"bad_flags",
+                std::string(kArpHeader) + "10.0.0.1 0x1 2 00:00:00:00:00:00 * eth0\n",
+                false,
+                {},
+                "line 2: malformed column"},
+        // A row cut short.
+        ArpCase{"short_row",
+                std::string(kArpHeader) + "10.0.0.1 0x1 0x2\n",
+                false,
+                {},
+                "fewer than 6 columns"}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(IsResolvedStubTest, OnlyTheStubCounts) {
+  EXPECT_TRUE(IsResolvedStub(ResolvConf{{"127.0.0.53"}, {}}));
+  EXPECT_TRUE(IsResolvedStub(ResolvConf{{"127.0.0.53", "127.0.0.54"}, {}}));
+  EXPECT_FALSE(IsResolvedStub(ResolvConf{{"127.0.0.53", "10.0.0.53"}, {}}));
+  EXPECT_FALSE(IsResolvedStub(ResolvConf{{}, {}}));
+}
+
+// dhclient's leases file: two leases for eth0 (the later one is current) and one for wlan0.
+constexpr std::string_view kDhclientLeases = R"(default-duid "\000\001\000\001";
+lease {
+  interface "eth0";
+  fixed-address 10.1.0.23;
+  option subnet-mask 255.255.255.0;
+  option dhcp-server-identifier 10.1.0.1;
+  renew 2 2026/11/24 09:00:00;
+  expire 2 2026/11/24 10:11:12;
+}
+lease {
+  interface "eth0";
+  fixed-address 10.1.0.24;
+  option dhcp-server-identifier 10.1.0.1;
+  expire epoch 1795000000; # Thu Nov 19 ...
+}
+lease {
+  interface "wlan0";
+  fixed-address 192.168.1.50;
+  expire never;
+}
+)";
+
+TEST(ParseDhclientLeasesTest, ReadsEveryLeaseInOrder) {
+  absl::StatusOr<std::vector<DhclientLease>> leases = ParseDhclientLeases(kDhclientLeases);
+  ASSERT_TRUE(leases.ok()) << leases.status();
+  ASSERT_EQ(leases->size(), 3u);
+  EXPECT_EQ((*leases)[0].interface, "eth0");
+  EXPECT_EQ((*leases)[0].address, "10.1.0.23");
+  EXPECT_EQ((*leases)[0].server, "10.1.0.1");
+  EXPECT_EQ((*leases)[0].expires,
+            absl::FromCivil(absl::CivilSecond(2026, 11, 24, 10, 11, 12), absl::UTCTimeZone()));
+  EXPECT_EQ((*leases)[1].expires, absl::FromUnixSeconds(1795000000));
+  EXPECT_EQ((*leases)[2].interface, "wlan0");
+  EXPECT_EQ((*leases)[2].expires, absl::InfiniteFuture());
+}
+
+TEST(ParseDhclientLeasesTest, RejectsAnUnclosedBlockAndABadDate) {
+  absl::StatusOr<std::vector<DhclientLease>> open =
+      ParseDhclientLeases("lease {\n  interface \"eth0\";\n");
+  ASSERT_FALSE(open.ok());
+  EXPECT_THAT(std::string(open.status().message()), HasSubstr("line 1: lease block never closed"));
+  absl::StatusOr<std::vector<DhclientLease>> date =
+      ParseDhclientLeases("lease {\n  expire 2 2026-11-24 10:11:12;\n}\n");
+  ASSERT_FALSE(date.ok());
+  EXPECT_THAT(std::string(date.status().message()), HasSubstr("line 2: malformed date"));
+}
 
 }  // namespace
 }  // namespace medic::agent
