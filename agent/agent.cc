@@ -145,7 +145,8 @@ void Agent::OnCycle(std::vector<ProbeRun> cycle) {
     const bool changed = content != previous;
     previous = std::move(content);
     if (changed) {
-      topology_may_change |= run.report.probe() == "network" || run.report.probe() == "os";
+      topology_may_change |= run.report.probe() == "network" || run.report.probe() == "os" ||
+                             run.report.probe() == "printers";
       *delta->add_reports() = run.report;
     }
     const std::string probe = run.report.probe();
@@ -190,6 +191,13 @@ medic::v1::Topology Agent::BuildTopology() const {
     topology.mutable_subnets()->Assign(subnets.begin(), subnets.end());
     *topology.mutable_gateways() = net.default_gateways();
     *topology.mutable_dns_servers() = net.dns_servers();
+  }
+  if (auto it = latest_.find("printers"); it != latest_.end() && it->second.has_printers()) {
+    std::set<std::string> uris;
+    for (const auto& q : it->second.printers().queues()) {
+      if (!q.device_uri().empty()) uris.insert(q.device_uri());
+    }
+    topology.mutable_printer_uris()->Assign(uris.begin(), uris.end());
   }
   if (auto it = latest_.find("os"); it != latest_.end() && it->second.has_os()) {
     const auto& os = it->second.os();

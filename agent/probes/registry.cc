@@ -5,6 +5,7 @@
 #include "agent/probes/hardware/hardware_probes.h"
 #include "agent/probes/network/network_probes.h"
 #include "agent/probes/os/os_probes.h"
+#include "agent/probes/printers/printer_probe.h"
 #include "common/time/clock.h"
 
 namespace medic::agent {
@@ -51,6 +52,9 @@ std::vector<ProbeEntry> NewProbes(const medic::v1::AgentConfig& config) {
       {probes.smart(), [] { return NewSmartProbe(); }, absl::Seconds(3600), kDefaultSmartDeadline,
        /*slow=*/true},
       {probes.inventory(), [] { return NewInventoryProbe(); }, absl::Seconds(3600)},
+      // Waits on the scheduler and on printers over the network.
+      {probes.printers(), [] { return NewPrintersProbe(); }, absl::Seconds(60),
+       kDefaultPrintersDeadline, /*slow=*/true},
   };
   std::vector<ProbeEntry> entries;
   for (const Known& probe : known) {

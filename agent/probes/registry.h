@@ -26,6 +26,8 @@ inline constexpr absl::Duration kDefaultProbeDeadline = absl::Seconds(2);
 inline constexpr absl::Duration kDefaultUpdatesDeadline = absl::Seconds(30);
 // smartctl wakes sleeping disks and reads their logs, a few seconds each.
 inline constexpr absl::Duration kDefaultSmartDeadline = absl::Seconds(30);
+// The scheduler plus devices asked in parallel, each within its own timeout (default 3s).
+inline constexpr absl::Duration kDefaultPrintersDeadline = absl::Seconds(10);
 
 // New instances of every probe not disabled in config.probes(), in the order cpu, memory,
 // filesystems, os, network, thermal, battery, hardware_errors. Default intervals: cpu 15s,
@@ -33,7 +35,8 @@ inline constexpr absl::Duration kDefaultSmartDeadline = absl::Seconds(30);
 // hardware_errors 60s; deadline kDefaultProbeDeadline. A schedule's interval or deadline replaces
 // the default when it is set and positive. Then the OS checks: reboot 300s, updates 3600s (deadline
 // kDefaultUpdatesDeadline), services 60s, time 300s, crashes 300s; last smart 3600s (deadline
-// kDefaultSmartDeadline, slow) and inventory 3600s. The caller owns the probes.
+// kDefaultSmartDeadline, slow), inventory 3600s and printers 60s (deadline
+// kDefaultPrintersDeadline, slow). The caller owns the probes.
 std::vector<ProbeEntry> NewProbes(const medic::v1::AgentConfig& config);
 
 }  // namespace medic::agent

@@ -31,7 +31,7 @@ TEST(RegistryTest, DefaultsEveryProbeInOrder) {
   ASSERT_THAT(Names(entries),
               ElementsAre("cpu", "memory", "filesystems", "os", "network", "thermal", "battery",
                           "hardware_errors", "reboot", "updates", "services", "time", "crashes",
-                          "smart", "inventory"));
+                          "smart", "inventory", "printers"));
   EXPECT_EQ(Find(entries, "cpu").interval, absl::Seconds(15));
   EXPECT_EQ(Find(entries, "memory").interval, absl::Seconds(15));
   EXPECT_EQ(Find(entries, "filesystems").interval, absl::Seconds(60));
@@ -63,7 +63,7 @@ TEST(RegistryTest, ConfigOverridesAndDisables) {
   std::vector<ProbeEntry> entries = NewProbes(config);
   ASSERT_THAT(Names(entries), ElementsAre("cpu", "memory", "filesystems", "network", "thermal",
                                           "hardware_errors", "reboot", "updates", "services",
-                                          "time", "crashes", "smart", "inventory"));
+                                          "time", "crashes", "smart", "inventory", "printers"));
   EXPECT_EQ(Find(entries, "thermal").interval, absl::Seconds(30));
   EXPECT_EQ(Find(entries, "hardware_errors").interval, absl::Seconds(60));
   EXPECT_EQ(Find(entries, "cpu").interval, absl::Seconds(5));
@@ -109,9 +109,11 @@ TEST(RegistryTest, SmartIsSlowAndHourly) {
 // The probes that run programs or read large logs never run on the fast thread.
 TEST(RegistryTest, ProbesThatWaitRunOnTheSlowThread) {
   std::vector<ProbeEntry> entries = NewProbes({});
-  for (const char* name : {"updates", "services", "time", "crashes", "smart"}) {
+  for (const char* name : {"updates", "services", "time", "crashes", "smart", "printers"}) {
     EXPECT_TRUE(Find(entries, name).slow) << name;
   }
+  EXPECT_EQ(Find(entries, "printers").interval, absl::Seconds(60));
+  EXPECT_EQ(Find(entries, "printers").deadline, absl::Seconds(10));
   for (const char* name : {"cpu", "memory", "filesystems", "network", "os"}) {
     EXPECT_FALSE(Find(entries, name).slow) << name;
   }
