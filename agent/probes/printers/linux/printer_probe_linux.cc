@@ -399,7 +399,12 @@ class PrintersProbe : public Probe {
         }
       }
       q.set_job_count(q.jobs_size());
-      if (q.jobs_size() > 0) *q.mutable_oldest_job_age() = q.jobs(0).age();
+      // A held job waits on purpose: the oldest job is the oldest one meant to print.
+      for (const PrinterJob& job : q.jobs()) {
+        if (job.state() == "held") continue;
+        *q.mutable_oldest_job_age() = job.age();
+        break;
+      }
       if (q.device_uri().empty()) continue;
       PrinterDevice& device = devices[q.device_uri()];
       device.set_uri(q.device_uri());
