@@ -86,17 +86,20 @@ int Millis(absl::Duration d) { return std::max<int>(100, absl::ToInt64Millisecon
 // makes every later read and write give up after `timeout` too.
 absl::StatusOr<Http> Connect(const std::string& host, int port, http_encryption_t encryption,
                              absl::Duration timeout) {
-  errno = 0;
-  http_t* http =
-      httpConnect2(host.c_str(), port, nullptr, AF_UNSPEC, encryption, 1, Millis(timeout), nullptr);
+  // msec 0 only resolves the address; connecting in a second step leaves the cause of a
+  // failure in httpError() (httpConnect2 would close the handle and lose it).
+  Http http(httpConnect2(host.c_str(), port, nullptr, AF_UNSPEC, encryption, 1, 0, nullptr));
+  const std::string where = host[0] == '/' ? host : common::StrCat(host, ":", port);
   if (http == nullptr) {
-    const int err = errno;
-    return absl::UnavailableError(
-        common::StrCat("cannot connect to ", host, host[0] == '/' ? "" : common::StrCat(":", port),
-                       ": ", err != 0 ? strerror(err) : cupsLastErrorString()));
+    return absl::UnavailableError(common::StrCat("cannot resolve ", where));
   }
-  httpSetTimeout(http, Seconds(timeout), nullptr, nullptr);
-  return Http(http);
+  if (httpReconnect2(http.get(), Millis(timeout), nullptr) != 0) {
+    const int err = httpError(http.get());
+    return absl::UnavailableError(
+        common::StrCat("cannot connect to ", where, ": ", err != 0 ? strerror(err) : "timed out"));
+  }
+  httpSetTimeout(http.get(), Seconds(timeout), nullptr, nullptr);
+  return http;
 }
 
 // Sends `request` to `resource` and returns the answer; an IPP error names `what`. `not_found_ok`
@@ -176,6 +179,10 @@ absl::StatusOr<std::string> GetDefault(http_t* http) {
 absl::StatusOr<std::map<std::string, std::vector<PrinterJob>>> GetJobs(http_t* http,
                                                                        absl::Time now) {
   ipp_t* request = ippNewRequest(IPP_OP_GET_JOBS);
+  // Named, so CUPS shows job owners and titles to an agent running as root (@SYSTEM) instead
+  // of hiding them as it does from anonymous requests.
+  ippAddString(request, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name", nullptr,
+               cupsUser());
   ippAddString(request, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", nullptr, "ipp://localhost/");
   ippAddString(request, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "which-jobs", nullptr, "not-completed");
   RequestAttributes(request, {"job-id", "job-state", "job-printer-uri", "time-at-creation",
