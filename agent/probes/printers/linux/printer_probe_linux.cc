@@ -330,13 +330,11 @@ struct Queries {
 };
 
 void QueryDevice(std::shared_ptr<Queries> queries, PrinterDevice device, absl::Duration timeout) {
-  const absl::Time start = absl::Now();
   const absl::Status status = DeviceAccessOf(device.uri()) == DeviceAccess::kIpp
                                   ? QueryIpp(device.uri(), timeout, device)
                                   : QueryTcp(device.uri(), timeout);
   device.set_answered(status.ok());
   if (!status.ok()) device.set_error(std::string(status.message()));
-  *device.mutable_took() = common::ToProtoDuration(absl::Now() - start);
   std::lock_guard<std::mutex> lock(queries->mu);
   const std::string uri = device.uri();
   queries->answered[uri] = std::move(device);
@@ -474,11 +472,13 @@ class PrintersProbe : public Probe {
       if (!device.queried()) continue;
       if (auto it = queries->answered.find(uri); it != queries->answered.end()) {
         device = std::move(it->second);
-      } else {
+      } else if (budget > absl::ZeroDuration()) {
         device.set_answered(false);
-        device.set_error(budget > absl::ZeroDuration()
-                             ? common::StrCat("no answer within ", common::HumanDuration(budget))
-                             : "not asked: no time left before the probe's deadline");
+        device.set_error(common::StrCat("no answer within ", common::HumanDuration(budget)));
+      } else {
+        // Not asked at all: judged by CUPS's view, like a device that cannot be asked.
+        device.set_queried(false);
+        device.set_error("not asked: no time left before the probe's deadline");
       }
     }
   }
