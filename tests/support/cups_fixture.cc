@@ -235,7 +235,12 @@ absl::StatusOr<std::string> CupsFixture::Run(std::vector<std::string> argv) {
 }
 
 absl::Status CupsFixture::AddQueue(const std::string& queue, const std::string& uri, bool raw) {
-  return Run({"lpadmin", "-p", queue, "-E", "-v", uri, "-m", raw ? "raw" : "everywhere"}).status();
+  RETURN_IF_ERROR(
+      Run({"lpadmin", "-p", queue, "-v", uri, "-m", raw ? "raw" : "everywhere"}).status());
+  // Enabled in separate requests: with `lpadmin -E`, cupsd sometimes enables the queue again
+  // a moment later, undoing a cupsdisable that came right after.
+  RETURN_IF_ERROR(Run({"cupsenable", queue}).status());
+  return Run({"cupsaccept", queue}).status();
 }
 
 absl::StatusOr<int> CupsFixture::Print(const std::string& queue) {
@@ -308,8 +313,9 @@ absl::Status CupsFixture::HttpGet(const std::string& name, const std::string& pa
   if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
     char buffer[4096];
     ssize_t n;
-    // The status line is all we need; the printer keeps the connection open after its page.
-    while (response.find("\r\n") == std::string::npos &&
+    // Read the whole page: the printer applies the form while writing it, and keeps the
+    // connection open afterwards.
+    while (response.find("</html>") == std::string::npos &&
            (n = read(fd, buffer, sizeof(buffer))) > 0) {
       response.append(buffer, n);
     }

@@ -42,8 +42,8 @@ class CupsFixture {
   absl::Status RestartPrinter(const std::string& name);
   std::string PrinterUri(const std::string& name) const;
 
-  // lpadmin -p QUEUE -E -v URI -m everywhere (the driverless model, asked from the device), or
-  // -m raw for a device that does not answer.
+  // lpadmin -p QUEUE -v URI -m everywhere (the driverless model, asked from the device), or
+  // -m raw for a device that does not answer; then enabled and accepting.
   absl::Status AddQueue(const std::string& queue, const std::string& uri, bool raw = false);
   // Prints a small text file to `queue`; returns the job id.
   absl::StatusOr<int> Print(const std::string& queue);
