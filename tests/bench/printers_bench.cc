@@ -15,6 +15,7 @@
 #include "benchmark/benchmark.h"
 #include "common/fs/file_system.h"
 #include "common/process/command_runner.h"
+#include "common/status/status_macros.h"
 #include "common/time/clock.h"
 #include "medic/v1/config.pb.h"
 #include "tests/support/cups_fixture.h"
@@ -22,35 +23,24 @@
 namespace medic::bench {
 namespace {
 
-// Started once for the whole run; nullptr (with a message) when it cannot be.
-test::CupsFixture* Fixture() {
-  static test::CupsFixture* const kFixture = []() -> test::CupsFixture* {
-    auto cups = test::CupsFixture::Start();
-    if (!cups.ok()) {
-      std::fprintf(stderr, "cannot start the print system: %s\n",
-                   std::string(cups.status().message()).c_str());
-      return nullptr;
-    }
-    auto a = (*cups)->StartPrinter("Office");
-    auto b = (*cups)->StartPrinter("Hall");
-    if (!a.ok() || !b.ok() || !(*cups)->AddQueue("office", *a).ok() ||
-        !(*cups)->AddQueue("office-duplex", *a).ok() || !(*cups)->AddQueue("hall", *b).ok() ||
-        !(*cups)->Print("office").ok() ||
-        !(*cups)->WaitForNoJobs("office", absl::Seconds(10)).ok()) {
-      std::fprintf(stderr, "cannot set up the printers\n");
-      return nullptr;
-    }
-    return cups->release();
-  }();
-  return kFixture;
+// The print system every iteration asks: started by main() before the benchmarks run and
+// stopped after them, so no cupsd or printer outlives the run.
+test::CupsFixture* g_cups = nullptr;
+
+absl::StatusOr<std::unique_ptr<test::CupsFixture>> StartPrintSystem() {
+  ASSIGN_OR_RETURN(std::unique_ptr<test::CupsFixture> cups, test::CupsFixture::Start());
+  ASSIGN_OR_RETURN(std::string office, cups->StartPrinter("Office"));
+  ASSIGN_OR_RETURN(std::string hall, cups->StartPrinter("Hall"));
+  RETURN_IF_ERROR(cups->AddQueue("office", office));
+  RETURN_IF_ERROR(cups->AddQueue("office-duplex", office));
+  RETURN_IF_ERROR(cups->AddQueue("hall", hall));
+  RETURN_IF_ERROR(cups->Print("office").status());
+  RETURN_IF_ERROR(cups->WaitForNoJobs("office", absl::Seconds(10)));
+  return cups;
 }
 
 void BM_PrintersCycle(benchmark::State& state) {
-  test::CupsFixture* cups = Fixture();
-  if (cups == nullptr) {
-    state.SkipWithError("no print system (needs root, cups, cups-ipp-utils, dbus-daemon)");
-    return;
-  }
+  test::CupsFixture* cups = g_cups;
   medic::v1::AgentConfig config;
   config.mutable_printers()->set_cups_server(cups->server());
   common::RootedFileSystem fs("/");
@@ -78,4 +68,16 @@ BENCHMARK(BM_PrintersCycle)->MeasureProcessCPUTime()->UseRealTime()->Unit(benchm
 }  // namespace
 }  // namespace medic::bench
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  absl::StatusOr<std::unique_ptr<medic::test::CupsFixture>> cups = medic::bench::StartPrintSystem();
+  if (!cups.ok()) {
+    std::fprintf(stderr, "cannot start the print system: %s\n",
+                 std::string(cups.status().message()).c_str());
+    return 1;
+  }
+  medic::bench::g_cups = cups->get();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;  // *cups stops cupsd, the printers and the bus
+}
