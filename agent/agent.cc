@@ -163,7 +163,8 @@ void Agent::OnCycle(std::vector<ProbeRun> cycle) {
     previous = std::move(content);
     if (changed) {
       topology_may_change |= run.report.probe() == "network" || run.report.probe() == "os" ||
-                             run.report.probe() == "connectivity";
+                             run.report.probe() == "connectivity" ||
+                             run.report.probe() == "printers";
       *delta->add_reports() = run.report;
     }
     const std::string probe = run.report.probe();
@@ -220,6 +221,13 @@ medic::v1::Topology Agent::BuildTopology() const {
     }
   }
   topology.set_proxy(proxy_);
+  if (auto it = latest_.find("printers"); it != latest_.end() && it->second.has_printers()) {
+    std::set<std::string> uris;
+    for (const auto& q : it->second.printers().queues()) {
+      if (!q.device_uri().empty()) uris.insert(q.device_uri());
+    }
+    topology.mutable_printer_uris()->Assign(uris.begin(), uris.end());
+  }
   if (auto it = latest_.find("os"); it != latest_.end() && it->second.has_os()) {
     const auto& os = it->second.os();
     topology.set_os_build(common::StrCat(os.id(), " ", os.version_id(), " / ", os.kernel()));

@@ -2,9 +2,12 @@
 
 #include <cstdio>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "agent/agent.h"
+#include "agent/probes/registry.h"
 #include "collector/cli/render.h"
 #include "common/config/yaml_proto.h"
 #include "common/log/log.h"
@@ -35,6 +38,7 @@ std::string RenderLocal(const medic::v1::Snapshot& snapshot, const std::string& 
 int main(int argc, char** argv) {
   CLI::App app{"medic-agent: collects this machine's health and streams it to the collector"};
   std::string config_file, collector, root, state_dir, hostname, site, log_level;
+  std::vector<std::string> only_probes;
   bool once = false, json = false;
   app.add_option("--config", config_file, "YAML config file (AgentConfig)");
   app.add_option("--collector", collector, "collector HOST:PORT to stream to");
@@ -45,6 +49,9 @@ int main(int argc, char** argv) {
   app.add_option("--hostname", hostname, "the name to report (default the machine's)");
   app.add_option("--site", site, "the site this machine belongs to");
   app.add_option("--log-level", log_level, "trace, debug, info, warning or error");
+  app.add_option("--probes", only_probes,
+                 "run only these probes, comma-separated (e.g. --probes printers,network)")
+      ->delimiter(',');
   app.add_flag("--once", once, "collect once, print the report and exit (no collector)");
   app.add_flag("--json", json, "with --once: print the report as proto JSON");
   app.set_version_flag("--version", MEDIC_VERSION);
@@ -70,6 +77,13 @@ int main(int argc, char** argv) {
       return 2;
     }
     config.set_log_level(level);
+  }
+  if (!only_probes.empty()) {
+    if (absl::Status s = medic::agent::KeepOnlyProbes(only_probes, config.mutable_probes());
+        !s.ok()) {
+      std::cerr << "medic-agent: --probes: " << s.message() << "\n";
+      return 2;
+    }
   }
   if (json && !once) {
     std::cerr << "medic-agent: --json goes with --once\n";

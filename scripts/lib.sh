@@ -11,6 +11,7 @@ MEDIC_PACKAGES=(
   libboost1.81-dev libfmt-dev libspdlog-dev libyaml-cpp-dev libcli11-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nftables dnsmasq-base iputils-ping iproute2 util-linux
+  libcups2-dev cups cups-client cups-ipp-utils dbus-daemon
 )
 
 # ccache keyed on paths relative to the checkout, so another clone of the same code hits.

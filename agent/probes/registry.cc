@@ -1,10 +1,13 @@
 #include "agent/probes/registry.h"
 
+#include <algorithm>
 #include <functional>
 
 #include "agent/probes/hardware/hardware_probes.h"
 #include "agent/probes/network/network_probes.h"
 #include "agent/probes/os/os_probes.h"
+#include "agent/probes/printers/printer_probe.h"
+#include "common/strings/str_cat.h"
 #include "common/time/clock.h"
 
 namespace medic::agent {
@@ -54,6 +57,9 @@ std::vector<ProbeEntry> NewProbes(const medic::v1::AgentConfig& config) {
       // Waits on the gateway, the DNS servers and the targets: off the fast thread.
       {probes.connectivity(), [] { return NewConnectivityProbe(); }, absl::Seconds(60),
        kDefaultConnectivityDeadline, /*slow=*/true},
+      // Waits on the scheduler and on printers over the network.
+      {probes.printers(), [] { return NewPrintersProbe(); }, absl::Seconds(60),
+       kDefaultPrintersDeadline, /*slow=*/true},
   };
   std::vector<ProbeEntry> entries;
   for (const Known& probe : known) {
@@ -68,6 +74,29 @@ std::vector<ProbeEntry> NewProbes(const medic::v1::AgentConfig& config) {
     });
   }
   return entries;
+}
+
+absl::Status KeepOnlyProbes(const std::vector<std::string>& names,
+                            medic::v1::ProbesConfig* probes) {
+  const google::protobuf::Descriptor* descriptor = probes->GetDescriptor();
+  const google::protobuf::Reflection* reflection = probes->GetReflection();
+  for (const std::string& name : names) {
+    if (descriptor->FindFieldByName(name) != nullptr) continue;
+    std::string known;
+    for (int i = 0; i < descriptor->field_count(); ++i) {
+      common::StrAppend(&known, i > 0 ? ", " : "", descriptor->field(i)->name());
+    }
+    return absl::InvalidArgumentError(
+        common::StrCat("no probe is called '", name, "'; the probes are ", known));
+  }
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field = descriptor->field(i);
+    if (std::find(names.begin(), names.end(), field->name()) != names.end()) continue;
+    auto* schedule =
+        static_cast<medic::v1::ProbeSchedule*>(reflection->MutableMessage(probes, field));
+    schedule->set_disabled(true);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace medic::agent

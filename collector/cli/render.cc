@@ -555,6 +555,97 @@ std::string NetworkSection(const medic::v1::MachineHealth& health) {
   return out;
 }
 
+// A device state-reasons keyword in a technician's words.
+std::string ReasonWords(std::string_view keyword) {
+  static constexpr std::pair<std::string_view, std::string_view> kWords[] = {
+      {"media-jam", "jammed"},
+      {"cover-open", "cover open"},
+      {"door-open", "door open"},
+      {"interlock-open", "interlock open"},
+      {"media-empty", "out of paper"},
+      {"media-needed", "needs paper"},
+      {"media-low", "paper low"},
+      {"toner-empty", "out of toner"},
+      {"toner-low", "toner low"},
+      {"marker-supply-empty", "out of ink or toner"},
+      {"marker-supply-low", "ink or toner low"},
+      {"marker-waste-almost-full", "waste container almost full"},
+      {"marker-waste-full", "waste container full"},
+  };
+  for (const auto& [k, words] : kWords) {
+    if (k == keyword) return std::string(words);
+  }
+  return std::string(keyword);
+}
+
+// Marker levels as IPP defines them: -1 unknown, -2 unavailable, -3 some remaining.
+std::string LevelWords(int level) {
+  if (level >= 0 && level <= 100) return common::StrCat(level, "%");
+  if (level == -3) return "some left";
+  return "level unknown";
+}
+
+// Per queue: its device, what is wrong with queue and device, and which jobs wait since when.
+std::string PrintersSection(const medic::v1::MachineHealth& health, absl::Time now) {
+  const auto* r = FindReport(health, "printers");
+  if (r == nullptr || !r->has_printers()) return "";
+  const auto& p = r->printers();
+  if (!p.print_system_present()) {
+    return common::StrCat("Printers\n  ", p.note().empty() ? "no print system" : p.note(), "\n");
+  }
+  if (p.queues().empty()) return "Printers\n  no printers set up\n";
+  const absl::Time collected = common::FromProtoTime(r->collected_at());
+  std::string out = "Printers\n";
+  for (const auto& q : p.queues()) {
+    common::StrAppend(&out, "  ", q.name(), q.is_default() ? " (default)" : "", " → ",
+                      q.device_uri().empty() ? "no device" : q.device_uri(), "\n");
+    std::vector<std::string> queue = {q.state()};
+    queue.push_back(q.accepting_jobs() ? "accepting jobs" : "NOT accepting jobs");
+    if (!q.state_message().empty()) queue.push_back(common::StrCat("\"", q.state_message(), "\""));
+    common::StrAppend(&out, "    queue: ", absl::StrJoin(queue, ", "), "\n");
+    for (const auto& d : p.devices()) {
+      if (d.uri() != q.device_uri() || !d.queried()) continue;
+      std::vector<std::string> device;
+      if (!d.answered()) {
+        device.push_back(common::StrCat("DOES NOT ANSWER (", d.error(), ")"));
+      } else {
+        device.push_back(d.state());
+        for (const auto& reason : d.state_reasons()) device.push_back(ReasonWords(reason));
+        for (const auto& m : d.markers()) {
+          device.push_back(common::StrCat(m.name(), " ", LevelWords(m.level())));
+        }
+        if (d.markers().empty()) {
+          for (const auto& s : d.supplies()) {
+            if (s.supply_class() != "supplyThatIsConsumed") continue;
+            device.push_back(common::StrCat(s.description().empty() ? s.type() : s.description(),
+                                            " ", LevelWords(s.level())));
+          }
+        }
+        for (const auto& t : d.input_trays()) {
+          if (t.max_capacity() > 0 && t.level() >= 0) {
+            device.push_back(
+                common::StrCat("tray ", t.name(), " ", t.level(), "/", t.max_capacity()));
+          }
+        }
+      }
+      common::StrAppend(&out, "    device: ", absl::StrJoin(device, ", "), "\n");
+    }
+    if (q.jobs().empty()) {
+      common::StrAppend(&out, "    no jobs waiting\n");
+      continue;
+    }
+    common::StrAppend(&out, "    ", q.job_count(), q.job_count() == 1 ? " job" : " jobs",
+                      " waiting:\n");
+    for (const auto& job : q.jobs()) {
+      const absl::Time queued = collected - common::FromProtoDuration(job.age());
+      common::StrAppend(&out, "      ", q.name(), "-", job.id(), " ", job.state(), ", queued ",
+                        Ago(queued, now), job.user().empty() ? "" : " by " + job.user(),
+                        job.title().empty() ? "" : common::StrCat(" (", job.title(), ")"), "\n");
+    }
+  }
+  return out;
+}
+
 std::string ProbesSection(const medic::v1::MachineHealth& health, absl::Time now) {
   std::vector<std::string> problems;
   for (const auto& r : health.reports()) {
@@ -650,8 +741,9 @@ std::string RenderHealth(const medic::v1::MachineHealth& health, absl::Time now,
                       common::PeerHost(m.address()));
   }
   common::StrAppend(&out, "\n\n", FindingsSection(health, now, color));
-  for (std::string section : {HardwareSection(health), OsSection(health, now),
-                              NetworkSection(health), ProbesSection(health, now)}) {
+  for (std::string section :
+       {HardwareSection(health), OsSection(health, now), NetworkSection(health),
+        PrintersSection(health, now), ProbesSection(health, now)}) {
     if (!section.empty()) common::StrAppend(&out, "\n", section);
   }
   if (!health.recently_cleared().empty()) {

@@ -364,5 +364,62 @@ TEST(RenderHealthTest, NetworkReadsLikeNotes) {
                         "proxy http://proxy.corp:3128\n"));
 }
 
+// What a technician needs on a printer call: which printer, what is wrong with queue and
+// device, which jobs wait and since when.
+TEST(RenderHealthTest, PrintersShowQueueDeviceAndWaitingJobs) {
+  medic::v1::MachineHealth h;
+  h.mutable_machine()->set_hostname("ws-17");
+  auto* r = h.add_reports();
+  r->set_probe("printers");
+  *r->mutable_collected_at() = common::ToProtoTime(kNow - absl::Minutes(1));
+  auto* p = r->mutable_printers();
+  p->set_print_system_present(true);
+  auto* q = p->add_queues();
+  q->set_name("HP-2");
+  q->set_is_default(true);
+  q->set_device_uri("ipp://10.0.0.9/ipp/print");
+  q->set_state("processing");
+  q->set_accepting_jobs(true);
+  q->set_job_count(1);
+  auto* job = q->add_jobs();
+  job->set_id(42);
+  job->set_state("processing");
+  job->set_user("alice");
+  job->set_title("invoice.pdf");
+  *job->mutable_age() = common::ToProtoDuration(absl::Minutes(11));
+  auto* d = p->add_devices();
+  d->set_uri("ipp://10.0.0.9/ipp/print");
+  d->set_queried(true);
+  d->set_answered(true);
+  d->set_state("stopped");
+  d->add_state_reasons("media-jam");
+  auto* m = d->add_markers();
+  m->set_name("Black");
+  m->set_level(-3);
+  auto* usb = p->add_queues();
+  usb->set_name("Label");
+  usb->set_device_uri("usb://Zebra/LP2844");
+  usb->set_state("idle");
+  usb->set_accepting_jobs(false);
+
+  const std::string out = RenderHealth(h, kNow, false);
+  EXPECT_THAT(out, HasSubstr("Printers\n  HP-2 (default) → ipp://10.0.0.9/ipp/print\n"));
+  EXPECT_THAT(out, HasSubstr("    device: stopped, jammed, Black some left\n"));
+  // Queued 11 minutes before a report collected a minute ago.
+  EXPECT_THAT(out, HasSubstr("      HP-2-42 processing, queued 12m ago by alice (invoice.pdf)\n"));
+  EXPECT_THAT(out, HasSubstr("  Label → usb://Zebra/LP2844\n    queue: idle, NOT accepting jobs\n"
+                             "    no jobs waiting\n"));
+}
+
+TEST(RenderHealthTest, NoPrintSystemIsSaid) {
+  medic::v1::MachineHealth h;
+  auto* r = h.add_reports();
+  r->set_probe("printers");
+  r->mutable_printers()->set_note(
+      "no print system: no CUPS scheduler answers at /run/cups/cups.sock");
+  EXPECT_THAT(RenderHealth(h, kNow, false),
+              HasSubstr("Printers\n  no print system: no CUPS scheduler answers"));
+}
+
 }  // namespace
 }  // namespace medic::cli

@@ -118,7 +118,7 @@ TEST_F(EndToEndTest, AgentReportsAndTechnicianSeesItsHealth) {
     ASSERT_EQ(json.exit_code, 0) << json.err;
     health.Clear();
     ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &health).ok()) << json.out;
-    if (health.reports_size() == 15) break;
+    if (health.reports_size() == 16) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   } while (absl::Now() < end);
   std::set<std::string> probes;
@@ -129,7 +129,7 @@ TEST_F(EndToEndTest, AgentReportsAndTechnicianSeesItsHealth) {
   EXPECT_EQ(probes,
             (std::set<std::string>{"cpu", "filesystems", "memory", "network", "os", "thermal",
                                    "battery", "hardware_errors", "reboot", "updates", "services",
-                                   "time", "crashes", "smart", "inventory"}));
+                                   "time", "crashes", "smart", "inventory", "printers"}));
   bool root_low = false;
   for (const auto& f : health.findings())
     root_low |= f.code() == "disk.space_low" && f.resource() == "/";

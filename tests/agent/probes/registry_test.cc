@@ -31,7 +31,7 @@ TEST(RegistryTest, DefaultsEveryProbeInOrder) {
   ASSERT_THAT(Names(entries),
               ElementsAre("cpu", "memory", "filesystems", "os", "network", "thermal", "battery",
                           "hardware_errors", "reboot", "updates", "services", "time", "crashes",
-                          "smart", "inventory", "connectivity"));
+                          "smart", "inventory", "connectivity", "printers"));
   EXPECT_EQ(Find(entries, "cpu").interval, absl::Seconds(15));
   EXPECT_EQ(Find(entries, "memory").interval, absl::Seconds(15));
   EXPECT_EQ(Find(entries, "filesystems").interval, absl::Seconds(60));
@@ -65,9 +65,10 @@ TEST(RegistryTest, ConfigOverridesAndDisables) {
       common::ToProtoDuration(absl::Seconds(30));
 
   std::vector<ProbeEntry> entries = NewProbes(config);
-  ASSERT_THAT(Names(entries), ElementsAre("cpu", "memory", "filesystems", "network", "thermal",
-                                          "hardware_errors", "reboot", "updates", "services",
-                                          "time", "crashes", "smart", "inventory", "connectivity"));
+  ASSERT_THAT(Names(entries),
+              ElementsAre("cpu", "memory", "filesystems", "network", "thermal", "hardware_errors",
+                          "reboot", "updates", "services", "time", "crashes", "smart", "inventory",
+                          "connectivity", "printers"));
   EXPECT_EQ(Find(entries, "thermal").interval, absl::Seconds(30));
   EXPECT_EQ(Find(entries, "hardware_errors").interval, absl::Seconds(60));
   EXPECT_EQ(Find(entries, "cpu").interval, absl::Seconds(5));
@@ -113,9 +114,11 @@ TEST(RegistryTest, SmartIsSlowAndHourly) {
 // The probes that run programs or read large logs never run on the fast thread.
 TEST(RegistryTest, ProbesThatWaitRunOnTheSlowThread) {
   std::vector<ProbeEntry> entries = NewProbes({});
-  for (const char* name : {"updates", "services", "time", "crashes", "smart"}) {
+  for (const char* name : {"updates", "services", "time", "crashes", "smart", "printers"}) {
     EXPECT_TRUE(Find(entries, name).slow) << name;
   }
+  EXPECT_EQ(Find(entries, "printers").interval, absl::Seconds(60));
+  EXPECT_EQ(Find(entries, "printers").deadline, absl::Seconds(10));
   for (const char* name : {"cpu", "memory", "filesystems", "network", "os"}) {
     EXPECT_FALSE(Find(entries, name).slow) << name;
   }
@@ -133,6 +136,28 @@ TEST(RegistryTest, EachCallMakesNewProbes) {
   std::vector<ProbeEntry> a = NewProbes({});
   std::vector<ProbeEntry> b = NewProbes({});
   EXPECT_NE(a[0].probe.get(), b[0].probe.get());
+}
+
+}  // namespace
+}  // namespace medic::agent
+
+namespace medic::agent {
+namespace {
+
+// `medic-agent --probes printers,network`: only those run.
+TEST(KeepOnlyProbesTest, DisablesEveryOtherProbe) {
+  medic::v1::AgentConfig config;
+  ASSERT_TRUE(KeepOnlyProbes({"printers", "network"}, config.mutable_probes()).ok());
+  EXPECT_THAT(Names(NewProbes(config)), ElementsAre("network", "printers"));
+}
+
+TEST(KeepOnlyProbesTest, UnknownNameIsRefusedNamingTheProbes) {
+  medic::v1::AgentConfig config;
+  const absl::Status status = KeepOnlyProbes({"printer"}, config.mutable_probes());
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()),
+              ::testing::StartsWith("no probe is called 'printer'; the probes are cpu, memory"));
+  EXPECT_FALSE(config.probes().cpu().disabled());  // nothing changed
 }
 
 }  // namespace
