@@ -68,6 +68,12 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
   targets.helpdesk = !config.outbound().helpdesk_url().empty();
   collector->tickets_ =
       std::make_unique<tickets::Tickets>(*collector->store_, clock, std::move(kb), targets);
+  if (targets.webhook || targets.helpdesk) {
+    collector->outbox_ =
+        std::make_unique<tickets::OutboxSender>(*collector->store_, clock, config.outbound());
+    collector->tickets_->SetOutboxListener([o = collector->outbox_.get()] { o->Wake(); });
+    collector->outbox_->Start();
+  }
   collector->engine_ = std::make_unique<engine::EngineRunner>(
       clock, engine::EngineOptionsFromConfig(config), *collector->tickets_,
       common::FromProtoDuration(config.engine_tick()));
@@ -121,6 +127,7 @@ void Collector::Shutdown(absl::Duration grace) {
   if (housekeeping_.joinable()) housekeeping_.join();
   // After the server: no ingest callback can queue into the engine any more.
   if (engine_ != nullptr) engine_->Stop();
+  if (outbox_ != nullptr) outbox_->Stop();
 }
 
 void Collector::Housekeeping() {

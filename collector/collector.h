@@ -11,6 +11,7 @@
 #include "collector/engine/runner.h"
 #include "collector/ingest/agent_service.h"
 #include "collector/store/store.h"
+#include "collector/tickets/outbound.h"
 #include "collector/tickets/tickets.h"
 #include "grpcpp/server.h"
 #include "medic/v1/config.pb.h"
@@ -46,6 +47,7 @@ class Collector {
   std::unique_ptr<Store> store_;
   std::unique_ptr<tickets::Tickets> tickets_;
   std::unique_ptr<engine::EngineRunner> engine_;
+  std::unique_ptr<tickets::OutboxSender> outbox_;  // when a webhook or helpdesk is configured
   std::unique_ptr<AgentServiceImpl> agents_;
   std::unique_ptr<TechnicianServiceImpl> technicians_;
   std::unique_ptr<grpc::Server> server_;

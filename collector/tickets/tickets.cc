@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_join.h"
+#include "collector/tickets/outbound.h"
 #include "common/status/status_macros.h"
 #include "common/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
@@ -102,8 +103,10 @@ std::vector<Store::OutboxEvent> Tickets::Events(const Ticket& ticket, std::strin
     e.ticket_id = ticket.ticket_id();
     e.kind = std::string(kind);
     e.target = target;
-    e.payload = common::StrCat("{\"idempotency_key\":\"", key, "\",\"event\":\"", kind,
-                               "\",\"ticket\":", CompactJson(ticket), "}");
+    e.payload = std::string_view(target) == "helpdesk"
+                    ? HelpdeskBody(ticket, kind)
+                    : common::StrCat("{\"idempotency_key\":\"", key, "\",\"event\":\"", kind,
+                                     "\",\"ticket\":", CompactJson(ticket), "}");
   }
   return events;
 }
