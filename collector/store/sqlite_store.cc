@@ -94,7 +94,7 @@ CREATE TABLE tickets (
 );
 CREATE TABLE outbox (
   id INTEGER PRIMARY KEY,
-  idempotency_key TEXT NOT NULL UNIQUE,
+  idempotency_key TEXT NOT NULL,
   ticket_id TEXT NOT NULL,
   kind TEXT NOT NULL,
   target TEXT NOT NULL,
@@ -105,6 +105,7 @@ CREATE TABLE outbox (
   gave_up INTEGER NOT NULL DEFAULT 0,
   last_error TEXT NOT NULL DEFAULT ''
 );
+CREATE UNIQUE INDEX outbox_by_key ON outbox(target, idempotency_key);
 CREATE INDEX outbox_undelivered ON outbox(ticket_id, target, id)
   WHERE delivered_at_ms IS NULL AND gave_up = 0;
 )sql",

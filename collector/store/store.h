@@ -85,7 +85,7 @@ class Store {
   };
 
   // Stores the incident and (when not null) its ticket, and queues `outbox`, in one
-  // transaction. An outbox event whose key is queued already is skipped.
+  // transaction. An outbox event whose target and key are queued already is skipped.
   virtual absl::Status SaveIncident(const medic::v1::Incident& incident,
                                     const medic::v1::Ticket* ticket,
                                     const std::vector<OutboxEvent>& outbox) = 0;
