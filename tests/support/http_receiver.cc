@@ -84,6 +84,7 @@ void HttpReceiver::Handle(int fd) {
   call.target = std::string(request.target());
   call.idempotency_key = std::string(request["Idempotency-Key"]);
   call.body = request.body();
+  call.at = std::chrono::steady_clock::now();
   http::response<http::string_body> response;
   response.version(11);
   {

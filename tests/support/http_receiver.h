@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <string>
@@ -17,7 +18,8 @@ class HttpReceiver {
  public:
   struct Call {
     std::string method, target, idempotency_key, body;
-    int status = 0;  // what the receiver answered
+    int status = 0;                            // what the receiver answered
+    std::chrono::steady_clock::time_point at;  // when the request was read
   };
 
   explicit HttpReceiver(double fail_fraction = 0, int always_status = 0, unsigned seed = 42);
