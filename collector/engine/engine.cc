@@ -485,6 +485,19 @@ void Engine::MarkDirty(const IncidentState& incident) {
 }
 
 void Engine::Emit(ChangeKind kind, const IncidentState& incident, std::vector<std::string> hosts) {
+  // Hosts joining an incident opened, reopened or joined earlier in this batch are one change:
+  // one ticket event for people and helpdesks, not one per host.
+  if (kind == ChangeKind::kHostsJoined) {
+    for (auto it = changes_.rbegin(); it != changes_.rend(); ++it) {
+      if (it->incident.incident_id() != incident.proto.incident_id()) continue;
+      if (it->kind == ChangeKind::kResolved || it->kind == ChangeKind::kUpdated) break;
+      it->hosts.insert(it->hosts.end(), hosts.begin(), hosts.end());
+      it->incident = incident.proto;
+      *it->incident.mutable_updated_at() = common::ToProtoTime(clock_.Now());
+      dirty_.erase(incident.proto.incident_id());
+      return;
+    }
+  }
   IncidentChange change{kind, incident.proto, std::move(hosts)};
   *change.incident.mutable_updated_at() = common::ToProtoTime(clock_.Now());
   changes_.push_back(std::move(change));

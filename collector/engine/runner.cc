@@ -10,6 +10,7 @@ namespace {
 // Machines silent longer than this before a restart are not watched for host.offline again:
 // they were retired or went offline long ago.
 constexpr absl::Duration kWatchAfterRestart = absl::Hours(24);
+constexpr absl::Duration kGather = absl::Milliseconds(20);
 }  // namespace
 
 EngineRunner::EngineRunner(const common::Clock& clock, EngineOptions options, IncidentSink& sink,
@@ -114,6 +115,11 @@ void EngineRunner::Loop() {
     cv_.wait_for(
         lock, absl::ToChronoMilliseconds(std::max(absl::ZeroDuration(), next_tick - clock_.Now())),
         [this] { return stopping_ || !queue_.empty(); });
+    if (!queue_.empty() && !stopping_) {
+      // Records of one event reach us from many agents within milliseconds: take them as one
+      // batch, so a fault on 25 hosts is one ticket event rather than 25.
+      cv_.wait_for(lock, absl::ToChronoMilliseconds(kGather), [this] { return stopping_; });
+    }
     std::deque<Input> batch = std::exchange(queue_, {});
     const bool stop = stopping_;
     lock.unlock();

@@ -63,7 +63,7 @@ void Tickets::Render(const medic::v1::Incident& incident, Ticket* ticket) const 
       {"where", Where(incident)},
       {"code", incident.code()},
   };
-  const bool one_host = incident.scope() == medic::v1::SCOPE_HOST;
+  const bool one_host = incident.scope() == medic::v1::SCOPE_HOST || incident.hosts_size() == 1;
   ticket->set_title(
       Fill(one_host || entry.title_group().empty() ? entry.title() : entry.title_group(), values));
   ticket->set_code(incident.code());

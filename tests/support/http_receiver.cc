@@ -17,7 +17,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 
 HttpReceiver::HttpReceiver(double fail_fraction, int always_status, unsigned seed)
-    : fail_fraction_(fail_fraction), always_status_(always_status), state_(seed) {
+    : fail_fraction_(fail_fraction), always_status_(always_status), state_(seed % 10) {
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -89,8 +89,9 @@ void HttpReceiver::Handle(int fd) {
   response.version(11);
   {
     std::lock_guard lock(mu_);
-    state_ = state_ * 1103515245u + 12345u;
-    const double roll = static_cast<double>((state_ >> 8) % 10000) / 10000.0;
+    // Spread evenly and repeatably: with fail_fraction 0.3, calls 1, 5 and 8 of every ten
+    // fail (the first call always does).
+    const double roll = static_cast<double>((state_++ * 3) % 10) / 10.0;
     if (always_status_ != 0) {
       call.status = always_status_;
     } else if (roll < fail_fraction_) {
