@@ -49,6 +49,14 @@ absl::Status ValidateCollectorConfig(const medic::v1::CollectorConfig& config) {
   if (common::FromProtoDuration(config.engine_tick()) < absl::Milliseconds(10)) {
     return absl::InvalidArgumentError("engine_tick: must be at least 10ms");
   }
+  for (const auto& [key, url] :
+       {std::pair{"outbound.webhook_url", config.outbound().webhook_url()},
+        std::pair{"outbound.helpdesk_url", config.outbound().helpdesk_url()}}) {
+    if (!url.empty() && !url.starts_with("http://")) {
+      return absl::InvalidArgumentError(
+          common::StrCat(key, ": '", url, "' is not an http:// URL (https is not supported yet)"));
+    }
+  }
   return engine::ValidateEngineConfig(config);
 }
 
