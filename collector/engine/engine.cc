@@ -280,6 +280,7 @@ void Engine::Deactivate(Signal& s, std::string_view why) {
 }
 
 bool Engine::TrySuppress(Signal& s) {
+  if (s.code == "printer.job_stuck") return AttachStuckJob(s);
   if (!Suppressible(s.code)) return false;
   auto h = hosts_.find(s.host);
   for (auto& [id, incident] : incidents_) {
@@ -308,6 +309,32 @@ bool Engine::TrySuppress(Signal& s) {
                            " attached as evidence, not ticketed: the host is "
                            "behind this open incident (",
                            p.code(), " on ", ScopeText(p.scope(), p.resource()), ")"));
+    return true;
+  }
+  return false;
+}
+
+bool Engine::AttachStuckJob(Signal& s) {
+  // A user's job stuck behind a printer that is jammed, out of toner, … belongs to that
+  // printer's incident: the users affected, not a cause of its own.
+  for (auto& [id, incident] : incidents_) {
+    const Incident& p = incident.proto;
+    if (incident.resolved || p.scope() != medic::v1::SCOPE_RESOURCE || p.resource() != s.resource ||
+        ClassifyCode(p.code()) != CodeClass::kDevice) {
+      continue;
+    }
+    s.pending = false;
+    s.incident_id = id;
+    s.evidence_only = true;
+    incident.proto.add_children(
+        common::StrCat(s.host, " ", s.code, " ", s.resource, " (evidence)"));
+    if (incident.proto.evidence_size() < static_cast<int>(kMaxEvidence)) {
+      (*incident.proto.mutable_evidence())[common::StrCat(s.host, " stuck job")] =
+          s.summary.empty() ? s.resource : s.summary;
+    }
+    Explain(incident,
+            common::StrCat(TimeText(clock_.Now()), " ", s.host,
+                           "'s stuck job attached: it waits for this printer (", p.code(), ")"));
     return true;
   }
   return false;

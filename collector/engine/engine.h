@@ -75,7 +75,8 @@ struct IncidentChange {
 // flap_window is held as flapping (stays counted through its clears until it is quiet for
 // flap_window). A counted finding then joins an incident:
 // - net.dns_failure / net.target_unreachable of a host inside an open gateway or offline
-//   outage incident are attached to that incident as evidence (dependency suppression);
+//   outage incident are attached to that incident as evidence (dependency suppression), and
+//   so is printer.job_stuck on a printer with an open device incident;
 // - kDevice codes: one resource-scoped incident per code and printer;
 // - kShared codes: held up to `window`; min_hosts hosts with the same code and resource make
 //   one resource-scoped incident, fewer get a host-scoped incident each;
@@ -161,6 +162,7 @@ class Engine {
   void Activate(Signal& s);
   void Place(Signal& s);
   bool TrySuppress(Signal& s);
+  bool AttachStuckJob(Signal& s);
   void DecidePending();
   void DecideOutage(const std::string& code, const std::string& site);
   void DecideShared();
