@@ -359,7 +359,9 @@ class SqliteStore final : public Store {
     int64_t deleted = 0;
     RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
       for (const char* sql : {"DELETE FROM observations WHERE at_ms < ?",
-                              "DELETE FROM findings WHERE cleared_at_ms < ?"}) {
+                              "DELETE FROM findings WHERE cleared_at_ms < ?",
+                              // Delivered outbox events; given-up ones stay for the record.
+                              "DELETE FROM outbox WHERE delivered_at_ms < ?"}) {
         ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql));
         stmt->Bind(1, Ms(cutoff));
         RETURN_IF_ERROR(stmt->Run());

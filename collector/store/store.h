@@ -64,7 +64,8 @@ class Store {
   virtual absl::StatusOr<medic::v1::MachineHealth> GetMachineHealth(std::string_view host,
                                                                     absl::Time now) = 0;
 
-  // Deletes observations older than `cutoff` and findings cleared before it. Returns the
+  // Deletes observations older than `cutoff`, findings cleared before it and outbox events
+  // delivered before it. Returns the
   // number of rows deleted.
   virtual absl::StatusOr<int64_t> PruneHistory(absl::Time cutoff) = 0;
 

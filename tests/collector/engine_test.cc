@@ -291,6 +291,24 @@ TEST_F(EngineTest, MaintenanceWindowHoldsTicketsUntilItEnds) {
   EXPECT_THAT(All(), SizeIs(2)) << "still standing when the window ended";
 }
 
+TEST_F(EngineTest, MaintenanceByGroupLabel) {
+  medic::v1::MaintenanceWindow m;
+  m.set_group("finance");
+  *m.mutable_start() = common::ToProtoTime(clock_.Now() - absl::Minutes(1));
+  *m.mutable_end() = common::ToProtoTime(clock_.Now() + absl::Hours(1));
+  options_.maintenance.push_back(m);
+  Make();
+  medic::v1::Topology t;
+  t.set_site("hq");
+  engine_->SetTopology("fin-1", t, {"finance"});
+  engine_->SetTopology("eng-1", t, {"engineering"});
+  engine_->Raise("fin-1", F("disk.space_low", "/"));
+  engine_->Raise("eng-1", F("disk.space_low", "/"));
+  Collect();
+  ASSERT_THAT(All(), SizeIs(1));
+  EXPECT_THAT(All()[0].hosts(), ElementsAre("eng-1"));
+}
+
 TEST_F(EngineTest, SeverityOverrideAndIgnore) {
   medic::v1::EngineRule up, off;
   up.set_code("os.time_unsynced");
