@@ -22,6 +22,7 @@ medic::v1::CollectorConfig DefaultCollectorConfig() {
   *config.mutable_offline_after() = common::ToProtoDuration(absl::Seconds(45));
   *config.mutable_history_retention() = common::ToProtoDuration(absl::Hours(24));
   config.set_max_message_bytes(4 << 20);
+  *config.mutable_engine_tick() = common::ToProtoDuration(absl::Milliseconds(200));
   return config;
 }
 
@@ -45,7 +46,18 @@ absl::Status ValidateCollectorConfig(const medic::v1::CollectorConfig& config) {
   if (config.max_message_bytes() < 64 * 1024) {
     return absl::InvalidArgumentError("max_message_bytes: must be at least 65536");
   }
-  return absl::OkStatus();
+  if (common::FromProtoDuration(config.engine_tick()) < absl::Milliseconds(10)) {
+    return absl::InvalidArgumentError("engine_tick: must be at least 10ms");
+  }
+  for (const auto& [key, url] :
+       {std::pair{"outbound.webhook_url", config.outbound().webhook_url()},
+        std::pair{"outbound.helpdesk_url", config.outbound().helpdesk_url()}}) {
+    if (!url.empty() && !url.starts_with("http://")) {
+      return absl::InvalidArgumentError(
+          common::StrCat(key, ": '", url, "' is not an http:// URL (https is not supported yet)"));
+    }
+  }
+  return engine::ValidateEngineConfig(config);
 }
 
 absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
@@ -57,11 +69,31 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
   ASSIGN_OR_RETURN(collector->store_, OpenSqliteStore(config.db(), store_options));
   RETURN_IF_ERROR(collector->store_->ResetConnections());
 
+  const common::Clock& clock = common::RealClock::Get();
+  ASSIGN_OR_RETURN(tickets::KnowledgeBase kb, tickets::KnowledgeBase::Load(config.kb_dir()));
+  tickets::OutboundTargets targets;
+  targets.webhook = !config.outbound().webhook_url().empty();
+  targets.helpdesk = !config.outbound().helpdesk_url().empty();
+  collector->tickets_ =
+      std::make_unique<tickets::Tickets>(*collector->store_, clock, std::move(kb), targets);
+  if (targets.webhook || targets.helpdesk) {
+    collector->outbox_ =
+        std::make_unique<tickets::OutboxSender>(*collector->store_, clock, config.outbound());
+    collector->tickets_->SetOutboxListener([o = collector->outbox_.get()] { o->Wake(); });
+    collector->outbox_->Start();
+  }
+  collector->engine_ = std::make_unique<engine::EngineRunner>(
+      clock, engine::EngineOptionsFromConfig(config), *collector->tickets_,
+      common::FromProtoDuration(config.engine_tick()));
+  RETURN_IF_ERROR(collector->engine_->Restore(*collector->store_));
+  collector->engine_->Start();
+
   IngestOptions ingest;
   ingest.heartbeat_interval = common::FromProtoDuration(config.heartbeat_interval());
-  const common::Clock& clock = common::RealClock::Get();
+  ingest.observer = collector->engine_.get();
   collector->agents_ = std::make_unique<AgentServiceImpl>(*collector->store_, clock, ingest);
-  collector->technicians_ = std::make_unique<TechnicianServiceImpl>(*collector->store_, clock);
+  collector->technicians_ =
+      std::make_unique<TechnicianServiceImpl>(*collector->store_, clock, collector->tickets_.get());
 
   grpc::ServerBuilder builder;
   int port = 0;
@@ -101,6 +133,9 @@ void Collector::Shutdown(absl::Duration grace) {
     server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
   }
   if (housekeeping_.joinable()) housekeeping_.join();
+  // After the server: no ingest callback can queue into the engine any more.
+  if (engine_ != nullptr) engine_->Stop();
+  if (outbox_ != nullptr) outbox_->Stop();
 }
 
 void Collector::Housekeeping() {

@@ -8,8 +8,11 @@
 
 #include "absl/status/statusor.h"
 #include "collector/api/technician_service.h"
+#include "collector/engine/runner.h"
 #include "collector/ingest/agent_service.h"
 #include "collector/store/store.h"
+#include "collector/tickets/outbound.h"
+#include "collector/tickets/tickets.h"
 #include "grpcpp/server.h"
 #include "medic/v1/config.pb.h"
 
@@ -42,6 +45,9 @@ class Collector {
 
   const medic::v1::CollectorConfig config_;
   std::unique_ptr<Store> store_;
+  std::unique_ptr<tickets::Tickets> tickets_;
+  std::unique_ptr<engine::EngineRunner> engine_;
+  std::unique_ptr<tickets::OutboxSender> outbox_;  // when a webhook or helpdesk is configured
   std::unique_ptr<AgentServiceImpl> agents_;
   std::unique_ptr<TechnicianServiceImpl> technicians_;
   std::unique_ptr<grpc::Server> server_;

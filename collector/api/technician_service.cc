@@ -55,4 +55,64 @@ grpc::ServerUnaryReactor* TechnicianServiceImpl::GetMachineHealth(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* TechnicianServiceImpl::ListIncidents(
+    grpc::CallbackServerContext* context, const medic::v1::ListIncidentsRequest* request,
+    medic::v1::ListIncidentsResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  auto incidents = store_.ListIncidents(request->include_resolved());
+  if (!incidents.ok()) {
+    reactor->Finish(StoreError(incidents.status()));
+    return reactor;
+  }
+  for (auto& i : *incidents) *response->add_incidents() = std::move(i);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* TechnicianServiceImpl::ListTickets(
+    grpc::CallbackServerContext* context, const medic::v1::ListTicketsRequest* request,
+    medic::v1::ListTicketsResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  auto tickets = store_.ListTickets(request->state());
+  if (!tickets.ok()) {
+    reactor->Finish(StoreError(tickets.status()));
+    return reactor;
+  }
+  for (auto& t : *tickets) *response->add_tickets() = std::move(t);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* TechnicianServiceImpl::GetTicket(
+    grpc::CallbackServerContext* context, const medic::v1::GetTicketRequest* request,
+    medic::v1::Ticket* response) {
+  auto* reactor = context->DefaultReactor();
+  auto ticket = store_.GetTicket(request->ticket_id());
+  if (!ticket.ok()) {
+    reactor->Finish(StoreError(ticket.status()));
+    return reactor;
+  }
+  *response = std::move(*ticket);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* TechnicianServiceImpl::UpdateTicket(
+    grpc::CallbackServerContext* context, const medic::v1::UpdateTicketRequest* request,
+    medic::v1::Ticket* response) {
+  auto* reactor = context->DefaultReactor();
+  if (tickets_ == nullptr) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "tickets are not enabled"));
+    return reactor;
+  }
+  auto ticket = tickets_->Update(*request);
+  if (!ticket.ok()) {
+    reactor->Finish(StoreError(ticket.status()));
+    return reactor;
+  }
+  *response = std::move(*ticket);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
 }  // namespace medic::collector

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "collector/store/store.h"
+#include "collector/tickets/tickets.h"
 #include "common/time/clock.h"
 #include "medic/v1/technician.grpc.pb.h"
 
@@ -10,7 +11,10 @@ namespace medic::collector {
 // incidents, diagnostics, events) answer UNIMPLEMENTED until then.
 class TechnicianServiceImpl final : public medic::v1::TechnicianService::CallbackService {
  public:
-  TechnicianServiceImpl(Store& store, const common::Clock& clock) : store_(store), clock_(clock) {}
+  // `tickets` (not owned) takes ticket updates; without it UpdateTicket is UNIMPLEMENTED.
+  TechnicianServiceImpl(Store& store, const common::Clock& clock,
+                        tickets::Tickets* tickets = nullptr)
+      : store_(store), clock_(clock), tickets_(tickets) {}
 
   grpc::ServerUnaryReactor* ListMachines(grpc::CallbackServerContext* context,
                                          const medic::v1::ListMachinesRequest* request,
@@ -18,10 +22,23 @@ class TechnicianServiceImpl final : public medic::v1::TechnicianService::Callbac
   grpc::ServerUnaryReactor* GetMachineHealth(grpc::CallbackServerContext* context,
                                              const medic::v1::GetMachineHealthRequest* request,
                                              medic::v1::MachineHealth* response) override;
+  grpc::ServerUnaryReactor* ListIncidents(grpc::CallbackServerContext* context,
+                                          const medic::v1::ListIncidentsRequest* request,
+                                          medic::v1::ListIncidentsResponse* response) override;
+  grpc::ServerUnaryReactor* ListTickets(grpc::CallbackServerContext* context,
+                                        const medic::v1::ListTicketsRequest* request,
+                                        medic::v1::ListTicketsResponse* response) override;
+  grpc::ServerUnaryReactor* GetTicket(grpc::CallbackServerContext* context,
+                                      const medic::v1::GetTicketRequest* request,
+                                      medic::v1::Ticket* response) override;
+  grpc::ServerUnaryReactor* UpdateTicket(grpc::CallbackServerContext* context,
+                                         const medic::v1::UpdateTicketRequest* request,
+                                         medic::v1::Ticket* response) override;
 
  private:
   Store& store_;
   const common::Clock& clock_;
+  tickets::Tickets* const tickets_;
 };
 
 }  // namespace medic::collector

@@ -74,6 +74,26 @@ int main(int argc, char** argv) {
   std::string host;
   health->add_option("HOST", host, "hostname or machine id")->required();
   health->add_flag("--json", json, "print the proto JSON mapping");
+  auto* tickets = app.add_subcommand("tickets", "tickets medic raised: list, show, ack, resolve");
+  tickets->add_flag("--json", json, "print the proto JSON mapping");
+  std::string ticket_state;
+  tickets->add_option("--state", ticket_state, "open, acknowledged or resolved")
+      ->check(CLI::IsMember({"open", "acknowledged", "resolved"}));
+  std::string ticket_id, note;
+  auto* show = tickets->add_subcommand("show", "one ticket: diagnosis, runbook, history");
+  show->add_option("ID", ticket_id, "ticket id (MED-12) or incident id")->required();
+  show->add_flag("--json", json, "print the proto JSON mapping");
+  auto* ack = tickets->add_subcommand("ack", "acknowledge a ticket: someone is on it");
+  ack->add_option("ID", ticket_id, "ticket id")->required();
+  ack->add_option("--note", note, "a note for the history");
+  auto* resolve = tickets->add_subcommand("resolve", "resolve a ticket by hand");
+  resolve->add_option("ID", ticket_id, "ticket id")->required();
+  resolve->add_option("--note", note, "what was done")->required();
+
+  auto* incidents = app.add_subcommand("incidents", "incidents and why they were grouped");
+  incidents->add_flag("--json", json, "print the proto JSON mapping");
+  bool include_resolved = false;
+  incidents->add_flag("--all", include_resolved, "include resolved incidents");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -105,6 +125,53 @@ int main(int argc, char** argv) {
     }
     std::cout << (json ? medic::common::ToJson(response) + "\n"
                        : medic::cli::RenderMachines(response, absl::Now(), color));
+    return 0;
+  }
+  if (incidents->parsed()) {
+    medic::v1::ListIncidentsRequest request;
+    request.set_include_resolved(include_resolved);
+    medic::v1::ListIncidentsResponse response;
+    grpc::Status status = stub->ListIncidents(&context, request, &response);
+    if (!status.ok()) return ReportFailure(status, collector);
+    std::cout << (json ? medic::common::ToJson(response) + "\n"
+                       : medic::cli::RenderIncidents(response, absl::Now(), color));
+    return 0;
+  }
+  if (show->parsed()) {
+    medic::v1::GetTicketRequest request;
+    request.set_ticket_id(ticket_id);
+    medic::v1::Ticket response;
+    grpc::Status status = stub->GetTicket(&context, request, &response);
+    if (!status.ok()) return ReportFailure(status, collector);
+    std::cout << (json ? medic::common::ToJson(response) + "\n"
+                       : medic::cli::RenderTicket(response, absl::Now(), color));
+    return 0;
+  }
+  if (ack->parsed() || resolve->parsed()) {
+    medic::v1::UpdateTicketRequest request;
+    request.set_ticket_id(ticket_id);
+    request.set_state(ack->parsed() ? medic::v1::TICKET_STATE_ACKNOWLEDGED
+                                    : medic::v1::TICKET_STATE_RESOLVED);
+    request.set_note(note);
+    const char* user = std::getenv("USER");
+    request.set_actor(user != nullptr && *user != '\0' ? user : "technician");
+    medic::v1::Ticket response;
+    grpc::Status status = stub->UpdateTicket(&context, request, &response);
+    if (!status.ok()) return ReportFailure(status, collector);
+    std::cout << response.ticket_id() << " is " << (ack->parsed() ? "acknowledged" : "resolved")
+              << ": " << response.title() << "\n";
+    return 0;
+  }
+  if (tickets->parsed()) {
+    medic::v1::ListTicketsRequest request;
+    if (ticket_state == "open") request.set_state(medic::v1::TICKET_STATE_OPEN);
+    if (ticket_state == "acknowledged") request.set_state(medic::v1::TICKET_STATE_ACKNOWLEDGED);
+    if (ticket_state == "resolved") request.set_state(medic::v1::TICKET_STATE_RESOLVED);
+    medic::v1::ListTicketsResponse response;
+    grpc::Status status = stub->ListTickets(&context, request, &response);
+    if (!status.ok()) return ReportFailure(status, collector);
+    std::cout << (json ? medic::common::ToJson(response) + "\n"
+                       : medic::cli::RenderTickets(response, absl::Now(), color));
     return 0;
   }
   medic::v1::GetMachineHealthRequest request;

@@ -757,3 +757,121 @@ std::string RenderHealth(const medic::v1::MachineHealth& health, absl::Time now,
 }
 
 }  // namespace medic::cli
+
+namespace medic::cli {
+namespace {
+
+std::string StateWord(medic::v1::TicketState state) {
+  switch (state) {
+    case medic::v1::TICKET_STATE_OPEN:
+      return "open";
+    case medic::v1::TICKET_STATE_ACKNOWLEDGED:
+      return "acknowledged";
+    case medic::v1::TICKET_STATE_RESOLVED:
+      return "resolved";
+    default:
+      return "-";
+  }
+}
+
+std::string ScopeWord(medic::v1::Scope scope) {
+  switch (scope) {
+    case medic::v1::SCOPE_HOST:
+      return "host";
+    case medic::v1::SCOPE_RESOURCE:
+      return "resource";
+    case medic::v1::SCOPE_SUBNET:
+      return "subnet";
+    case medic::v1::SCOPE_SITE:
+      return "site";
+    case medic::v1::SCOPE_FLEET:
+      return "fleet";
+    default:
+      return "-";
+  }
+}
+
+std::string Hosts(const google::protobuf::RepeatedPtrField<std::string>& hosts, size_t max) {
+  std::string out;
+  for (int i = 0; i < hosts.size() && static_cast<size_t>(i) < max; ++i) {
+    out += common::StrCat(i == 0 ? "" : ", ", hosts[i]);
+  }
+  if (static_cast<size_t>(hosts.size()) > max) {
+    out += common::StrCat(" and ", hosts.size() - static_cast<int>(max), " more");
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string RenderTickets(const medic::v1::ListTicketsResponse& response, absl::Time now,
+                          bool color) {
+  if (response.tickets().empty()) return "No tickets.\n";
+  Table table({"ID", "P", "STATE", "HOSTS", "OPENED", "TITLE"});
+  for (const auto& t : response.tickets()) {
+    const std::string state = StateWord(t.state());
+    std::vector<std::string> plain = {t.ticket_id(),
+                                      common::StrCat("P", t.priority()),
+                                      state,
+                                      std::to_string(t.hosts_size()),
+                                      Ago(common::FromProtoTime(t.opened_at()), now),
+                                      t.title()};
+    std::vector<std::string> shown = plain;
+    shown[1] = PaintSeverity(color, t.severity(), plain[1]);
+    if (t.state() == medic::v1::TICKET_STATE_RESOLVED) shown[2] = Paint(color, "32", state);
+    table.Add(std::move(plain), std::move(shown));
+  }
+  return common::StrCat(table.Render(), "\n", response.tickets_size(),
+                        response.tickets_size() == 1 ? " ticket\n" : " tickets\n");
+}
+
+std::string RenderTicket(const medic::v1::Ticket& t, absl::Time now, bool color) {
+  std::string out =
+      common::StrCat(Paint(color, "1", common::StrCat(t.ticket_id(), "  ", t.title())), "\n");
+  out += common::StrCat("  state     ", StateWord(t.state()), "   priority P", t.priority(),
+                        "   severity ", absl::AsciiStrToLower(SeverityWord(t.severity())), "\n");
+  out += common::StrCat("  finding   ", t.code(), t.resource().empty() ? "" : " on ", t.resource(),
+                        " (scope ", ScopeWord(t.scope()), ", incident ", t.incident_id(), ")\n");
+  out += common::StrCat("  hosts     ", t.hosts_size(), ": ", Hosts(t.hosts(), 20), "\n");
+  out += common::StrCat("  opened    ", Ago(common::FromProtoTime(t.opened_at()), now), "\n");
+  if (!t.external_ref().empty()) out += common::StrCat("  helpdesk  ", t.external_ref(), "\n");
+  out += common::StrCat("\nDiagnosis\n  ", t.diagnosis(), "\n");
+  if (!t.runbook().empty()) {
+    out += "\nWhat to do\n";
+    int n = 1;
+    for (const auto& step : t.runbook()) out += common::StrCat("  ", n++, ". ", step, "\n");
+  }
+  if (!t.evidence().empty()) {
+    out += "\nEvidence\n";
+    std::map<std::string, std::string> sorted(t.evidence().begin(), t.evidence().end());
+    for (const auto& [k, v] : sorted) out += common::StrCat("  ", k, ": ", v, "\n");
+  }
+  out += "\nHistory\n";
+  for (const auto& e : t.history()) {
+    out += common::StrCat(
+        "  ",
+        absl::FormatTime("%Y-%m-%d %H:%M:%S", common::FromProtoTime(e.at()), absl::LocalTimeZone()),
+        "  ", e.actor(), ": ", e.what(), "\n");
+  }
+  return out;
+}
+
+std::string RenderIncidents(const medic::v1::ListIncidentsResponse& response, absl::Time now,
+                            bool color) {
+  if (response.incidents().empty()) return "No incidents.\n";
+  std::string out;
+  for (const auto& i : response.incidents()) {
+    const bool resolved = i.has_resolved_at();
+    out += common::StrCat(
+        Paint(color, "1", i.incident_id()), "  ", i.code(), " on ",
+        i.resource().empty() ? "-" : i.resource(), "  scope ", ScopeWord(i.scope()), ", ",
+        i.hosts_size(), i.hosts_size() == 1 ? " host" : " hosts", ", ",
+        resolved ? Paint(color, "32", "resolved") : PaintSeverity(color, i.severity(), "open"),
+        ", ticket ", i.ticket_id().empty() ? "-" : i.ticket_id(), "\n");
+    out += common::StrCat("    hosts: ", Hosts(i.hosts(), 10), "\n");
+    for (const auto& line : i.explanation()) out += common::StrCat("    ", line, "\n");
+  }
+  return out;
+}
+
+}  // namespace medic::cli

@@ -14,9 +14,23 @@
 
 namespace medic::collector {
 
+// Told about what agents send, after it is stored. Called on gRPC threads: implementations
+// must only queue the work and return at once.
+class IngestObserver {
+ public:
+  virtual ~IngestObserver() = default;
+  // A stream's hello was accepted.
+  virtual void OnHello(const std::string& host, const medic::v1::Hello& hello) = 0;
+  // A heartbeat.
+  virtual void OnSeen(const std::string& host) = 0;
+  // A sequenced record (snapshot, delta, topology) was committed (or was a resend).
+  virtual void OnRecord(const std::string& host, const medic::v1::AgentMessage& record) = 0;
+};
+
 struct IngestOptions {
   absl::Duration heartbeat_interval = absl::Seconds(15);  // told to agents in the welcome
   std::string collector_version = MEDIC_VERSION;
+  IngestObserver* observer = nullptr;  // not owned; outlives the service
 };
 
 // Serves AgentService.Connect: one callback reactor per agent stream (no thread per stream).

@@ -1,9 +1,11 @@
 #include <algorithm>
+#include <map>
 #include <mutex>
 #include <set>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "collector/store/sqlite_db.h"
@@ -74,6 +76,38 @@ CREATE INDEX observations_by_time ON observations(at_ms);
     // 2: session numbers, so a closing stream cannot disconnect a newer one.
     R"sql(
 ALTER TABLE machines ADD COLUMN session INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // 3: incidents, their tickets, and the outbox of ticket events for outside systems.
+    R"sql(
+CREATE TABLE incidents (
+  incident_id TEXT PRIMARY KEY,
+  number INTEGER NOT NULL,
+  resolved INTEGER NOT NULL,
+  incident BLOB NOT NULL
+);
+CREATE TABLE tickets (
+  ticket_id TEXT PRIMARY KEY,
+  incident_id TEXT NOT NULL UNIQUE,
+  number INTEGER NOT NULL,
+  state INTEGER NOT NULL,
+  ticket BLOB NOT NULL
+);
+CREATE TABLE outbox (
+  id INTEGER PRIMARY KEY,
+  idempotency_key TEXT NOT NULL,
+  ticket_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  target TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+  delivered_at_ms INTEGER,
+  gave_up INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX outbox_by_key ON outbox(target, idempotency_key);
+CREATE INDEX outbox_undelivered ON outbox(ticket_id, target, id)
+  WHERE delivered_at_ms IS NULL AND gave_up = 0;
 )sql",
 };
 
@@ -325,7 +359,9 @@ class SqliteStore final : public Store {
     int64_t deleted = 0;
     RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
       for (const char* sql : {"DELETE FROM observations WHERE at_ms < ?",
-                              "DELETE FROM findings WHERE cleared_at_ms < ?"}) {
+                              "DELETE FROM findings WHERE cleared_at_ms < ?",
+                              // Delivered outbox events; given-up ones stay for the record.
+                              "DELETE FROM outbox WHERE delivered_at_ms < ?"}) {
         ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql));
         stmt->Bind(1, Ms(cutoff));
         RETURN_IF_ERROR(stmt->Run());
@@ -336,7 +372,225 @@ class SqliteStore final : public Store {
     return deleted;
   }
 
+  absl::Status SaveIncident(const medic::v1::Incident& incident, const medic::v1::Ticket* ticket,
+                            const std::vector<OutboxEvent>& outbox) override {
+    std::lock_guard lock(mu_);
+    return InTransaction([&]() -> absl::Status {
+      ASSIGN_OR_RETURN(auto put, db_->Prepare("INSERT OR REPLACE INTO incidents (incident_id, "
+                                              "number, resolved, incident) VALUES (?, ?, ?, ?)"));
+      put->Bind(1, incident.incident_id())
+          .Bind(2, NumberOf(incident.incident_id()))
+          .Bind(3, static_cast<int64_t>(incident.has_resolved_at() ? 1 : 0));
+      put->BindBlob(4, incident.SerializeAsString());
+      RETURN_IF_ERROR(put->Run());
+      if (ticket != nullptr) RETURN_IF_ERROR(PutTicket(*ticket));
+      return PutOutbox(outbox);
+    });
+  }
+
+  absl::Status SaveTicket(const medic::v1::Ticket& ticket,
+                          const std::vector<OutboxEvent>& outbox) override {
+    std::lock_guard lock(mu_);
+    return InTransaction([&]() -> absl::Status {
+      RETURN_IF_ERROR(PutTicket(ticket));
+      return PutOutbox(outbox);
+    });
+  }
+
+  absl::StatusOr<std::vector<medic::v1::Incident>> ListIncidents(bool include_resolved) override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(
+        auto stmt,
+        db_->Prepare(include_resolved ? "SELECT incident FROM incidents ORDER BY number"
+                                      : "SELECT incident FROM incidents WHERE resolved = 0 "
+                                        "ORDER BY number"));
+    std::vector<medic::v1::Incident> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) return out;
+      if (!out.emplace_back().ParseFromString(stmt->ColumnBlob(0))) {
+        return absl::DataLossError("a stored incident is corrupt");
+      }
+    }
+  }
+
+  absl::StatusOr<std::vector<medic::v1::Ticket>> ListTickets(
+      medic::v1::TicketState state) override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT ticket FROM tickets WHERE ?1 = 0 OR "
+                                             "state = ?1 ORDER BY number DESC"));
+    stmt->Bind(1, static_cast<int64_t>(state));
+    std::vector<medic::v1::Ticket> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) return out;
+      if (!out.emplace_back().ParseFromString(stmt->ColumnBlob(0))) {
+        return absl::DataLossError("a stored ticket is corrupt");
+      }
+    }
+  }
+
+  absl::StatusOr<medic::v1::Ticket> GetTicket(std::string_view id) override {
+    std::lock_guard lock(mu_);
+    return GetTicketLocked(id);
+  }
+
+  absl::StatusOr<int64_t> HighestIncidentNumber() override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT coalesce(max(number), 0) FROM incidents"));
+    ASSIGN_OR_RETURN(bool row, stmt->Step());
+    return row ? stmt->ColumnInt(0) : 0;
+  }
+
+  absl::StatusOr<std::vector<KnownMachine>> KnownMachines() override {
+    std::lock_guard lock(mu_);
+    std::vector<KnownMachine> out;
+    std::map<std::string, size_t> index;
+    ASSIGN_OR_RETURN(auto machines, db_->Prepare("SELECT machine_id, hostname, labels, "
+                                                 "last_seen_ms, topology FROM machines"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, machines->Step());
+      if (!row) break;
+      KnownMachine& m = out.emplace_back();
+      index[machines->ColumnText(0)] = out.size() - 1;
+      m.hostname = machines->ColumnText(1);
+      for (absl::string_view label :
+           absl::StrSplit(machines->ColumnText(2), ',', absl::SkipEmpty())) {
+        m.labels.emplace_back(label);
+      }
+      m.last_seen = FromMs(machines->ColumnInt(3));
+      m.topology.ParseFromString(machines->ColumnBlob(4));
+    }
+    ASSIGN_OR_RETURN(auto findings, db_->Prepare("SELECT machine_id, finding FROM findings "
+                                                 "WHERE cleared_at_ms IS NULL"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, findings->Step());
+      if (!row) break;
+      auto it = index.find(findings->ColumnText(0));
+      if (it == index.end()) continue;
+      if (!out[it->second].standing.emplace_back().ParseFromString(findings->ColumnBlob(1))) {
+        return absl::DataLossError("a stored finding is corrupt");
+      }
+    }
+    return out;
+  }
+
+  absl::StatusOr<std::vector<OutboxItem>> DueOutbox(absl::Time now, int limit) override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(
+        auto stmt,
+        db_->Prepare("SELECT o.id, o.idempotency_key, o.ticket_id, o.kind, o.target, o.payload, "
+                     "o.attempts FROM outbox o WHERE o.delivered_at_ms IS NULL AND o.gave_up = 0 "
+                     "AND o.next_attempt_ms <= ?1 AND o.id = (SELECT min(p.id) FROM outbox p "
+                     "WHERE p.ticket_id = o.ticket_id AND p.target = o.target AND "
+                     "p.delivered_at_ms IS NULL AND p.gave_up = 0) ORDER BY o.id LIMIT ?2"));
+    stmt->Bind(1, Ms(now)).Bind(2, static_cast<int64_t>(limit));
+    std::vector<OutboxItem> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) return out;
+      OutboxItem& item = out.emplace_back();
+      item.id = stmt->ColumnInt(0);
+      item.event.idempotency_key = stmt->ColumnText(1);
+      item.event.ticket_id = stmt->ColumnText(2);
+      item.event.kind = stmt->ColumnText(3);
+      item.event.target = stmt->ColumnText(4);
+      item.event.payload = stmt->ColumnText(5);
+      item.attempts = static_cast<int>(stmt->ColumnInt(6));
+    }
+  }
+
+  absl::Status OutboxDelivered(int64_t id, absl::Time now, std::string_view external_ref) override {
+    std::lock_guard lock(mu_);
+    return InTransaction([&]() -> absl::Status {
+      ASSIGN_OR_RETURN(auto update, db_->Prepare("UPDATE outbox SET delivered_at_ms = ?, "
+                                                 "attempts = attempts + 1 WHERE id = ?"));
+      update->Bind(1, Ms(now)).Bind(2, id);
+      RETURN_IF_ERROR(update->Run());
+      if (external_ref.empty()) return absl::OkStatus();
+      ASSIGN_OR_RETURN(auto select, db_->Prepare("SELECT ticket_id FROM outbox WHERE id = ?"));
+      select->Bind(1, id);
+      ASSIGN_OR_RETURN(bool row, select->Step());
+      if (!row) return absl::OkStatus();
+      ASSIGN_OR_RETURN(medic::v1::Ticket ticket, GetTicketLocked(select->ColumnText(0)));
+      ticket.set_external_ref(std::string(external_ref));
+      return PutTicket(ticket);
+    });
+  }
+
+  absl::Status OutboxRetry(int64_t id, absl::Time next, std::string_view error) override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto update, db_->Prepare("UPDATE outbox SET attempts = attempts + 1, "
+                                               "next_attempt_ms = ?, last_error = ? WHERE id = ?"));
+    update->Bind(1, Ms(next)).Bind(2, error).Bind(3, id);
+    return update->Run();
+  }
+
+  absl::Status OutboxGiveUp(int64_t id, std::string_view error) override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto update, db_->Prepare("UPDATE outbox SET attempts = attempts + 1, "
+                                               "gave_up = 1, last_error = ? WHERE id = ?"));
+    update->Bind(1, error).Bind(2, id);
+    return update->Run();
+  }
+
+  absl::StatusOr<int64_t> OutboxPending() override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT count(*) FROM outbox WHERE "
+                                             "delivered_at_ms IS NULL AND gave_up = 0"));
+    ASSIGN_OR_RETURN(bool row, stmt->Step());
+    return row ? stmt->ColumnInt(0) : 0;
+  }
+
  private:
+  static int64_t NumberOf(std::string_view id) {
+    const size_t dash = id.rfind('-');
+    int64_t n = 0;
+    if (dash != std::string_view::npos) {
+      (void)absl::SimpleAtoi(absl::string_view(id.data() + dash + 1, id.size() - dash - 1), &n);
+    }
+    return n;
+  }
+
+  absl::StatusOr<medic::v1::Ticket> GetTicketLocked(std::string_view id) {
+    ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT ticket FROM tickets WHERE ticket_id = ?1 OR "
+                                             "incident_id = ?1"));
+    stmt->Bind(1, id);
+    ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) return absl::NotFoundError(common::StrCat("no ticket ", id));
+    medic::v1::Ticket ticket;
+    if (!ticket.ParseFromString(stmt->ColumnBlob(0))) {
+      return absl::DataLossError(common::StrCat("stored ticket ", id, " is corrupt"));
+    }
+    return ticket;
+  }
+
+  absl::Status PutTicket(const medic::v1::Ticket& ticket) {
+    ASSIGN_OR_RETURN(auto put, db_->Prepare("INSERT OR REPLACE INTO tickets (ticket_id, "
+                                            "incident_id, number, state, ticket) "
+                                            "VALUES (?, ?, ?, ?, ?)"));
+    put->Bind(1, ticket.ticket_id())
+        .Bind(2, ticket.incident_id())
+        .Bind(3, NumberOf(ticket.ticket_id()))
+        .Bind(4, static_cast<int64_t>(ticket.state()));
+    put->BindBlob(5, ticket.SerializeAsString());
+    return put->Run();
+  }
+
+  absl::Status PutOutbox(const std::vector<OutboxEvent>& outbox) {
+    if (outbox.empty()) return absl::OkStatus();
+    ASSIGN_OR_RETURN(auto put, db_->Prepare("INSERT OR IGNORE INTO outbox (idempotency_key, "
+                                            "ticket_id, kind, target, payload) "
+                                            "VALUES (?, ?, ?, ?, ?)"));
+    for (const auto& e : outbox) {
+      put->Bind(1, e.idempotency_key).Bind(2, e.ticket_id).Bind(3, e.kind).Bind(4, e.target);
+      put->Bind(5, e.payload);
+      RETURN_IF_ERROR(put->Run());
+      put->Reset();
+    }
+    return absl::OkStatus();
+  }
+
   static constexpr std::string_view kMachineColumns =
       "SELECT m.machine_id, m.hostname, m.os, m.agent_version, m.connected, m.first_seen_ms, "
       "m.last_seen_ms, m.site, m.labels, m.peer, m.topology, "

@@ -64,9 +64,68 @@ class Store {
   virtual absl::StatusOr<medic::v1::MachineHealth> GetMachineHealth(std::string_view host,
                                                                     absl::Time now) = 0;
 
-  // Deletes observations older than `cutoff` and findings cleared before it. Returns the
+  // Deletes observations older than `cutoff`, findings cleared before it and outbox events
+  // delivered before it. Returns the
   // number of rows deleted.
   virtual absl::StatusOr<int64_t> PruneHistory(absl::Time cutoff) = 0;
+
+  // --- Incidents, tickets and their outbound events ---
+
+  // One event for an outside system, delivered at least once (the outbox).
+  struct OutboxEvent {
+    std::string idempotency_key;  // unique per ticket event: "MED-3:2:update"
+    std::string ticket_id;
+    std::string kind;     // create, update, reopen, close
+    std::string target;   // webhook, helpdesk
+    std::string payload;  // JSON
+  };
+  struct OutboxItem {
+    int64_t id = 0;
+    OutboxEvent event;
+    int attempts = 0;
+  };
+
+  // Stores the incident and (when not null) its ticket, and queues `outbox`, in one
+  // transaction. An outbox event whose target and key are queued already is skipped.
+  virtual absl::Status SaveIncident(const medic::v1::Incident& incident,
+                                    const medic::v1::Ticket* ticket,
+                                    const std::vector<OutboxEvent>& outbox) = 0;
+  virtual absl::Status SaveTicket(const medic::v1::Ticket& ticket,
+                                  const std::vector<OutboxEvent>& outbox) = 0;
+  // Oldest first.
+  virtual absl::StatusOr<std::vector<medic::v1::Incident>> ListIncidents(bool include_resolved) = 0;
+  // Newest first; TICKET_STATE_UNSPECIFIED lists every state.
+  virtual absl::StatusOr<std::vector<medic::v1::Ticket>> ListTickets(
+      medic::v1::TicketState state) = 0;
+  // By ticket id or incident id. NotFound names the id.
+  virtual absl::StatusOr<medic::v1::Ticket> GetTicket(std::string_view id) = 0;
+  // The highest n of the stored incident ids "I-<n>"; 0 when there is none.
+  virtual absl::StatusOr<int64_t> HighestIncidentNumber() = 0;
+
+  // What the fault engine needs after a restart: each machine with its topology and standing
+  // findings.
+  struct KnownMachine {
+    std::string hostname;
+    std::vector<std::string> labels;
+    medic::v1::Topology topology;
+    absl::Time last_seen;
+    std::vector<medic::v1::Finding> standing;
+  };
+  virtual absl::StatusOr<std::vector<KnownMachine>> KnownMachines() = 0;
+
+  // Up to `limit` outbox events due at `now`: for each ticket and target only the oldest
+  // undelivered one, so a helpdesk sees create before update before close.
+  virtual absl::StatusOr<std::vector<OutboxItem>> DueOutbox(absl::Time now, int limit) = 0;
+  // Delivered. A non-empty `external_ref` (the helpdesk's id for a create) is kept on the
+  // ticket.
+  virtual absl::Status OutboxDelivered(int64_t id, absl::Time now,
+                                       std::string_view external_ref) = 0;
+  // Failed for now: tried again at `next`.
+  virtual absl::Status OutboxRetry(int64_t id, absl::Time next, std::string_view error) = 0;
+  // Refused for good (a 4xx): never tried again.
+  virtual absl::Status OutboxGiveUp(int64_t id, std::string_view error) = 0;
+  // Events not yet delivered or given up.
+  virtual absl::StatusOr<int64_t> OutboxPending() = 0;
 };
 
 // The embedded store: one SQLite file in WAL mode (":memory:" for tests). Creates the schema

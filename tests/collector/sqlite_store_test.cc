@@ -258,6 +258,37 @@ TEST_F(SqliteFileTest, DataSurvivesReopening) {
   EXPECT_EQ((*store)->OpenSession(MakeHello("m1", "ws-1"), "p", kT0)->resume_after, 1u);
 }
 
+TEST_F(SqliteFileTest, IncidentsTicketsAndOutboxSurviveReopening) {
+  const std::string path = dir_.File("c.db");
+  medic::v1::Incident incident;
+  incident.set_incident_id("I-12");
+  incident.set_code("net.dns_failure");
+  medic::v1::Ticket ticket;
+  ticket.set_ticket_id("MED-12");
+  ticket.set_incident_id("I-12");
+  ticket.set_state(medic::v1::TICKET_STATE_OPEN);
+  Store::OutboxEvent event{"MED-12/1/create", "MED-12", "create", "webhook", "{}"};
+  {
+    auto store = OpenSqliteStore(path, {});
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->SaveIncident(incident, &ticket, {event}).ok());
+    // The same event queued again (a retried transaction) is still one event.
+    ASSERT_TRUE((*store)->SaveTicket(ticket, {event}).ok());
+  }
+  auto store = OpenSqliteStore(path, {});
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(*(*store)->HighestIncidentNumber(), 12);
+  ASSERT_EQ((*store)->ListIncidents(false)->size(), 1u);
+  ASSERT_EQ((*store)->ListTickets(medic::v1::TICKET_STATE_OPEN)->size(), 1u);
+  EXPECT_TRUE((*store)->ListTickets(medic::v1::TICKET_STATE_RESOLVED)->empty());
+  auto due = (*store)->DueOutbox(absl::Now(), 10);
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].event.idempotency_key, "MED-12/1/create");
+  ASSERT_TRUE((*store)->OutboxDelivered((*due)[0].id, absl::Now(), "MEDIC-7").ok());
+  EXPECT_EQ((*store)->GetTicket("MED-12")->external_ref(), "MEDIC-7");
+  EXPECT_EQ(*(*store)->OutboxPending(), 0);
+}
+
 TEST_F(SqliteFileTest, MissingDirectoryIsNamed) {
   auto store = OpenSqliteStore(dir_.File("no/such/dir/collector.db"), {});
   ASSERT_FALSE(store.ok());

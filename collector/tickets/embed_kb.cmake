@@ -1,0 +1,12 @@
+# Writes OUT: the knowledge-base files of KB_DIR as C++ string literals (kShippedKb).
+file(GLOB files RELATIVE "${KB_DIR}" "${KB_DIR}/*.yaml")
+list(SORT files)
+set(body "// Generated from collector/kb by embed_kb.cmake; do not edit.\n#include <cstddef>\nnamespace medic::collector::tickets {\nstruct ShippedKbFile { const char* name; const char* text; };\nextern const ShippedKbFile kShippedKb[];\nextern const size_t kShippedKbCount;\nconst ShippedKbFile kShippedKb[] = {\n")
+foreach(f ${files})
+  file(READ "${KB_DIR}/${f}" text)
+  string(APPEND body "  {\"${f}\", R\"medickb(${text})medickb\"},\n")
+endforeach()
+list(LENGTH files n)
+string(APPEND body "};\nconst size_t kShippedKbCount = ${n};\n}  // namespace medic::collector::tickets\n")
+file(WRITE "${OUT}.tmp" "${body}")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)

@@ -1,0 +1,242 @@
+#include "tests/sim/fleet.h"
+
+#include <condition_variable>
+#include <deque>
+
+#include "common/strings/str_cat.h"
+#include "common/time/clock.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
+
+namespace medic::sim {
+
+using medic::v1::AgentMessage;
+using medic::v1::CollectorMessage;
+
+// One connection's stream. Writes are queued (one in flight at a time); reads take the
+// welcome and acks. Kept alive by the agent and by itself until OnDone.
+class Stream final : public grpc::ClientBidiReactor<AgentMessage, CollectorMessage> {
+ public:
+  explicit Stream(SimAgent* agent) : agent_(agent) {}
+
+  void Start(std::shared_ptr<Stream> self, std::vector<AgentMessage> first) {
+    self_ = std::move(self);
+    agent_->stub_->async()->Connect(&context_, this);
+    {
+      std::lock_guard lock(mu_);
+      for (auto& m : first) queue_.push_back(std::move(m));
+    }
+    StartRead(&in_);
+    StartCall();
+    WriteNext();
+  }
+
+  void Write(AgentMessage message) {
+    {
+      std::lock_guard lock(mu_);
+      if (done_) return;
+      queue_.push_back(std::move(message));
+    }
+    WriteNext();
+  }
+
+  void Cancel() { context_.TryCancel(); }
+  bool done() {
+    std::lock_guard lock(mu_);
+    return done_;
+  }
+
+  void WaitDone(absl::Duration timeout) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout), [this] { return done_; });
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    if (in_.has_ack()) {
+      uint64_t seen = agent_->acked_.load();
+      while (in_.ack().sequence() > seen &&
+             !agent_->acked_.compare_exchange_weak(seen, in_.ack().sequence())) {
+      }
+    }
+    StartRead(&in_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      std::lock_guard lock(mu_);
+      writing_ = false;
+      if (!ok) return;
+    }
+    WriteNext();
+  }
+
+  void OnDone(const grpc::Status&) override {
+    std::shared_ptr<Stream> keep;
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+      keep = std::move(self_);
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  void WriteNext() {
+    std::lock_guard lock(mu_);
+    if (writing_ || done_ || queue_.empty()) return;
+    out_ = std::move(queue_.front());
+    queue_.pop_front();
+    writing_ = true;
+    StartWrite(&out_);
+  }
+
+  SimAgent* const agent_;
+  grpc::ClientContext context_;
+  CollectorMessage in_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<AgentMessage> queue_;
+  AgentMessage out_;
+  bool writing_ = false;
+  bool done_ = false;
+  std::shared_ptr<Stream> self_;
+};
+
+SimAgent::SimAgent(std::string hostname, const FleetGroup& group, std::string collector,
+                   uint64_t epoch)
+    : hostname_(std::move(hostname)),
+      group_(group),
+      collector_(std::move(collector)),
+      epoch_(epoch) {
+  grpc::ChannelArguments args;
+  // A channel of its own: like a real agent, one TCP connection per machine.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  channel_ = grpc::CreateCustomChannel(collector_, grpc::InsecureChannelCredentials(), args);
+  stub_ = medic::v1::AgentService::NewStub(channel_);
+}
+
+SimAgent::~SimAgent() {
+  Disconnect();
+  WaitClosed(absl::Seconds(5));
+}
+
+medic::v1::Topology SimAgent::TopologyLocked() const {
+  medic::v1::Topology t;
+  t.set_site(group_.site);
+  if (!group_.subnet.empty()) t.add_subnets(group_.subnet);
+  if (!group_.gateway.empty()) t.add_gateways(group_.gateway);
+  for (const auto& d : group_.dns) t.add_dns_servers(d);
+  for (const auto& p : group_.printers) t.add_printer_uris(p);
+  t.set_os_build(group_.os);
+  t.set_agent_version("medic-sim");
+  return t;
+}
+
+void SimAgent::Connect() {
+  std::vector<AgentMessage> first;
+  std::shared_ptr<Stream> stream;
+  {
+    std::lock_guard lock(mu_);
+    if (stream_ != nullptr && !stream_->done()) return;
+    AgentMessage hello;
+    *hello.mutable_sent_at() = common::ToProtoTime(absl::Now());
+    auto* h = hello.mutable_hello();
+    h->set_machine_id(common::StrCat("sim-", hostname_));
+    h->set_hostname(hostname_);
+    h->set_agent_version("medic-sim");
+    h->set_epoch(epoch_);
+    h->set_last_sequence(sequence_);
+    for (const auto& l : group_.labels) h->add_labels(l);
+    first.push_back(std::move(hello));
+    AgentMessage snapshot;
+    snapshot.set_sequence(++sequence_);
+    *snapshot.mutable_sent_at() = common::ToProtoTime(absl::Now());
+    auto* s = snapshot.mutable_snapshot();
+    *s->mutable_taken_at() = snapshot.sent_at();
+    *s->mutable_topology() = TopologyLocked();
+    for (const auto& [key, f] : standing_) *s->add_findings() = f;
+    first.push_back(std::move(snapshot));
+    stream = std::make_shared<Stream>(this);
+    stream_ = stream;
+  }
+  stream->Start(stream, std::move(first));
+}
+
+void SimAgent::Disconnect() {
+  std::shared_ptr<Stream> stream;
+  {
+    std::lock_guard lock(mu_);
+    stream = stream_;
+  }
+  if (stream != nullptr) stream->Cancel();
+}
+
+void SimAgent::WaitClosed(absl::Duration timeout) {
+  std::shared_ptr<Stream> stream;
+  {
+    std::lock_guard lock(mu_);
+    stream = std::move(stream_);
+  }
+  if (stream != nullptr) stream->WaitDone(timeout);
+}
+
+bool SimAgent::connected() const {
+  std::lock_guard lock(mu_);
+  return stream_ != nullptr;
+}
+
+uint64_t SimAgent::sent() const {
+  std::lock_guard lock(mu_);
+  return sequence_;
+}
+
+void SimAgent::Send(AgentMessage message, bool sequenced) {
+  std::shared_ptr<Stream> stream;
+  {
+    std::lock_guard lock(mu_);
+    if (stream_ == nullptr) return;  // dark: what stands is sent with the next snapshot
+    if (sequenced) message.set_sequence(++sequence_);
+    stream = stream_;
+  }
+  *message.mutable_sent_at() = common::ToProtoTime(absl::Now());
+  stream->Write(std::move(message));
+}
+
+void SimAgent::Heartbeat(absl::Duration interval) {
+  AgentMessage m;
+  *m.mutable_heartbeat()->mutable_interval() = common::ToProtoDuration(interval);
+  Send(std::move(m), false);
+}
+
+void SimAgent::Raise(const medic::v1::Finding& finding) {
+  medic::v1::Finding f = finding;
+  *f.mutable_raised_at() = common::ToProtoTime(absl::Now());
+  if (f.summary().empty()) {
+    f.set_summary(common::StrCat(f.code(), f.resource().empty() ? "" : " on ", f.resource(),
+                                 " (simulated on ", hostname_, ")"));
+  }
+  {
+    std::lock_guard lock(mu_);
+    standing_[{f.code(), f.resource()}] = f;
+  }
+  AgentMessage m;
+  *m.mutable_delta()->add_findings()->mutable_raised() = f;
+  Send(std::move(m), true);
+}
+
+void SimAgent::Clear(const medic::v1::FindingCleared& clear) {
+  {
+    std::lock_guard lock(mu_);
+    standing_.erase({clear.code(), clear.resource()});
+  }
+  AgentMessage m;
+  medic::v1::FindingCleared c = clear;
+  *c.mutable_cleared_at() = common::ToProtoTime(absl::Now());
+  *m.mutable_delta()->add_findings()->mutable_cleared() = c;
+  Send(std::move(m), true);
+}
+
+}  // namespace medic::sim

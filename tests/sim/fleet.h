@@ -1,0 +1,63 @@
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "grpcpp/channel.h"
+#include "medic/v1/agent.grpc.pb.h"
+#include "tests/sim/scenario.h"
+
+namespace medic::sim {
+
+class Stream;
+
+// One simulated agent: its own identity and its own gRPC connection to the collector,
+// speaking the real agent protocol (hello, snapshot with topology and standing findings,
+// deltas of finding events, heartbeats; sequenced records per epoch). Thread-safe.
+class SimAgent {
+ public:
+  SimAgent(std::string hostname, const FleetGroup& group, std::string collector, uint64_t epoch);
+  ~SimAgent();
+
+  const std::string& hostname() const { return hostname_; }
+  const FleetGroup& group() const { return group_; }
+
+  // Opens a stream: hello, then a snapshot of what stands now.
+  void Connect();
+  // Drops the stream and stops sending (the machine went dark).
+  void Disconnect();
+  bool connected() const;
+  void Heartbeat(absl::Duration interval);
+  void Raise(const medic::v1::Finding& finding);
+  void Clear(const medic::v1::FindingCleared& clear);
+  // Waits (up to `timeout`) until the stream has ended after Disconnect.
+  void WaitClosed(absl::Duration timeout);
+  // Records the collector acknowledged so far in this epoch.
+  uint64_t acked() const { return acked_.load(); }
+  uint64_t sent() const;
+
+ private:
+  friend class Stream;
+  void Send(medic::v1::AgentMessage message, bool sequenced);
+  medic::v1::Topology TopologyLocked() const;
+
+  const std::string hostname_;
+  const FleetGroup group_;
+  const std::string collector_;
+  const uint64_t epoch_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<medic::v1::AgentService::Stub> stub_;
+  std::atomic<uint64_t> acked_{0};
+
+  mutable std::mutex mu_;
+  std::shared_ptr<Stream> stream_;
+  uint64_t sequence_ = 0;
+  std::map<std::pair<std::string, std::string>, medic::v1::Finding> standing_;
+};
+
+}  // namespace medic::sim
