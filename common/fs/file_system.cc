@@ -78,11 +78,11 @@ class OpenFileCache {
 
 namespace {
 
-// Reads all of `fd` from offset 0, at most `max_bytes`. A procfs or sysfs file (`pseudo`) fills
-// every read it can, so a short read is its end; a plain file is read until read says so. On
-// failure `*error_number` is the read's errno.
+// Reads all of `fd` from offset 0, at most `max_bytes`, until read says the end: a procfs file
+// hands out about a page per read however large the buffer, so a short read is not its end.
+// On failure `*error_number` is the read's errno.
 absl::StatusOr<std::string> ReadFromStart(int fd, const std::string& path, size_t max_bytes,
-                                          bool pseudo, int* error_number) {
+                                          int* error_number) {
   std::string contents;
   constexpr size_t kChunk = 8192;
   while (contents.size() < max_bytes) {
@@ -97,7 +97,7 @@ absl::StatusOr<std::string> ReadFromStart(int fd, const std::string& path, size_
       return ErrnoToStatus(*error_number, path);
     }
     contents.resize(have + static_cast<size_t>(n));
-    if (n == 0 || (pseudo && static_cast<size_t>(n) < want)) break;
+    if (n == 0) break;
   }
   return contents;
 }
@@ -147,8 +147,7 @@ absl::StatusOr<std::string> RootedFileSystem::ReadFile(std::string_view path,
   if (may_keep) {
     if (const int kept = open_files_->Borrow(real); kept >= 0) {
       int error_number = 0;
-      absl::StatusOr<std::string> contents =
-          ReadFromStart(kept, real, max_bytes, /*pseudo=*/true, &error_number);
+      absl::StatusOr<std::string> contents = ReadFromStart(kept, real, max_bytes, &error_number);
       const bool gone = !contents.ok() && ObjectGone(error_number);
       open_files_->GiveBack(real, !gone);
       if (!gone) return contents;
@@ -159,8 +158,7 @@ absl::StatusOr<std::string> RootedFileSystem::ReadFile(std::string_view path,
   if (!fd.valid()) return ErrnoToStatus(errno, real);
   const bool keep = may_keep && IsPseudo(fd.get());
   int error_number = 0;
-  absl::StatusOr<std::string> contents =
-      ReadFromStart(fd.get(), real, max_bytes, keep, &error_number);
+  absl::StatusOr<std::string> contents = ReadFromStart(fd.get(), real, max_bytes, &error_number);
   if (keep && !ObjectGone(error_number)) open_files_->Keep(real, std::move(fd));
   return contents;
 }

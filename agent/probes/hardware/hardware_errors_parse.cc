@@ -81,6 +81,11 @@ std::optional<KernelError> ClassifyKernelMessage(std::string_view message) {
     std::string_view name = message.substr(dev + 4);
     name = name.substr(0, name.find_first_of(", :"));
     if (name.empty()) continue;
+    // An empty CD drive, a VM's phantom floppy, loop and RAM devices log I/O errors that say
+    // nothing about a disk.
+    for (std::string_view noise : {"sr", "fd", "loop", "ram", "zram", "nbd"}) {
+      if (StartsWith(name, noise)) return std::nullopt;
+    }
     return KernelError{WholeDisk(name)};
   }
   const bool edac_error =

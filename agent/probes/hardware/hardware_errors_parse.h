@@ -44,6 +44,7 @@ struct KernelError {
 // "Buffer I/O error on dev sdb1, logical block 0", "critical medium error, dev sdb, …"), a
 // hardware error ("mce: [Hardware Error]: …", "EDAC MC0: 1 CE memory read error …", "PCIe Bus
 // Error: severity=Corrected, …", "AER: Uncorrected (Fatal) error received: …"), or nullopt.
+// I/O errors of CD drives, floppies, loop, RAM and network block devices are not disk faults.
 std::optional<KernelError> ClassifyKernelMessage(std::string_view message);
 
 // The whole disk a partition belongs to: "sdb1" → "sdb", "nvme0n1p2" → "nvme0n1",

@@ -16,6 +16,12 @@
 namespace medic::agent {
 namespace {
 
+// The query as a technician would type it to dig: the root's NS when no name is configured,
+// else the name's A record.
+std::string QueryText(std::string_view name) {
+  return name == "." ? ". NS" : common::StrCat(name, " A");
+}
+
 using medic::v1::Finding;
 
 bool IsIpLiteral(const std::string& host) {
@@ -327,7 +333,7 @@ std::vector<Finding> JudgeConnectivity(const medic::v1::ConnectivityStatus& stat
               answered > 0 ? common::StrCat(" (", answered, " of ", asked, " test names answered)")
                            : ""));
       auto& e = *f.mutable_evidence();
-      e["query"] = common::StrCat(c.name(), " A");
+      e["query"] = QueryText(c.name());
       e["result"] = OutcomeKey(c.outcome());
       if (!c.rcode().empty()) e["rcode"] = c.rcode();
       if (!c.error().empty()) e["error"] = c.error();
@@ -342,7 +348,7 @@ std::vector<Finding> JudgeConnectivity(const medic::v1::ConnectivityStatus& stat
                        common::StrCat("DNS server ", server, " answers slowly (",
                                       Ms(slowest->answer_ms()), " for ", slowest->name(), ", over ",
                                       common::HumanDuration(settings.dns_slow), ")"));
-      (*f.mutable_evidence())["query"] = common::StrCat(slowest->name(), " A");
+      (*f.mutable_evidence())["query"] = QueryText(slowest->name());
       (*f.mutable_evidence())["answer_time"] = Ms(slowest->answer_ms());
       findings.push_back(std::move(f));
     }

@@ -146,7 +146,13 @@ std::string DescribeSupplies(const PrinterDevice& device) {
     const std::string name = !s.description().empty() ? s.description()
                              : !s.colorant().empty()  ? common::StrCat(s.colorant(), " ", s.type())
                                                       : s.type();
-    parts.push_back(common::StrCat(name, " ", DescribeLevel(s.level())));
+    // A level in the supply's own unit (sheets, impressions) is a share of its capacity.
+    std::string level = DescribeLevel(s.level());
+    if (s.level() >= 0 && s.max_capacity() > 0 && s.unit() != "percent") {
+      level = common::StrCat(s.level() * 100 / s.max_capacity(), "% (", s.level(), " of ",
+                             s.max_capacity(), " ", s.unit(), ")");
+    }
+    parts.push_back(common::StrCat(name, " ", level));
   }
   return absl::StrJoin(parts, ", ");
 }
@@ -202,9 +208,9 @@ std::string DescribeLevel(int level) {
   if (IsMeasuredLevel(level)) return common::StrCat(level, "%");
   switch (level) {
     case -1:
-      return "unknown";
-    case -2:
       return "unavailable";
+    case -2:
+      return "unknown";
     case -3:
       return "some remaining";
   }

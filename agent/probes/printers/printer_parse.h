@@ -40,7 +40,7 @@ StateReason NormaliseStateReason(std::string_view raw);
 std::vector<std::string> NormaliseStateReasons(const std::vector<std::string>& raw);
 
 // How a marker or supply level reads for people: "42%", or what the IPP special values mean
-// (-1 "unknown", -2 "unavailable", -3 "some remaining"); other negatives are "invalid".
+// (-1 "unavailable", -2 "unknown", -3 "some remaining"); other negatives are "invalid".
 std::string DescribeLevel(int level);
 
 // A level that can be compared with a mark: 0–100. False for the IPP special values.

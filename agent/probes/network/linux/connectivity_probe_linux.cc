@@ -450,14 +450,7 @@ class TargetConnect {
   void Connect(const asio::ip::address& address) {
     check_.set_address(address.to_string());
     start_ = Steady::now();
-    timer_.expires_after(Chrono(settings_.connect_timeout));
-    timer_.async_wait([this](const error_code& e) {
-      if (e || finished_) return;
-      Fail(check_.connected() ? common::StrCat("no HTTP answer within ",
-                                               common::HumanDuration(settings_.connect_timeout))
-                              : common::StrCat("no answer to the connection within ",
-                                               common::HumanDuration(settings_.connect_timeout)));
-    });
+    ArmTimeout();
     socket_.async_connect(asio::ip::tcp::endpoint(address, spec_.port), [this](
                                                                             const error_code& e) {
       if (finished_) return;
@@ -467,7 +460,7 @@ class TargetConnect {
       if (!spec_.http) return Done();
       request_ = common::StrCat("GET ", spec_.path, " HTTP/1.1\r\nHost: ", spec_.host,
                                 "\r\nUser-Agent: medic-agent\r\nConnection: close\r\n\r\n");
-      timer_.expires_after(Chrono(settings_.connect_timeout));
+      ArmTimeout();  // the answer gets its own connect_timeout
       asio::async_write(socket_, asio::buffer(request_), [this](const error_code& we, size_t) {
         if (finished_) return;
         if (we) return Fail(Words(we));
@@ -485,6 +478,19 @@ class TargetConnect {
           Fail(re ? Words(re) : "the answer is not HTTP");
         });
       });
+    });
+  }
+
+  // Gives the current step (the connection, then the HTTP answer) connect_timeout. Setting a new
+  // expiry cancels the wait in flight, so each step arms its own.
+  void ArmTimeout() {
+    timer_.expires_after(Chrono(settings_.connect_timeout));
+    timer_.async_wait([this](const error_code& e) {
+      if (e || finished_) return;
+      Fail(check_.connected() ? common::StrCat("no HTTP answer within ",
+                                               common::HumanDuration(settings_.connect_timeout))
+                              : common::StrCat("no answer to the connection within ",
+                                               common::HumanDuration(settings_.connect_timeout)));
     });
   }
 
@@ -512,7 +518,7 @@ class TargetConnect {
   bool resolved_ = false;
   std::string last_lookup_error_;
   std::string request_;
-  asio::streambuf response_;
+  asio::streambuf response_{8192};  // the status line; a server sending no line end stops here
   medic::v1::TargetCheck check_;
   Steady::time_point start_;
   bool finished_ = false;

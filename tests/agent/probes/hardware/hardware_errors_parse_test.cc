@@ -156,6 +156,10 @@ TEST(ClassifyKernelMessageTest, DiskAndHardwareErrorLines) {
       {"EXT4-fs (sda1): mounted filesystem with ordered data mode", std::nullopt},
       {"usb 1-4: new high-speed USB device number 3 using xhci_hcd", std::nullopt},
       {"I/O error without a device", std::nullopt},
+      {"I/O error, dev fd0, sector 0 op 0x0:(READ) flags 0x0 phys_seg 1 prio class 2",
+       std::nullopt},
+      {"I/O error, dev sr0, sector 0 op 0x0:(READ) flags 0x80700", std::nullopt},
+      {"Buffer I/O error on dev loop3, logical block 0, async page read", std::nullopt},
   };
   for (const auto& [message, device] : cases) {
     std::optional<KernelError> error = ClassifyKernelMessage(message);
