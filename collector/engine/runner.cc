@@ -7,6 +7,9 @@
 
 namespace medic::collector::engine {
 namespace {
+
+// The agents' default longest reconnect backoff.
+constexpr absl::Duration kReconnectGrace = absl::Seconds(60);
 // Machines silent longer than this before a restart are not watched for host.offline again:
 // they were retired or went offline long ago.
 constexpr absl::Duration kWatchAfterRestart = absl::Hours(24);
@@ -29,8 +32,10 @@ absl::Status EngineRunner::Restore(Store& store) {
   for (const auto& m : machines) {
     engine_.SetTopology(m.hostname, m.topology, m.labels);
     labels_[m.hostname] = m.labels;
-    // Its agent has had no chance to reconnect yet: count from now.
-    if (now - m.last_seen < kWatchAfterRestart) engine_.Watch(m.hostname, now);
+    // Its agent has had no chance to reconnect yet: it retries with backoff of up to a minute
+    // (ReconnectConfig.max_backoff), so count from a minute from now, or a collector restart
+    // after an outage would mark a quarter of the fleet offline.
+    if (now - m.last_seen < kWatchAfterRestart) engine_.Watch(m.hostname, now + kReconnectGrace);
     for (const auto& f : m.standing) engine_.Raise(m.hostname, f);
   }
   std::vector<IncidentChange> changes = engine_.Tick();

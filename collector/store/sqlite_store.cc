@@ -565,15 +565,28 @@ class SqliteStore final : public Store {
     return ticket;
   }
 
-  absl::Status PutTicket(const medic::v1::Ticket& ticket) {
+  // Writes a whole ticket. The helpdesk's key (external_ref) is set by the outbox's thread
+  // alone; a writer that read the ticket before the key arrived must not erase it, so an empty
+  // key keeps the stored one.
+  absl::Status PutTicket(const medic::v1::Ticket& incoming) {
+    medic::v1::Ticket merged;
+    const medic::v1::Ticket* ticket = &incoming;
+    if (incoming.external_ref().empty()) {
+      if (absl::StatusOr<medic::v1::Ticket> stored = GetTicketLocked(incoming.ticket_id());
+          stored.ok() && !stored->external_ref().empty()) {
+        merged = incoming;
+        merged.set_external_ref(stored->external_ref());
+        ticket = &merged;
+      }
+    }
     ASSIGN_OR_RETURN(auto put, db_->Prepare("INSERT OR REPLACE INTO tickets (ticket_id, "
                                             "incident_id, number, state, ticket) "
                                             "VALUES (?, ?, ?, ?, ?)"));
-    put->Bind(1, ticket.ticket_id())
-        .Bind(2, ticket.incident_id())
-        .Bind(3, NumberOf(ticket.ticket_id()))
-        .Bind(4, static_cast<int64_t>(ticket.state()));
-    put->BindBlob(5, ticket.SerializeAsString());
+    put->Bind(1, ticket->ticket_id())
+        .Bind(2, ticket->incident_id())
+        .Bind(3, NumberOf(ticket->ticket_id()))
+        .Bind(4, static_cast<int64_t>(ticket->state()));
+    put->BindBlob(5, ticket->SerializeAsString());
     return put->Run();
   }
 

@@ -45,35 +45,51 @@ absl::StatusOr<HttpResponse> HttpCall(std::string_view method, std::string_view 
                                       absl::Duration timeout) {
   absl::StatusOr<Url> parsed = ParseUrl(url);
   if (!parsed.ok()) return parsed.status();
-  try {
-    boost::asio::io_context io;
-    tcp::resolver resolver(io);
-    beast::tcp_stream stream(io);
-    stream.expires_after(absl::ToChronoMilliseconds(timeout));
-    auto endpoints = resolver.resolve(parsed->host, parsed->port);
-    stream.connect(endpoints);
-    http::request<http::string_body> request{http::string_to_verb(std::string(method)),
-                                             parsed->target, 11};
-    request.set(http::field::host, parsed->host);
-    request.set(http::field::user_agent, "medic-collector/" MEDIC_VERSION);
-    request.set(http::field::content_type, "application/json");
-    for (const auto& [k, v] : headers) request.set(k, v);
-    request.body() = std::string(body);
-    request.prepare_payload();
-    http::write(stream, request);
-    beast::flat_buffer buffer;
-    http::response<http::string_body> response;
-    http::read(stream, buffer, response);
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    return HttpResponse{static_cast<int>(response.result_int()), response.body()};
-  } catch (const beast::system_error& e) {
-    if (e.code() == beast::error::timeout) {
-      return absl::DeadlineExceededError(
-          common::StrCat(method, " ", url, ": no answer within ", absl::FormatDuration(timeout)));
-    }
-    return absl::UnavailableError(common::StrCat(method, " ", url, ": ", e.code().message()));
+  // Asynchronous steps run for at most `timeout` in all: Beast's own timeouts apply to
+  // asynchronous calls only, and a receiver that accepts and never answers must not hold the
+  // outbox (or the collector's shutdown) for good.
+  boost::asio::io_context io;
+  tcp::resolver resolver(io);
+  beast::tcp_stream stream(io);
+  http::request<http::string_body> request{http::string_to_verb(std::string(method)),
+                                           parsed->target, 11};
+  request.set(http::field::host, parsed->host);
+  request.set(http::field::user_agent, "medic-collector/" MEDIC_VERSION);
+  request.set(http::field::content_type, "application/json");
+  for (const auto& [k, v] : headers) request.set(k, v);
+  request.body() = std::string(body);
+  request.prepare_payload();
+  beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  beast::error_code failure;
+  bool done = false;
+  const auto finish = [&](beast::error_code e) {
+    failure = e;
+    done = true;
+  };
+  resolver.async_resolve(
+      parsed->host, parsed->port, [&](beast::error_code e, tcp::resolver::results_type results) {
+        if (e) return finish(e);
+        stream.async_connect(results, [&](beast::error_code e, const tcp::endpoint&) {
+          if (e) return finish(e);
+          http::async_write(stream, request, [&](beast::error_code e, size_t) {
+            if (e) return finish(e);
+            http::async_read(stream, buffer, response,
+                             [&](beast::error_code e, size_t) { finish(e); });
+          });
+        });
+      });
+  io.run_for(absl::ToChronoMilliseconds(timeout));
+  if (!done) {
+    return absl::DeadlineExceededError(
+        common::StrCat(method, " ", url, ": no answer within ", absl::FormatDuration(timeout)));
   }
+  if (failure) {
+    return absl::UnavailableError(common::StrCat(method, " ", url, ": ", failure.message()));
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  return HttpResponse{static_cast<int>(response.result_int()), response.body()};
 }
 
 }  // namespace medic::collector::tickets

@@ -108,3 +108,37 @@ TEST_F(OutboundTest, HelpdeskGetsCreateThenUpdateThenCloseOnItsIssue) {
 
 }  // namespace
 }  // namespace medic::collector::tickets
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "collector/tickets/http_client.h"
+
+namespace medic::collector::tickets {
+namespace {
+
+// A receiver that accepts the connection and never answers must cost the outbox its timeout,
+// not hold it (and the collector's shutdown) for good.
+TEST(HttpCallTest, SilentReceiverTimesOut) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);  // the kernel completes the handshake; nobody reads
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const std::string url = "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port)) + "/hook";
+
+  const absl::StatusOr<HttpResponse> response =
+      HttpCall("POST", url, "{}", {}, absl::Milliseconds(300));
+  ::close(listener);
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kDeadlineExceeded) << response.status();
+  EXPECT_EQ(std::string(response.status().message()), "POST " + url + ": no answer within 300ms");
+}
+
+}  // namespace
+}  // namespace medic::collector::tickets

@@ -287,6 +287,12 @@ TEST_F(SqliteFileTest, IncidentsTicketsAndOutboxSurviveReopening) {
   ASSERT_TRUE((*store)->OutboxDelivered((*due)[0].id, absl::Now(), "MEDIC-7").ok());
   EXPECT_EQ((*store)->GetTicket("MED-12")->external_ref(), "MEDIC-7");
   EXPECT_EQ(*(*store)->OutboxPending(), 0);
+  // The engine's thread read the ticket before the helpdesk's key arrived and writes it back:
+  // the key stays, or the helpdesk could never be updated or closed.
+  ticket.set_state(medic::v1::TICKET_STATE_RESOLVED);
+  ASSERT_TRUE((*store)->SaveTicket(ticket, {}).ok());
+  EXPECT_EQ((*store)->GetTicket("MED-12")->external_ref(), "MEDIC-7");
+  EXPECT_EQ((*store)->GetTicket("MED-12")->state(), medic::v1::TICKET_STATE_RESOLVED);
 }
 
 TEST_F(SqliteFileTest, MissingDirectoryIsNamed) {
