@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -329,6 +330,14 @@ struct Queries {
   std::map<std::string, PrinterDevice> answered;  // guarded by mu
 };
 
+// Devices whose query thread has not ended yet, across collections: a device that trickles
+// bytes (each step has its own timeout) or a host name whose lookup hangs keeps its thread past
+// the collection, and must not get another one every cycle.
+struct Busy {
+  std::mutex mu;
+  std::set<std::string> uris;  // guarded by mu
+};
+
 void QueryDevice(std::shared_ptr<Queries> queries, PrinterDevice device, absl::Duration timeout) {
   const absl::Status status = DeviceAccessOf(device.uri()) == DeviceAccess::kIpp
                                   ? QueryIpp(device.uri(), timeout, device)
@@ -416,7 +425,7 @@ class PrintersProbe : public Probe {
       device.add_queues(q.name());
       device.set_queried(DeviceAccessOf(q.device_uri()) != DeviceAccess::kNone);
     }
-    QueryDevices(ctx, device_timeout, devices);
+    QueryDevices(ctx, device_timeout, busy_, devices);
 
     for (PrinterQueue& q : queues) {
       AddObservation(output.report, "printer.jobs", q.name(), q.job_count(), "count");
@@ -440,6 +449,8 @@ class PrintersProbe : public Probe {
   }
 
  private:
+  std::shared_ptr<Busy> busy_ = std::make_shared<Busy>();  // shared with the query threads
+
   static absl::Duration Remaining(const ProbeContext& ctx) {
     return std::max(ctx.deadline - ctx.clock.Now(), absl::ZeroDuration());
   }
@@ -447,16 +458,29 @@ class PrintersProbe : public Probe {
   // Asks every queried device at once; a device still silent at its timeout (or at the
   // deadline) is recorded as not answering and its thread finishes on its own.
   static void QueryDevices(const ProbeContext& ctx, absl::Duration device_timeout,
+                           const std::shared_ptr<Busy>& busy,
                            std::map<std::string, PrinterDevice>& devices) {
     // Leave a little of the budget for judging and reporting.
     const absl::Duration budget =
         std::min(device_timeout, Remaining(ctx) - absl::Milliseconds(100));
     auto queries = std::make_shared<Queries>();
     size_t asked = 0;
+    std::set<std::string> still_busy;
     for (const auto& [uri, device] : devices) {
       if (!device.queried()) continue;
       if (budget <= absl::ZeroDuration()) break;
-      std::thread(QueryDevice, queries, device, budget).detach();
+      {
+        std::lock_guard<std::mutex> lock(busy->mu);
+        if (!busy->uris.insert(uri).second) {
+          still_busy.insert(uri);
+          continue;
+        }
+      }
+      std::thread([queries, device, budget, busy] {
+        QueryDevice(queries, device, budget);
+        std::lock_guard<std::mutex> lock(busy->mu);
+        busy->uris.erase(device.uri());
+      }).detach();
       ++asked;
     }
     std::unique_lock<std::mutex> lock(queries->mu);
@@ -472,6 +496,9 @@ class PrintersProbe : public Probe {
       if (!device.queried()) continue;
       if (auto it = queries->answered.find(uri); it != queries->answered.end()) {
         device = std::move(it->second);
+      } else if (still_busy.contains(uri)) {
+        device.set_answered(false);
+        device.set_error("still not answering: the query of an earlier turn has not ended");
       } else if (budget > absl::ZeroDuration()) {
         device.set_answered(false);
         device.set_error(common::StrCat("no answer within ", common::HumanDuration(budget)));
