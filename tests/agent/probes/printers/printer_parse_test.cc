@@ -250,6 +250,26 @@ TEST(JudgePrintersTest, DeviceReasonsToFindings) {
   }
 }
 
+// The evidence shows a supply measured in its own unit as a share of its capacity.
+TEST(JudgePrintersTest, SupplyLevelsInTheirOwnUnit) {
+  auto status = OneQueue();
+  status.mutable_devices(0)->add_raw_state_reasons("toner-low-report");
+  auto* sheets = status.mutable_devices(0)->add_supplies();
+  sheets->set_type("fuser");
+  sheets->set_unit("sheets");
+  sheets->set_max_capacity(200);
+  sheets->set_level(50);
+  auto* toner = status.mutable_devices(0)->add_supplies();
+  toner->set_type("toner");
+  toner->set_colorant("black");
+  toner->set_unit("percent");
+  toner->set_max_capacity(100);
+  toner->set_level(8);
+  const auto findings = JudgePrinters(status, kDefaultJobStuckAfter);
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_EQ(findings[0].evidence().at("supplies"), "fuser 25% (50 of 200 sheets), black toner 8%");
+}
+
 TEST(JudgePrintersTest, MarkerLevels) {
   struct Case {
     int level, low;
@@ -260,8 +280,8 @@ TEST(JudgePrintersTest, MarkerLevels) {
       {50, 10, "toner", {}},
       {10, 10, "toner", {"printer.toner_low"}},  // at the device's own low mark
       {0, 10, "ink", {"printer.toner_empty"}},
-      {-1, 10, "toner", {}},       // unknown is not empty
-      {-2, 10, "toner", {}},       // unavailable is not empty
+      {-1, 10, "toner", {}},       // unavailable is not empty
+      {-2, 10, "toner", {}},       // unknown is not empty
       {-3, 10, "toner", {}},       // "some remaining" is not below 10
       {5, -1, "toner", {}},        // no low mark: nothing to compare with
       {0, 10, "waste-toner", {}},  // an empty waste bin is good news
