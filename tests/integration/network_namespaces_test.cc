@@ -116,6 +116,68 @@ class NamespaceListener {
   std::thread server_;
 };
 
+// A DNS server that misbehaves on UDP port 53 of `ip` inside a network namespace: to every
+// query it first sends a malformed datagram with another id (as a late answer to an earlier
+// query might arrive), then the answer to the query with TC set and no records (an answer too
+// large for UDP). Serves on a thread of its own until destroyed.
+class TruncatingDnsServer {
+ public:
+  TruncatingDnsServer(const std::string& netns, const std::string& ip) {
+    std::thread([&] {
+      const int ns = open(("/run/netns/" + netns).c_str(), O_RDONLY | O_CLOEXEC);
+      if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) return;
+      close(ns);
+      fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      sockaddr_in address{};
+      address.sin_family = AF_INET;
+      address.sin_port = htons(53);
+      inet_pton(AF_INET, ip.c_str(), &address.sin_addr);
+      if (bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+        close(fd_);
+        fd_ = -1;
+      }
+    }).join();
+    if (fd_ < 0) return;
+    server_ = std::thread([this] {
+      while (!stop_) {
+        pollfd p{fd_, POLLIN, 0};
+        if (poll(&p, 1, 20) <= 0) continue;
+        uint8_t query[512];
+        sockaddr_in from{};
+        socklen_t from_size = sizeof(from);
+        const ssize_t n =
+            recvfrom(fd_, query, sizeof(query), 0, reinterpret_cast<sockaddr*>(&from), &from_size);
+        if (n < 12) continue;
+        const auto reply = [&](const std::vector<uint8_t>& message) {
+          (void)!sendto(fd_, message.data(), message.size(), 0,
+                        reinterpret_cast<const sockaddr*>(&from), from_size);
+        };
+        std::vector<uint8_t> stray(query, query + n);
+        stray[0] ^= 0xff;  // another id
+        stray[2] |= 0x80;  // QR
+        stray[7] = 1;      // one answer record, cut short after its type
+        stray.insert(stray.end(), {0xc0, 12, 0, 1});
+        reply(stray);
+        std::vector<uint8_t> truncated(query, query + n);
+        truncated[2] |= 0x82;  // QR, TC
+        truncated[3] = 0x80;   // RA, NOERROR
+        reply(truncated);
+      }
+    });
+  }
+  ~TruncatingDnsServer() {
+    stop_ = true;
+    if (server_.joinable()) server_.join();
+    if (fd_ >= 0) close(fd_);
+  }
+  bool ok() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::thread server_;
+};
+
 // One test network; every namespace is deleted (and with it every veth) on destruction, and
 // the dnsmasq processes are killed by PID, also when the test failed half-way.
 class TestNetwork {
@@ -397,6 +459,22 @@ TEST_F(NetworkNamespacesTest, DroppedDnsPortIsATimeout) {
   Must({Tool("ip"), "netns", "exec", net_.dns(), Tool("nft"), "delete", "table", "inet", "medic"});
   snapshot = Collect();
   EXPECT_EQ(NetFindings(snapshot), FindingSet{}) << Describe(snapshot);
+}
+
+// Server A answers only with TC set, after a malformed stray datagram with another id: the
+// stray is ignored (it does not end the query as unreadable) and the truncated answer is not
+// taken for an answer; B is not named.
+TEST_F(NetworkNamespacesTest, TruncatedDnsAnswerIsNotAnAnswer) {
+  net_.StopDns('A');
+  TruncatingDnsServer server(net_.dns(), kDnsA);
+  ASSERT_TRUE(server.ok()) << "could not bind UDP " << kDnsA << ":53 in " << net_.dns();
+  medic::v1::Snapshot snapshot = Collect();
+  EXPECT_EQ(NetFindings(snapshot), (FindingSet{{"net.dns_failure", kDnsA}})) << Describe(snapshot);
+  const medic::v1::Finding* failure = Find(snapshot, "net.dns_failure", kDnsA);
+  ASSERT_NE(failure, nullptr);
+  EXPECT_EQ(failure->evidence().at("query"), "collector.lan A");
+  EXPECT_EQ(failure->evidence().at("error"), "answer truncated (TC): the server wants TCP");
+  EXPECT_THAT(failure->summary(), HasSubstr("truncated"));
 }
 
 // 30% of pings dropped at the router: packet loss on the gateway, which still answers. 40

@@ -1,5 +1,7 @@
 #include "agent/probes/network/dns_message.h"
 
+#include <cctype>
+
 #include "absl/status/status.h"
 #include "common/strings/str_cat.h"
 
@@ -169,6 +171,34 @@ absl::StatusOr<DnsAnswer> ParseDnsAnswer(const uint8_t* data, size_t size) {
     }
   }
   return answer;
+}
+
+absl::StatusOr<std::optional<DnsAnswer>> ReadDnsAnswerTo(const std::vector<uint8_t>& query,
+                                                         const uint8_t* data, size_t size) {
+  if (size < kHeaderSize || query.size() < kHeaderSize + 5) return std::nullopt;
+  if (data[0] != query[0] || data[1] != query[1]) return std::nullopt;  // another id
+  if ((data[2] & 0x80) == 0) return std::nullopt;                       // QR clear: a query
+  const uint16_t questions = static_cast<uint16_t>((data[4] << 8) | data[5]);
+  if (questions > 0) {
+    // Our question is the query's bytes after the header: the name, then type and class. The
+    // name compares without regard to ASCII case (servers may echo it in another case).
+    const size_t question_size = query.size() - kHeaderSize;
+    if (size < kHeaderSize + question_size) return std::nullopt;
+    const size_t name_size = question_size - 4;
+    for (size_t i = 0; i < question_size; ++i) {
+      uint8_t ours = query[kHeaderSize + i], theirs = data[kHeaderSize + i];
+      if (i < name_size) {
+        ours = static_cast<uint8_t>(std::tolower(ours));
+        theirs = static_cast<uint8_t>(std::tolower(theirs));
+      }
+      if (ours != theirs) return std::nullopt;
+    }
+  }
+  // TC before the records: a truncated answer may end inside one.
+  if ((data[2] & 0x02) != 0) return absl::InvalidArgumentError(kDnsTruncatedError);
+  absl::StatusOr<DnsAnswer> answer = ParseDnsAnswer(data, size);
+  if (!answer.ok()) return answer.status();
+  return std::optional<DnsAnswer>(*std::move(answer));
 }
 
 }  // namespace medic::agent

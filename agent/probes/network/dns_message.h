@@ -4,6 +4,7 @@
 // or NS query, and the answer's rcode and A records. Pure; builds everywhere.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,24 @@ struct DnsAnswer {
 absl::StatusOr<DnsAnswer> ParseDnsAnswer(const uint8_t* data, size_t size);
 inline absl::StatusOr<DnsAnswer> ParseDnsAnswer(const std::vector<uint8_t>& message) {
   return ParseDnsAnswer(message.data(), message.size());
+}
+
+// The error of an answer with TC set: it did not fit a UDP datagram, so its records are not all
+// there (RFC 1035 4.2.1); the server wants the query again over TCP, which the probe does not do.
+inline constexpr char kDnsTruncatedError[] = "answer truncated (TC): the server wants TCP";
+
+// Reads a datagram received for `query` (as EncodeDnsQuery built it), header first:
+// - std::nullopt when it is not the answer to `query` and waiting should go on: shorter than a
+//   header, QR clear, another id, or a question other than ours (a stray or late datagram; a
+//   server may leave the question out, as some do with FORMERR, which counts as ours);
+// - InvalidArgument when it is our answer but unusable: kDnsTruncatedError when TC is set, else
+//   what ParseDnsAnswer finds wrong;
+// - the parsed answer otherwise.
+absl::StatusOr<std::optional<DnsAnswer>> ReadDnsAnswerTo(const std::vector<uint8_t>& query,
+                                                         const uint8_t* data, size_t size);
+inline absl::StatusOr<std::optional<DnsAnswer>> ReadDnsAnswerTo(
+    const std::vector<uint8_t>& query, const std::vector<uint8_t>& message) {
+  return ReadDnsAnswerTo(query, message.data(), message.size());
 }
 
 }  // namespace medic::agent

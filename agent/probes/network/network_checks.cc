@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "absl/status/status.h"
+#include "agent/probes/network/dns_message.h"
 #include "agent/probes/network/network_parse.h"
 #include "agent/probes/probe_util.h"
 #include "agent/probes/text.h"
@@ -69,6 +70,12 @@ std::string OutcomeWords(const medic::v1::DnsCheck& check) {
       }
       return common::StrCat("cannot be reached (", check.error(), ")");
     case medic::v1::DNS_OUTCOME_BAD_ANSWER:
+      // A truncated answer is well formed, just cut off: say so, not that it is unreadable.
+      if (check.error() == kDnsTruncatedError) {
+        return common::StrCat("sends only part of its answer for ", check.name(),
+                              " (truncated, too large for UDP; it wants TCP, which this check "
+                              "does not use)");
+      }
       return common::StrCat("sends an answer that cannot be read (", check.error(), ")");
     default:
       return "was not asked";

@@ -148,6 +148,44 @@ TEST(FilesystemsProbeTest, StopsAtTheDeadlineNamingTheMount) {
 // An NFS share whose server is gone: statvfs blocks in the kernel. The probe reports that mount
 // as not answering within its time, the local disks as usual, and does not pile up calls on
 // the stuck mount; once statvfs returns, the mount is read again.
+// Counts StatFs calls begun and returned, so a test can wait until a call on a background
+// thread has fully left the file systems under it before they are destroyed.
+class CountingFileSystem : public common::FileSystem {
+ public:
+  explicit CountingFileSystem(const common::FileSystem& base) : base_(base) {}
+
+  int begun() const { return begun_.load(); }
+  int returned() const { return returned_.load(); }
+
+  absl::StatusOr<common::FsStats> StatFs(std::string_view path) const override {
+    ++begun_;
+    absl::StatusOr<common::FsStats> result = base_.StatFs(path);
+    ++returned_;  // last: nothing of `base_` is touched after this
+    return result;
+  }
+  absl::StatusOr<std::string> ReadFile(std::string_view path, size_t max_bytes) const override {
+    return base_.ReadFile(path, max_bytes);
+  }
+  absl::StatusOr<std::vector<std::string>> ListDir(std::string_view path) const override {
+    return base_.ListDir(path);
+  }
+  absl::StatusOr<std::string> ReadLink(std::string_view path) const override {
+    return base_.ReadLink(path);
+  }
+  bool Exists(std::string_view path) const override { return base_.Exists(path); }
+  absl::StatusOr<common::FileInfo> Stat(std::string_view path) const override {
+    return base_.Stat(path);
+  }
+  absl::StatusOr<common::UniqueFd> OpenStream(std::string_view path) const override {
+    return base_.OpenStream(path);
+  }
+
+ private:
+  const common::FileSystem& base_;
+  mutable std::atomic<int> begun_ = 0;
+  mutable std::atomic<int> returned_ = 0;
+};
+
 TEST(FilesystemsProbeTest, StuckNetworkMountDoesNotStopTheProbe) {
   test::TempDir root;
   ASSERT_EQ(::mkdir(root.File("proc").c_str(), 0755), 0);
@@ -158,7 +196,8 @@ TEST(FilesystemsProbeTest, StuckNetworkMountDoesNotStopTheProbe) {
   test::WriteFile(root.File("statfs.txt"),
                   "/ 100000000 50000000 1000 500\n/mnt/home 200000000 100000000 2000 1000\n");
   FixtureFileSystem fixture(root.path());
-  FaultyFileSystem fs(fixture);
+  FaultyFileSystem faulty(fixture);
+  CountingFileSystem fs(faulty);
   std::mutex mu;
   std::condition_variable cv;
   bool server_back = false;
@@ -170,15 +209,23 @@ TEST(FilesystemsProbeTest, StuckNetworkMountDoesNotStopTheProbe) {
     }
     cv.notify_all();
   };
-  // The blocked thread must not outlive what it waits on, even when an assertion fails.
-  absl::Cleanup release_at_exit = release;
-  fs.OnStatFs([&](std::string_view path) {
+  // On every path out of the test, even a failed assertion: release the blocked call and wait
+  // until it has returned through every file system above, so the thread is done with this
+  // test's locals before they are destroyed.
+  absl::Cleanup release_at_exit = [&] {
+    release();
+    for (int i = 0; i < 1000 && fs.returned() < fs.begun(); ++i) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    ASSERT_EQ(fs.returned(), fs.begun()) << "a StatFs call still runs after 10 s";
+  };
+  faulty.OnStatFs([&](std::string_view path) {
     if (path != "/mnt/home") return;
     ++home_calls;
     std::unique_lock lock(mu);
     cv.wait(lock, [&] { return server_back; });
   });
-  common::RealClock clock;
+  common::FakeClock clock;
   std::unique_ptr<Probe> probe = NewFilesystemsProbe();
 
   for (int turn = 0; turn < 2; ++turn) {
@@ -190,9 +237,11 @@ TEST(FilesystemsProbeTest, StuckNetworkMountDoesNotStopTheProbe) {
     EXPECT_EQ(filesystems[0].mount_point(), "/");
     EXPECT_EQ(filesystems[0].free_bytes(), 50000000u);
     EXPECT_EQ(filesystems[1].mount_point(), "/mnt/home");
+    // The waiting time is the probe's clock's: five minutes on, it says five minutes.
     EXPECT_THAT(filesystems[1].error(),
-                HasSubstr(turn == 0 ? "did not answer within" : "has not answered for"));
+                HasSubstr(turn == 0 ? "did not answer within 300ms" : "has not answered for 5m:"));
     EXPECT_THAT(filesystems[1].error(), HasSubstr("is its server reachable?"));
+    clock.Advance(absl::Minutes(5));
   }
   EXPECT_EQ(home_calls, 1);  // the stuck call was not repeated
 

@@ -43,24 +43,29 @@ constexpr absl::Duration kNetworkStatFsTimeout = absl::Seconds(1);
 // statvfs(3) of network filesystems on threads of their own. A hard-mounted NFS share whose
 // server is gone blocks statvfs in the kernel, possibly for good; the probe (and the fast
 // cycle it runs in) must go on, so each call gets a thread and a timeout. A call that has not
-// returned is not repeated: the mount is reported as not answering until it does.
+// returned is not repeated: later collections report the mount as not answering without
+// waiting, until the call returns. The cost, accepted: the collection in which a mount first
+// gets stuck waits out the timeout (kNetworkStatFsTimeout, 1 s, less when the deadline is
+// nearer), and with it the thread that runs the probe, the agent's io thread; once for each
+// mount that newly gets stuck, never again for a call already known to hang.
+// "Not answered for" is measured on the probe's clock (ctx.clock), like every other time.
 class NetworkStatFs {
  public:
-  absl::StatusOr<common::FsStats> StatFs(const common::FileSystem& fs, const std::string& mount,
-                                         absl::Duration timeout) {
+  absl::StatusOr<common::FsStats> StatFs(const common::FileSystem& fs, const common::Clock& clock,
+                                         const std::string& mount, absl::Duration timeout) {
     if (auto it = pending_.find(mount); it != pending_.end()) {
       std::unique_lock lock(it->second->mu);
       if (!it->second->done) {
         return absl::DeadlineExceededError(
             common::StrCat("statvfs ", mount, " has not answered for ",
-                           common::HumanDuration(absl::Now() - it->second->started),
+                           common::HumanDuration(clock.Now() - it->second->started),
                            ": is its server reachable?"));
       }
       lock.unlock();
       pending_.erase(it);  // it came back: ask afresh
     }
     auto call = std::make_shared<Call>();
-    call->started = absl::Now();
+    call->started = clock.Now();
     // The thread reads `fs` only before the system call that may block: the agent's file
     // system outlives every collection, and a thread still blocked at exit ends with the
     // process.
@@ -111,7 +116,7 @@ class FilesystemsProbe : public Probe {
       }
       absl::StatusOr<common::FsStats> stats =
           IsNetworkFilesystem(mount.type)
-              ? network_.StatFs(ctx.fs, mount.mount_point,
+              ? network_.StatFs(ctx.fs, ctx.clock, mount.mount_point,
                                 std::min(kNetworkStatFsTimeout, ctx.deadline - ctx.clock.Now()))
               : ctx.fs.StatFs(mount.mount_point);
       medic::v1::Filesystem& fs = *body.add_filesystems();

@@ -76,7 +76,6 @@ class DnsQuery {
   }
 
   void Start(uint16_t id) {
-    id_ = id;
     start_ = Steady::now();
     error_code error;
     const asio::ip::address address = asio::ip::make_address(check_.server(), error);
@@ -113,11 +112,14 @@ class DnsQuery {
       if (finished_) return;
       if (e == asio::error::operation_aborted) return;
       if (e) return Finish(medic::v1::DNS_OUTCOME_UNREACHABLE, Words(e));
-      absl::StatusOr<DnsAnswer> answer = ParseDnsAnswer(buffer_.data(), size);
-      if (!answer.ok()) {
-        return Finish(medic::v1::DNS_OUTCOME_BAD_ANSWER, std::string(answer.status().message()));
+      // The header first: a stray or late datagram (another id or question) must not end the
+      // query, however malformed the rest of it is.
+      absl::StatusOr<std::optional<DnsAnswer>> read = ReadDnsAnswerTo(query_, buffer_.data(), size);
+      if (!read.ok()) {
+        return Finish(medic::v1::DNS_OUTCOME_BAD_ANSWER, std::string(read.status().message()));
       }
-      if (answer->id != id_) return Receive();  // a late answer to someone else: keep waiting
+      if (!read->has_value()) return Receive();  // not the answer to our query: keep waiting
+      const DnsAnswer* answer = &**read;
       check_.set_rcode(DnsRcodeName(answer->rcode));
       addresses_ = answer->addresses;
       for (const std::string& a : answer->addresses) check_.add_addresses(a);
@@ -153,7 +155,6 @@ class DnsQuery {
   Done done_;
   medic::v1::DnsCheck check_;
   uint16_t type_ = kDnsTypeA;
-  uint16_t id_ = 0;
   std::vector<uint8_t> query_;
   std::array<uint8_t, 1500> buffer_{};
   std::vector<std::string> addresses_;

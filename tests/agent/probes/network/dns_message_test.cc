@@ -1,5 +1,6 @@
 #include "agent/probes/network/dns_message.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -179,6 +180,110 @@ INSTANTIATE_TEST_SUITE_P(
                   0,
                   {},
                   "5 bytes, not 4"}),
+    [](const auto& info) { return info.param.name; });
+
+// A datagram on the query's socket, read header first against the query for host.lan A.
+struct ReadCase {
+  std::string name;
+  Bytes message;
+  enum { kIgnored, kAnswer, kError } expect;
+  std::vector<std::string> addresses = {};
+  std::string error = "";
+};
+
+class ReadDnsAnswerToTest : public ::testing::TestWithParam<ReadCase> {};
+
+TEST_P(ReadDnsAnswerToTest, ReadsHeaderFirst) {
+  const ReadCase& c = GetParam();
+  absl::StatusOr<Bytes> query = EncodeDnsQuery(0x1234, "host.lan", kDnsTypeA);
+  ASSERT_TRUE(query.ok()) << query.status();
+  absl::StatusOr<std::optional<DnsAnswer>> read = ReadDnsAnswerTo(*query, c.message);
+  switch (c.expect) {
+    case ReadCase::kIgnored:
+      ASSERT_TRUE(read.ok()) << read.status();
+      EXPECT_FALSE(read->has_value()) << "a datagram not answering our query ended it";
+      break;
+    case ReadCase::kAnswer:
+      ASSERT_TRUE(read.ok()) << read.status();
+      ASSERT_TRUE(read->has_value());
+      EXPECT_EQ((*read)->addresses, c.addresses);
+      break;
+    case ReadCase::kError:
+      ASSERT_FALSE(read.ok());
+      EXPECT_THAT(std::string(read.status().message()), HasSubstr(c.error));
+      break;
+  }
+}
+
+Bytes WithId(Bytes message, uint16_t id) {
+  message[0] = static_cast<uint8_t>(id >> 8);
+  message[1] = static_cast<uint8_t>(id & 0xff);
+  return message;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Rows, ReadDnsAnswerToTest,
+    ::testing::Values(
+        // Our answer: read.
+        ReadCase{"ours",
+                 Concat({Header(0x8580, 1), kQuestion, ARecord(10, 0, 0, 5)}),
+                 ReadCase::kAnswer,
+                 {"10.0.0.5"}},
+        // The server echoes the name in another case: still ours.
+        ReadCase{"question_other_case",
+                 Concat({Header(0x8580, 1),
+                         {4, 'H', 'O', 'S', 'T', 3, 'l', 'A', 'n', 0, 0, 1, 0, 1},
+                         ARecord(10, 0, 0, 5)}),
+                 ReadCase::kAnswer,
+                 {"10.0.0.5"}},
+        // FORMERR without the question, as some servers send it: ours, no addresses.
+        ReadCase{
+            "no_question", {0x12, 0x34, 0x81, 0x01, 0, 0, 0, 0, 0, 0, 0, 0}, ReadCase::kAnswer, {}},
+        // A malformed datagram with another id (a late answer to an earlier query): ignored,
+        // not a bad answer.
+        ReadCase{"malformed_other_id",
+                 WithId(Concat({Header(0x8180, 1), kQuestion, {0xc0, 12, 0, 1}}), 0x9999),
+                 ReadCase::kIgnored},
+        // A well-formed answer with another id: ignored.
+        ReadCase{"other_id",
+                 WithId(Concat({Header(0x8180, 1), kQuestion, ARecord(10, 0, 0, 9)}), 0x9999),
+                 ReadCase::kIgnored},
+        // Shorter than a header: ignored (nothing says it is ours).
+        ReadCase{"short", {0x12, 0x34, 0x81}, ReadCase::kIgnored},
+        // QR clear: a query (our own, reflected), not an answer.
+        ReadCase{"qr_clear", Concat({Header(0x0100, 0), kQuestion}), ReadCase::kIgnored},
+        // Our id but another name: an answer to another query that reused the id.
+        ReadCase{"other_name",
+                 Concat({Header(0x8180, 1),
+                         {4, 'h', 'o', 's', 't', 3, 'c', 'o', 'm', 0, 0, 1, 0, 1},
+                         ARecord(10, 0, 0, 9)}),
+                 ReadCase::kIgnored},
+        // Our id and name but type NS: another query.
+        ReadCase{
+            "other_type",
+            Concat({Header(0x8180, 0), {4, 'h', 'o', 's', 't', 3, 'l', 'a', 'n', 0, 0, 2, 0, 1}}),
+            ReadCase::kIgnored},
+        // Cut short inside the question: cannot be ours.
+        ReadCase{"cut_in_question", Concat({Header(0x8180, 0), {4, 'h', 'o', 's'}}),
+                 ReadCase::kIgnored},
+        // Ours but malformed past the question: a bad answer.
+        ReadCase{"ours_malformed",
+                 Concat({Header(0x8180, 1), kQuestion, {0xc0, 12, 0, 1}}),
+                 ReadCase::kError,
+                 {},
+                 "cut short in record 1"},
+        // Ours with TC set and the records cut off: truncated, not answered.
+        ReadCase{"truncated",
+                 Concat({Header(0x8380, 0), kQuestion}),
+                 ReadCase::kError,
+                 {},
+                 "answer truncated (TC): the server wants TCP"},
+        // TC set and cut inside a record: still said to be truncated, not malformed.
+        ReadCase{"truncated_mid_record",
+                 Concat({Header(0x8380, 2), kQuestion, ARecord(10, 0, 0, 5), {0xc0, 12, 0}}),
+                 ReadCase::kError,
+                 {},
+                 "answer truncated (TC)"}),
     [](const auto& info) { return info.param.name; });
 
 TEST(DnsRcodeNameTest, NamesKnownCodesAndNumbersOthers) {

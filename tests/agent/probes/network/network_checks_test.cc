@@ -170,6 +170,20 @@ TEST(JudgeConnectivityTest, DnsFailureCarriesItsEvidence) {
   EXPECT_EQ(findings[0].evidence().at("waited"), "2000.2 ms");
 }
 
+TEST(JudgeConnectivityTest, TruncatedDnsAnswerIsSaidToBeTruncatedNotUnreadable) {
+  std::vector<medic::v1::Finding> findings = JudgeConnectivity(
+      Status("dns { server: '10.0.0.53' name: 'collector.corp' outcome: DNS_OUTCOME_BAD_ANSWER "
+             "rcode: 'NOERROR' answer_ms: 3.1 "
+             "error: 'answer truncated (TC): the server wants TCP' }"),
+      NetworkSettings());
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_EQ(findings[0].summary(),
+            "DNS server 10.0.0.53 sends only part of its answer for collector.corp (truncated, "
+            "too large for UDP; it wants TCP, which this check does not use)");
+  EXPECT_EQ(findings[0].evidence().at("result"), "bad_answer");
+  EXPECT_EQ(findings[0].evidence().at("error"), "answer truncated (TC): the server wants TCP");
+}
+
 TEST(JudgeConnectivityTest, StandingLossAndSlownessClearBelowALowerMark) {
   // 15% loss (under the 20% mark, over half of it) and 90 ms (under 100, over 80).
   const medic::v1::ConnectivityStatus status = Status(
