@@ -198,9 +198,16 @@ absl::Status CupsFixture::StartPrinterProcess(const std::string& name, Printer& 
 
 absl::StatusOr<std::string> CupsFixture::StartPrinter(const std::string& name) {
   Printer& printer = printers_[name];
-  printer.port = FreePort();
-  RETURN_IF_ERROR(StartPrinterProcess(name, printer));
-  return PrinterUri(name);
+  // FreePort's port was free a moment ago; a test running beside this one may take it first,
+  // and then the printer exits at once: try another port.
+  absl::Status started;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    printer.port = FreePort();
+    started = StartPrinterProcess(name, printer);
+    if (started.ok()) return PrinterUri(name);
+    if (printer.process != nullptr && printer.process->Running()) break;  // not a lost port
+  }
+  return started;
 }
 
 absl::Status CupsFixture::KillPrinter(const std::string& name) {
