@@ -279,39 +279,105 @@ void Engine::Deactivate(Signal& s, std::string_view why) {
   Explain(incident, std::move(line));
 }
 
+bool Engine::Covers(const IncidentState& outage, const Signal& s) const {
+  const Incident& p = outage.proto;
+  if (outage.resolved || (p.code() != "net.gateway_unreachable" && p.code() != kHostOffline)) {
+    return false;
+  }
+  if (p.scope() == medic::v1::SCOPE_HOST) return !p.hosts().empty() && p.hosts(0) == s.host;
+  auto h = hosts_.find(s.host);
+  if (h == hosts_.end()) return false;
+  return (p.scope() == medic::v1::SCOPE_SUBNET && p.resource() == h->second.subnet) ||
+         (p.scope() == medic::v1::SCOPE_SITE && p.resource() == h->second.site);
+}
+
+void Engine::AttachEvidence(IncidentState& incident, Signal& s) {
+  const Incident& p = incident.proto;
+  s.pending = false;
+  s.incident_id = p.incident_id();
+  s.evidence_only = true;
+  const std::string child = common::StrCat(s.host, " ", s.code, " ", s.resource, " (evidence)");
+  if (std::find(p.children().begin(), p.children().end(), child) == p.children().end()) {
+    incident.proto.add_children(child);
+  }
+  if (incident.proto.evidence_size() < static_cast<int>(kMaxEvidence)) {
+    (*incident.proto.mutable_evidence())[common::StrCat(s.host, " ", s.code)] =
+        s.summary.empty() ? s.resource : s.summary;
+  }
+  Explain(incident,
+          common::StrCat(TimeText(clock_.Now()), " ", s.host, "'s ", s.code, " on ", s.resource,
+                         " attached as evidence, not ticketed: the host is "
+                         "behind this open incident (",
+                         p.code(), " on ", ScopeText(p.scope(), p.resource()), ")"));
+}
+
 bool Engine::TrySuppress(Signal& s) {
   if (s.code == "printer.job_stuck") return AttachStuckJob(s);
   if (!Suppressible(s.code)) return false;
-  auto h = hosts_.find(s.host);
   for (auto& [id, incident] : incidents_) {
-    if (incident.resolved) continue;
-    const Incident& p = incident.proto;
-    if (p.code() != "net.gateway_unreachable" && p.code() != kHostOffline) continue;
-    bool covers = false;
-    if (p.scope() == medic::v1::SCOPE_HOST) {
-      covers = !p.hosts().empty() && p.hosts(0) == s.host;
-    } else if (h != hosts_.end()) {
-      covers = (p.scope() == medic::v1::SCOPE_SUBNET && p.resource() == h->second.subnet) ||
-               (p.scope() == medic::v1::SCOPE_SITE && p.resource() == h->second.site);
-    }
-    if (!covers) continue;
-    s.pending = false;
-    s.incident_id = id;
-    s.evidence_only = true;
-    incident.proto.add_children(
-        common::StrCat(s.host, " ", s.code, " ", s.resource, " (evidence)"));
-    if (incident.proto.evidence_size() < static_cast<int>(kMaxEvidence)) {
-      (*incident.proto.mutable_evidence())[common::StrCat(s.host, " ", s.code)] =
-          s.summary.empty() ? s.resource : s.summary;
-    }
-    Explain(incident,
-            common::StrCat(TimeText(clock_.Now()), " ", s.host, "'s ", s.code, " on ", s.resource,
-                           " attached as evidence, not ticketed: the host is "
-                           "behind this open incident (",
-                           p.code(), " on ", ScopeText(p.scope(), p.resource()), ")"));
+    if (!Covers(incident, s)) continue;
+    AttachEvidence(incident, s);
     return true;
   }
   return false;
+}
+
+void Engine::Absorb(IncidentState& group) {
+  const Incident& p = group.proto;
+  const std::string& id = p.incident_id();
+  const bool outage = ClassifyCode(p.code()) == CodeClass::kOutage;
+  if (!outage && p.scope() == medic::v1::SCOPE_HOST) return;
+  std::vector<Signal*> merged, suppressed;
+  std::set<std::string> left;  // incidents members were taken from
+  for (auto& [key, s] : signals_) {
+    if (!s.active || s.evidence_only || s.incident_id.empty() || s.incident_id == id) continue;
+    IncidentState& from = incidents_.at(s.incident_id);
+    if (from.resolved) continue;
+    if (outage && Suppressible(s.code) && Covers(group, s)) {
+      suppressed.push_back(&s);
+    } else if (p.scope() != medic::v1::SCOPE_HOST && from.proto.scope() == medic::v1::SCOPE_HOST &&
+               s.code == p.code()) {
+      auto h = hosts_.find(s.host);
+      const bool belongs =
+          p.scope() == medic::v1::SCOPE_RESOURCE
+              ? ClassifyCode(s.code) == CodeClass::kShared && SharedGroup(s) == p.resource()
+              : h != hosts_.end() &&
+                    p.resource() ==
+                        (p.scope() == medic::v1::SCOPE_SUBNET ? h->second.subnet : h->second.site);
+      if (!belongs) continue;
+      merged.push_back(&s);
+    } else {
+      continue;
+    }
+    from.members.erase(key);
+    left.insert(from.proto.incident_id());
+  }
+  if (merged.empty() && suppressed.empty()) return;
+  for (Signal* s : suppressed) AttachEvidence(group, *s);
+  if (!merged.empty()) {
+    std::vector<std::string> joined;
+    for (Signal* s : merged) {
+      if (std::find(p.hosts().begin(), p.hosts().end(), s->host) == p.hosts().end()) {
+        joined.push_back(s->host);
+      }
+      AddMember(group, *s);
+    }
+    Explain(group, common::StrCat(TimeText(clock_.Now()), " took in the earlier host incidents of ",
+                                  absl::StrJoin(joined, ", "), ": the same ", p.code(), " on ",
+                                  ScopeText(p.scope(), p.resource()), ", one cause"));
+    if (!joined.empty()) Emit(ChangeKind::kHostsJoined, group, std::move(joined));
+  }
+  for (const std::string& from_id : left) {
+    IncidentState& from = incidents_.at(from_id);
+    if (!from.members.empty() || from.resolved) continue;
+    const std::string note =
+        from.proto.code() == p.code()
+            ? common::StrCat("merged into ", id, ": the same ", p.code(), " on ",
+                             ScopeText(p.scope(), p.resource()), " from several hosts, one cause")
+            : common::StrCat("suppressed under ", id, ": its hosts are behind ", p.code(), " on ",
+                             ScopeText(p.scope(), p.resource()));
+    Resolve(from, common::StrCat(TimeText(clock_.Now()), " resolved: ", note), note);
+  }
 }
 
 bool Engine::AttachStuckJob(Signal& s) {
@@ -443,6 +509,7 @@ Engine::IncidentState& Engine::OpenOrJoin(const std::string& key, const std::str
       } else {
         MarkDirty(incident);
       }
+      Absorb(incident);
       return incident;
     }
     if (now - incident.resolved_at <= options_.reopen_window) {
@@ -459,6 +526,7 @@ Engine::IncidentState& Engine::OpenOrJoin(const std::string& key, const std::str
                                        absl::StrJoin(hosts, ", ")));
       add_all(incident);
       Emit(ChangeKind::kReopened, incident, std::move(hosts));
+      Absorb(incident);
       return incident;
     }
   }
@@ -474,6 +542,7 @@ Engine::IncidentState& Engine::OpenOrJoin(const std::string& key, const std::str
   Explain(incident, common::StrCat(TimeText(now), " opened because ", why));
   std::vector<std::string> hosts = add_all(incident);
   Emit(ChangeKind::kOpened, incident, std::move(hosts));
+  Absorb(incident);
   return incident;
 }
 
@@ -525,7 +594,7 @@ void Engine::Emit(ChangeKind kind, const IncidentState& incident, std::vector<st
       return;
     }
   }
-  IncidentChange change{kind, incident.proto, std::move(hosts)};
+  IncidentChange change{kind, incident.proto, std::move(hosts), {}};
   *change.incident.mutable_updated_at() = common::ToProtoTime(clock_.Now());
   changes_.push_back(std::move(change));
   dirty_.erase(incident.proto.incident_id());
@@ -635,9 +704,21 @@ void Engine::DecideShared() {
     if (TrySuppress(s)) continue;  // a parent opened while it waited
     groups[{s.code, SharedGroup(s)}].push_back(&s);
   }
+  // Hosts that got a host incident of their own for the same fault still count: the one that
+  // makes min_hosts opens the shared incident, and it takes theirs in (Absorb).
+  std::map<std::pair<std::string, std::string>, std::set<std::string>> earlier;
+  for (const auto& [key, s] : signals_) {
+    if (!s.active || s.evidence_only || s.incident_id.empty() ||
+        !groups.contains({s.code, SharedGroup(s)}))
+      continue;
+    const IncidentState& incident = incidents_.at(s.incident_id);
+    if (!incident.resolved && incident.proto.scope() == medic::v1::SCOPE_HOST) {
+      earlier[{s.code, SharedGroup(s)}].insert(s.host);
+    }
+  }
   for (auto& [group, members] : groups) {
     const auto& [code, resource] = group;
-    std::set<std::string> hosts;
+    std::set<std::string> hosts = earlier[group];
     absl::Time first = absl::InfiniteFuture();
     for (Signal* s : members) {
       hosts.insert(s->host);
@@ -647,8 +728,12 @@ void Engine::DecideShared() {
       OpenOrJoin(
           common::StrCat("resource|", code, "|", resource), code, resource,
           medic::v1::SCOPE_RESOURCE, members,
-          common::StrCat(code, " on ", resource, " was reported by ", hosts.size(),
-                         " hosts within ", common::HumanDuration(now - first),
+          common::StrCat(code, " on ", resource, " was reported by ", hosts.size(), " hosts (",
+                         earlier[group].empty()
+                             ? ""
+                             : common::StrCat(earlier[group].size(),
+                                              " of them still from earlier, as host incidents; "),
+                         members.size(), " new within ", common::HumanDuration(now - first), ")",
                          " (rule: the same code and resource from at least ", options_.min_hosts,
                          " hosts within ", common::HumanDuration(options_.window), ")"));
       continue;
@@ -701,6 +786,25 @@ void Engine::Restore(const medic::v1::Incident& stored) {
   if (it == by_key_.end() || incidents_.at(it->second).resolved) by_key_[incident.key] = id;
 }
 
+void Engine::Resolve(IncidentState& incident, std::string line, std::string note) {
+  const absl::Time now = clock_.Now();
+  const std::string id = incident.proto.incident_id();
+  incident.resolved = true;
+  incident.resolved_at = now;
+  *incident.proto.mutable_resolved_at() = common::ToProtoTime(now);
+  Explain(incident, std::move(line));
+  Emit(ChangeKind::kResolved, incident, {});
+  changes_.back().note = std::move(note);
+  // Evidence attached to it goes back to being judged on its own.
+  for (auto& [key, s] : signals_) {
+    if (s.incident_id == id && s.evidence_only) {
+      s.incident_id.clear();
+      s.evidence_only = false;
+      if (s.standing && s.active) Place(s);
+    }
+  }
+}
+
 void Engine::ReserveIds(int64_t highest_used) { next_id_ = std::max(next_id_, highest_used + 1); }
 
 std::vector<IncidentChange> Engine::Tick() {
@@ -734,21 +838,10 @@ std::vector<IncidentChange> Engine::Tick() {
         now < incident.not_before_resolve) {
       continue;
     }
-    incident.resolved = true;
-    incident.resolved_at = now;
-    *incident.proto.mutable_resolved_at() = common::ToProtoTime(now);
-    Explain(incident,
+    Resolve(incident,
             common::StrCat(TimeText(now), " resolved: no host has reported ", incident.proto.code(),
-                           " for ", common::HumanDuration(now - incident.quiet_since)));
-    // Evidence attached to it goes back to being judged on its own.
-    for (auto& [key, s] : signals_) {
-      if (s.incident_id == id && s.evidence_only) {
-        s.incident_id.clear();
-        s.evidence_only = false;
-        if (s.standing && s.active) Place(s);
-      }
-    }
-    Emit(ChangeKind::kResolved, incident, {});
+                           " for ", common::HumanDuration(now - incident.quiet_since)),
+            "");
   }
   for (const std::string& id : forget) {
     IncidentState& incident = incidents_.at(id);
@@ -763,7 +856,7 @@ std::vector<IncidentChange> Engine::Tick() {
   for (const std::string& id : dirty_) {
     auto it = incidents_.find(id);
     if (it == incidents_.end()) continue;
-    IncidentChange change{ChangeKind::kUpdated, it->second.proto, {}};
+    IncidentChange change{ChangeKind::kUpdated, it->second.proto, {}, {}};
     *change.incident.mutable_updated_at() = common::ToProtoTime(now);
     changes_.push_back(std::move(change));
   }

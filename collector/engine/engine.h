@@ -63,6 +63,9 @@ struct IncidentChange {
   ChangeKind kind;
   medic::v1::Incident incident;    // its state after the change
   std::vector<std::string> hosts;  // for kOpened / kHostsJoined / kReopened: the new hosts
+  // For kResolved: why, when it is not "the fault cleared" (merged into or suppressed under
+  // another incident).
+  std::string note;
 };
 
 // The fault engine and correlator: turns findings raised and cleared by many hosts, plus
@@ -162,6 +165,13 @@ class Engine {
   void Activate(Signal& s);
   void Place(Signal& s);
   bool TrySuppress(Signal& s);
+  bool Covers(const IncidentState& outage, const Signal& s) const;
+  void AttachEvidence(IncidentState& outage, Signal& s);
+  // After a group incident opened or grew: takes in the host-scoped incidents of the same
+  // cause that its members got earlier, and (for an outage) the suppressible findings of the
+  // hosts behind it; incidents left empty resolve at once with a note naming `group`.
+  void Absorb(IncidentState& group);
+  void Resolve(IncidentState& incident, std::string line, std::string note);
   bool AttachStuckJob(Signal& s);
   void DecidePending();
   void DecideOutage(const std::string& code, const std::string& site);

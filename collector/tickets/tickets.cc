@@ -160,8 +160,10 @@ void Tickets::Apply(const std::vector<engine::IncidentChange>& changes) {
           if (ticket.state() != medic::v1::TICKET_STATE_RESOLVED) {
             ticket.set_state(medic::v1::TICKET_STATE_RESOLVED);
             AddHistory(&ticket, "medic",
-                       "resolved automatically: the fault cleared on every host and stayed "
-                       "clear");
+                       change.note.empty()
+                           ? "resolved automatically: the fault cleared on every host and stayed "
+                             "clear"
+                           : common::StrCat("resolved automatically: ", change.note));
             emit("close");
           }
           break;

@@ -231,6 +231,65 @@ TEST_F(EngineTest, DnsFailuresBehindADeadGatewayJoinItAsEvidence) {
   EXPECT_THAT(All(), SizeIs(1));
 }
 
+TEST_F(EngineTest, HostIncidentsOfEarlyReportersMergeIntoTheResourceIncidentWhenItOpens) {
+  AddHosts("ws", 10, "hq", "10.1.0.0/24");
+  std::vector<std::string> everyone;
+  for (int i = 1; i <= 10; ++i) everyone.push_back(Name("ws", i));
+  // Two hosts report first and get host incidents once the window passes …
+  engine_->Raise("ws-001", F("net.dns_failure", "10.0.0.53"));
+  engine_->Raise("ws-002", F("net.dns_failure", "10.0.0.53"));
+  Run(absl::Seconds(6), everyone);
+  ASSERT_THAT(engine_->Incidents(false), SizeIs(2));
+  // … then a third makes it a shared cause: one open incident with all three hosts.
+  engine_->Raise("ws-003", F("net.dns_failure", "10.0.0.53"));
+  Run(absl::Seconds(1), everyone);
+  auto open = engine_->Incidents(false);
+  ASSERT_THAT(open, SizeIs(1));
+  EXPECT_EQ(open[0].scope(), medic::v1::SCOPE_RESOURCE);
+  EXPECT_THAT(open[0].hosts(), UnorderedElementsAre("ws-001", "ws-002", "ws-003"));
+  int merged = 0;
+  for (const auto& c : changes_) {
+    if (c.kind != ChangeKind::kResolved) continue;
+    EXPECT_EQ(c.incident.scope(), medic::v1::SCOPE_HOST);
+    EXPECT_THAT(c.note, ::testing::StartsWith("merged into " + open[0].incident_id()));
+    ++merged;
+  }
+  EXPECT_EQ(merged, 2);
+  // The group resolves when its members clear, the merged ones do not come back.
+  for (const auto& h : {"ws-001", "ws-002", "ws-003"})
+    engine_->Clear(h, "net.dns_failure", "10.0.0.53");
+  Run(absl::Seconds(6), everyone);
+  EXPECT_THAT(engine_->Incidents(false), SizeIs(0));
+}
+
+TEST_F(EngineTest, DnsFailuresThatArriveBeforeTheGatewayOutageAreSuppressedUnderIt) {
+  AddHosts("ws", 8, "hq", "10.1.0.0/24");
+  std::vector<std::string> everyone;
+  for (int i = 1; i <= 8; ++i) everyone.push_back(Name("ws", i));
+  for (int i = 1; i <= 6; ++i) engine_->Raise(Name("ws", i), F("net.dns_failure", "10.0.0.53"));
+  Run(absl::Seconds(1), everyone);
+  ASSERT_THAT(engine_->Incidents(false), SizeIs(1)) << "the DNS incident opened first";
+  const std::string dns_id = engine_->Incidents(false)[0].incident_id();
+  for (int i = 1; i <= 6; ++i)
+    engine_->Raise(Name("ws", i), F("net.gateway_unreachable", "10.1.0.1"));
+  Run(absl::Seconds(7), everyone);
+  auto open = engine_->Incidents(false);
+  ASSERT_THAT(open, SizeIs(1));
+  EXPECT_EQ(open[0].code(), "net.gateway_unreachable");
+  EXPECT_EQ(open[0].scope(), medic::v1::SCOPE_SUBNET);
+  int evidence = 0;
+  for (const auto& c : open[0].children()) evidence += c.find("(evidence)") != std::string::npos;
+  EXPECT_EQ(evidence, 6);
+  bool suppressed = false;
+  for (const auto& c : changes_) {
+    if (c.kind == ChangeKind::kResolved && c.incident.incident_id() == dns_id) {
+      EXPECT_THAT(c.note, ::testing::StartsWith("suppressed under " + open[0].incident_id()));
+      suppressed = true;
+    }
+  }
+  EXPECT_TRUE(suppressed);
+}
+
 TEST_F(EngineTest, ForDelaysCountingAndAShortBlipNeverCounts) {
   medic::v1::EngineRule rule;
   rule.set_code("cpu.*");
