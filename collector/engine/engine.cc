@@ -150,7 +150,7 @@ const medic::v1::MaintenanceWindow* Engine::MaintenanceFor(const std::string& ho
   auto it = hosts_.find(host);
   for (const auto& m : options_.maintenance) {
     if (now < common::FromProtoTime(m.start()) || now >= common::FromProtoTime(m.end())) continue;
-    if (std::find(m.hosts().begin(), m.hosts().end(), host) != m.hosts().end()) return &m;
+    if (std::find(m.hosts().begin(), m.hosts().end(), NameOf(host)) != m.hosts().end()) return &m;
     if (it == hosts_.end()) continue;
     if (!m.site().empty() && m.site() == it->second.site) return &m;
     if (!m.group().empty() && std::find(it->second.labels.begin(), it->second.labels.end(),
@@ -170,6 +170,13 @@ void Engine::SetTopology(const std::string& host, const medic::v1::Topology& top
   h.os_build = topology.os_build();
   h.labels = labels;
   h.labels.insert(h.labels.end(), topology.labels().begin(), topology.labels().end());
+}
+
+void Engine::SetName(const std::string& host, const std::string& name) { hosts_[host].name = name; }
+
+const std::string& Engine::NameOf(const std::string& host) const {
+  auto it = hosts_.find(host);
+  return it == hosts_.end() || it->second.name.empty() ? host : it->second.name;
 }
 
 void Engine::Watch(const std::string& host, absl::Time last_seen) {
@@ -213,12 +220,12 @@ void Engine::Raise(const std::string& host, const medic::v1::Finding& finding) {
   if (starts_flapping) s.flapping = true;
   if (!s.active) Activate(s);  // an active one is held through its clear while flapping
   if (starts_flapping && !s.incident_id.empty()) {
-    Explain(
-        incidents_.at(s.incident_id),
-        common::StrCat(TimeText(now), " ", host, "'s ", s.code, " is flapping (", s.raises.size(),
-                       " raises within ", common::HumanDuration(options_.flap_window),
-                       "): held as one standing fault until it is quiet that long, not "
-                       "ticketed again"));
+    Explain(incidents_.at(s.incident_id),
+            common::StrCat(TimeText(now), " ", NameOf(host), "'s ", s.code, " is flapping (",
+                           s.raises.size(), " raises within ",
+                           common::HumanDuration(options_.flap_window),
+                           "): held as one standing fault until it is quiet that long, not "
+                           "ticketed again"));
   }
 }
 
@@ -265,12 +272,12 @@ void Engine::Deactivate(Signal& s, std::string_view why) {
   s.evidence_only = false;
   const absl::Time now = clock_.Now();
   if (evidence) {
-    Explain(incident, common::StrCat(TimeText(now), " evidence from ", s.host, " (", s.code, " ",
-                                     s.resource, ") ", why));
+    Explain(incident, common::StrCat(TimeText(now), " evidence from ", NameOf(s.host), " (", s.code,
+                                     " ", s.resource, ") ", why));
     return;
   }
   incident.members.erase(KeyOf(s.host, s.code, s.resource));
-  std::string line = common::StrCat(TimeText(now), " ", s.host, " ", why);
+  std::string line = common::StrCat(TimeText(now), " ", NameOf(s.host), " ", why);
   if (incident.members.empty()) {
     incident.quiet_since = now;
     line += common::StrCat("; no member left, resolves after ",
@@ -284,7 +291,7 @@ bool Engine::Covers(const IncidentState& outage, const Signal& s) const {
   if (outage.resolved || (p.code() != "net.gateway_unreachable" && p.code() != kHostOffline)) {
     return false;
   }
-  if (p.scope() == medic::v1::SCOPE_HOST) return !p.hosts().empty() && p.hosts(0) == s.host;
+  if (p.scope() == medic::v1::SCOPE_HOST) return outage.machines.contains(s.host);
   auto h = hosts_.find(s.host);
   if (h == hosts_.end()) return false;
   return (p.scope() == medic::v1::SCOPE_SUBNET && p.resource() == h->second.subnet) ||
@@ -296,19 +303,20 @@ void Engine::AttachEvidence(IncidentState& incident, Signal& s) {
   s.pending = false;
   s.incident_id = p.incident_id();
   s.evidence_only = true;
-  const std::string child = common::StrCat(s.host, " ", s.code, " ", s.resource, " (evidence)");
+  const std::string child =
+      common::StrCat(NameOf(s.host), " ", s.code, " ", s.resource, " (evidence)");
   if (std::find(p.children().begin(), p.children().end(), child) == p.children().end()) {
     incident.proto.add_children(child);
   }
   if (incident.proto.evidence_size() < static_cast<int>(kMaxEvidence)) {
-    (*incident.proto.mutable_evidence())[common::StrCat(s.host, " ", s.code)] =
+    (*incident.proto.mutable_evidence())[common::StrCat(NameOf(s.host), " ", s.code)] =
         s.summary.empty() ? s.resource : s.summary;
   }
-  Explain(incident,
-          common::StrCat(TimeText(clock_.Now()), " ", s.host, "'s ", s.code, " on ", s.resource,
-                         " attached as evidence, not ticketed: the host is "
-                         "behind this open incident (",
-                         p.code(), " on ", ScopeText(p.scope(), p.resource()), ")"));
+  Explain(incident, common::StrCat(TimeText(clock_.Now()), " ", NameOf(s.host), "'s ", s.code,
+                                   " on ", s.resource,
+                                   " attached as evidence, not ticketed: the host is "
+                                   "behind this open incident (",
+                                   p.code(), " on ", ScopeText(p.scope(), p.resource()), ")"));
 }
 
 bool Engine::TrySuppress(Signal& s) {
@@ -357,8 +365,8 @@ void Engine::Absorb(IncidentState& group) {
   if (!merged.empty()) {
     std::vector<std::string> joined;
     for (Signal* s : merged) {
-      if (std::find(p.hosts().begin(), p.hosts().end(), s->host) == p.hosts().end()) {
-        joined.push_back(s->host);
+      if (!group.machines.contains(s->host)) {
+        joined.push_back(NameOf(s->host));
       }
       AddMember(group, *s);
     }
@@ -393,13 +401,13 @@ bool Engine::AttachStuckJob(Signal& s) {
     s.incident_id = id;
     s.evidence_only = true;
     incident.proto.add_children(
-        common::StrCat(s.host, " ", s.code, " ", s.resource, " (evidence)"));
+        common::StrCat(NameOf(s.host), " ", s.code, " ", s.resource, " (evidence)"));
     if (incident.proto.evidence_size() < static_cast<int>(kMaxEvidence)) {
-      (*incident.proto.mutable_evidence())[common::StrCat(s.host, " stuck job")] =
+      (*incident.proto.mutable_evidence())[common::StrCat(NameOf(s.host), " stuck job")] =
           s.summary.empty() ? s.resource : s.summary;
     }
     Explain(incident,
-            common::StrCat(TimeText(clock_.Now()), " ", s.host,
+            common::StrCat(TimeText(clock_.Now()), " ", NameOf(s.host),
                            "'s stuck job attached: it waits for this printer (", p.code(), ")"));
     return true;
   }
@@ -435,8 +443,8 @@ void Engine::Place(Signal& s) {
   switch (ClassifyCode(s.code)) {
     case CodeClass::kHost:
       OpenOrJoin(host_key, s.code, s.resource, medic::v1::SCOPE_HOST, {&s},
-                 common::StrCat(s.code, " on ", s.resource.empty() ? s.host : s.resource, " of ",
-                                s.host, " is a fault of that machine alone"));
+                 common::StrCat(s.code, " on ", s.resource.empty() ? NameOf(s.host) : s.resource,
+                                " of ", NameOf(s.host), " is a fault of that machine alone"));
       return;
     case CodeClass::kDevice:
       OpenOrJoin(common::StrCat("resource|", s.code, "|", s.resource), s.code, s.resource,
@@ -444,7 +452,7 @@ void Engine::Place(Signal& s) {
                  common::StrCat(s.code, " is the printer's own state (", s.resource,
                                 "): one incident per printer, whoever reports it; first "
                                 "reported by ",
-                                s.host));
+                                NameOf(s.host)));
       return;
     case CodeClass::kShared: {
       const std::string group = SharedGroup(s);
@@ -489,10 +497,9 @@ Engine::IncidentState& Engine::OpenOrJoin(const std::string& key, const std::str
   auto add_all = [&](IncidentState& incident) {
     std::vector<std::string> joined;
     for (Signal* s : members) {
-      const bool known = std::find(incident.proto.hosts().begin(), incident.proto.hosts().end(),
-                                   s->host) != incident.proto.hosts().end();
+      const bool known = incident.machines.contains(s->host);
       AddMember(incident, *s);
-      if (!known) joined.push_back(s->host);
+      if (!known) joined.push_back(NameOf(s->host));
     }
     return joined;
   };
@@ -518,7 +525,7 @@ Engine::IncidentState& Engine::OpenOrJoin(const std::string& key, const std::str
       incident.proto.set_reopen_count(incident.proto.reopen_count() + 1);
       incident.not_before_resolve = absl::InfinitePast();
       std::vector<std::string> hosts;
-      for (Signal* s : members) hosts.push_back(s->host);
+      for (Signal* s : members) hosts.push_back(NameOf(s->host));
       Explain(incident, common::StrCat(TimeText(now), " reopened: ", code, " recurred ",
                                        common::HumanDuration(now - incident.resolved_at),
                                        " after it resolved (reopen window ",
@@ -553,16 +560,16 @@ void Engine::AddMember(IncidentState& incident, Signal& s) {
   incident.members.insert(KeyOf(s.host, s.code, s.resource));
   incident.quiet_since = absl::InfiniteFuture();
   Incident& p = incident.proto;
-  if (std::find(p.hosts().begin(), p.hosts().end(), s.host) == p.hosts().end()) {
-    p.add_hosts(s.host);
+  if (incident.machines.insert(s.host).second) {
+    p.add_hosts(NameOf(s.host));
   }
-  const std::string child = common::StrCat(s.host, " ", s.code, " ", s.resource);
+  const std::string child = common::StrCat(NameOf(s.host), " ", s.code, " ", s.resource);
   if (std::find(p.children().begin(), p.children().end(), child) == p.children().end()) {
     p.add_children(child);
   }
   if (s.severity > p.severity()) p.set_severity(s.severity);
   if (p.evidence_size() < static_cast<int>(kMaxEvidence)) {
-    (*p.mutable_evidence())[s.host] = s.summary.empty() ? s.code : s.summary;
+    (*p.mutable_evidence())[NameOf(s.host)] = s.summary.empty() ? s.code : s.summary;
     if (p.scope() == medic::v1::SCOPE_HOST) {
       for (const auto& [k, v] : s.evidence) (*p.mutable_evidence())[k] = v;
     }
@@ -682,7 +689,7 @@ void Engine::DecideOutage(const std::string& code, const std::string& site) {
       OpenOrJoin(
           common::StrCat("host|", s->host, "|", s->code, "|", s->resource), s->code, s->resource,
           medic::v1::SCOPE_HOST, {s},
-          common::StrCat(s->host, " ", what, "; only ", hosts.size(), " of the ", total,
+          common::StrCat(NameOf(s->host), " ", what, "; only ", hosts.size(), " of the ", total,
                          " known hosts of ", subnet.empty() ? "its (unknown) subnet" : subnet,
                          " did within ", common::HumanDuration(o.window),
                          ", too few for a shared cause (rule: at least ", o.min_hosts,
@@ -742,7 +749,7 @@ void Engine::DecideShared() {
       if (now - s->pending_since < options_.window) continue;
       OpenOrJoin(common::StrCat("host|", s->host, "|", s->code, "|", s->resource), s->code,
                  s->resource, medic::v1::SCOPE_HOST, {s},
-                 common::StrCat(s->code, " on ", s->resource, " was reported by ", s->host,
+                 common::StrCat(s->code, " on ", s->resource, " was reported by ", NameOf(s->host),
                                 " and by only ", hosts.size() - 1, " other host(s) within ",
                                 common::HumanDuration(options_.window), ", fewer than the ",
                                 options_.min_hosts, " a shared cause needs: a fault of this host"));
@@ -764,11 +771,20 @@ void Engine::Restore(const medic::v1::Incident& stored) {
   IncidentState& incident = incidents_[id];
   incident.proto = stored;
   incident.resolved = resolved;
+  // Stored incidents name their hosts; machines of those names (known from the store) are the
+  // ones they were about.
+  for (const auto& [machine, h] : hosts_) {
+    if (std::find(stored.hosts().begin(), stored.hosts().end(), NameOf(machine)) !=
+        stored.hosts().end()) {
+      incident.machines.insert(machine);
+    }
+  }
   if (resolved) incident.resolved_at = common::FromProtoTime(stored.resolved_at());
   switch (stored.scope()) {
     case medic::v1::SCOPE_HOST:
-      incident.key = common::StrCat("host|", stored.hosts().empty() ? "" : stored.hosts(0), "|",
-                                    stored.code(), "|", stored.resource());
+      incident.key = common::StrCat(
+          "host|", incident.machines.empty() ? stored.hosts(0) : *incident.machines.begin(), "|",
+          stored.code(), "|", stored.resource());
       break;
     case medic::v1::SCOPE_RESOURCE:
       incident.key = common::StrCat("resource|", stored.code(), "|", stored.resource());
@@ -815,8 +831,8 @@ std::vector<IncidentChange> Engine::Tick() {
     medic::v1::Finding offline;
     offline.set_code(std::string(kHostOffline));
     offline.set_severity(medic::v1::SEVERITY_CRITICAL);
-    offline.set_summary(common::StrCat(name, " has sent nothing since ", TimeText(h.last_seen),
-                                       " (offline after ",
+    offline.set_summary(common::StrCat(NameOf(name), " has sent nothing since ",
+                                       TimeText(h.last_seen), " (offline after ",
                                        common::HumanDuration(options_.offline_after), ")"));
     Raise(name, offline);
   }

@@ -93,7 +93,10 @@ class Engine {
  public:
   Engine(const common::Clock& clock, EngineOptions options);
 
-  // What the host shares with others. Hosts are named by hostname.
+  // Hosts are named by machine id (hostnames need not be unique); incidents, their tickets and
+  // explanations show the hostname set here.
+  void SetName(const std::string& host, const std::string& name);
+  // What the host shares with others.
   void SetTopology(const std::string& host, const medic::v1::Topology& topology,
                    const std::vector<std::string>& labels);
   // Any message from the host: it is alive now (clears a derived host.offline).
@@ -139,6 +142,7 @@ class Engine {
     bool evidence_only = false;     // attached to a parent, not a member
   };
   struct Host {
+    std::string name;  // hostname, for display
     std::string site, subnet, gateway, os_build;
     std::vector<std::string> labels;
     absl::Time last_seen = absl::InfinitePast();
@@ -148,7 +152,8 @@ class Engine {
   struct IncidentState {
     medic::v1::Incident proto;
     std::string key;
-    std::set<std::string> members;  // signal keys
+    std::set<std::string> members;   // signal keys
+    std::set<std::string> machines;  // ids of the machines in proto.hosts
     absl::Time quiet_since = absl::InfiniteFuture();
     absl::Time not_before_resolve = absl::InfinitePast();
     bool resolved = false;
@@ -160,6 +165,7 @@ class Engine {
   const medic::v1::EngineRule* RuleFor(std::string_view code) const;
   const medic::v1::MaintenanceWindow* MaintenanceFor(const std::string& host) const;
   std::string TimeText(absl::Time t) const;
+  const std::string& NameOf(const std::string& host) const;
 
   void Deactivate(Signal& s, std::string_view why);
   void Activate(Signal& s);

@@ -290,6 +290,30 @@ TEST_F(EngineTest, DnsFailuresThatArriveBeforeTheGatewayOutageAreSuppressedUnder
   EXPECT_TRUE(suppressed);
 }
 
+TEST_F(EngineTest, TwoMachinesWithOneHostnameAreTwoHosts) {
+  // Machines are keyed by machine id: a reimaged laptop and its old record, or two labs'
+  // "pc-01", are separate hosts that show their hostname.
+  medic::v1::Topology t;
+  t.set_site("hq");
+  t.add_subnets("10.1.0.0/24");
+  for (const auto& id : {"machine-a", "machine-b"}) {
+    engine_->SetName(id, "pc-01");
+    engine_->SetTopology(id, t, {});
+    engine_->Seen(id);
+  }
+  engine_->Raise("machine-a", F("disk.space_low", "/"));
+  engine_->Raise("machine-b", F("disk.space_low", "/"));
+  Collect();
+  auto incidents = All();
+  ASSERT_THAT(incidents, SizeIs(2)) << "one per machine, not merged by name";
+  EXPECT_THAT(incidents[0].hosts(), ElementsAre("pc-01"));
+  EXPECT_THAT(incidents[1].hosts(), ElementsAre("pc-01"));
+  // One of them clears: only its incident goes quiet and resolves.
+  engine_->Clear("machine-a", "disk.space_low", "/");
+  Run(absl::Seconds(6), {"machine-a", "machine-b"});
+  EXPECT_THAT(engine_->Incidents(false), SizeIs(1));
+}
+
 TEST_F(EngineTest, ForDelaysCountingAndAShortBlipNeverCounts) {
   medic::v1::EngineRule rule;
   rule.set_code("cpu.*");

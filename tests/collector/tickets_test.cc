@@ -74,7 +74,7 @@ class TicketsTest : public ::testing::Test {
     incident_.add_explanation("opened because three hosts");
   }
   void Change(engine::ChangeKind kind, std::vector<std::string> hosts = {}) {
-    tickets_->Apply({engine::IncidentChange{kind, incident_, std::move(hosts)}});
+    tickets_->Apply({engine::IncidentChange{kind, incident_, std::move(hosts), {}}});
   }
 
   common::FakeClock clock_;
