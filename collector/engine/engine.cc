@@ -15,6 +15,18 @@ using medic::v1::Incident;
 using medic::v1::Scope;
 
 constexpr size_t kMaxEvidence = 64;
+// What one finding may carry into the engine: an agent that is buggy or hostile must not grow
+// the collector's memory or its tickets without bound.
+constexpr size_t kMaxFindingEvidence = 32;
+constexpr size_t kMaxText = 1024;
+
+// `text` cut to at most kMaxText bytes, on a UTF-8 character boundary.
+std::string Clip(std::string_view text) {
+  if (text.size() <= kMaxText) return std::string(text);
+  size_t n = kMaxText;
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+  return common::StrCat(text.substr(0, n), "…");
+}
 constexpr size_t kMaxExplanation = 400;
 
 // Findings a host reports only because something upstream of it is down.
@@ -168,6 +180,11 @@ void Engine::SetTopology(const std::string& host, const medic::v1::Topology& top
   h.subnet = topology.subnets().empty() ? "" : topology.subnets(0);
   h.gateway = topology.gateways().empty() ? "" : topology.gateways(0);
   h.os_build = topology.os_build();
+  h.printer_uris.clear();
+  for (const auto& uri : topology.printer_uris()) {
+    if (h.printer_uris.size() >= kMaxFindingEvidence) break;
+    h.printer_uris.insert(Clip(uri));
+  }
   h.labels = labels;
   h.labels.insert(h.labels.end(), topology.labels().begin(), topology.labels().end());
 }
@@ -206,15 +223,20 @@ void Engine::Raise(const std::string& host, const medic::v1::Finding& finding) {
   s.severity = rule != nullptr && rule->severity() != medic::v1::SEVERITY_UNSPECIFIED
                    ? rule->severity()
                    : finding.severity();
-  s.summary = finding.summary();
+  s.summary = Clip(finding.summary());
   s.evidence.clear();
-  s.evidence.insert(finding.evidence().begin(), finding.evidence().end());
+  for (const auto& [k, v] : finding.evidence()) {
+    if (s.evidence.size() >= kMaxFindingEvidence) break;
+    s.evidence.emplace(Clip(k), Clip(v));
+  }
   if (s.standing) return;  // an update of a standing finding
   s.standing = true;
   s.raised_at = now;
   s.last_change = now;
   s.raises.push_back(now);
   while (!s.raises.empty() && now - s.raises.front() > options_.flap_window) s.raises.pop_front();
+  // flap_count raises are all the flap rule looks at.
+  while (static_cast<int>(s.raises.size()) > options_.flap_count) s.raises.pop_front();
   const bool starts_flapping =
       !s.flapping && static_cast<int>(s.raises.size()) >= options_.flap_count;
   if (starts_flapping) s.flapping = true;
@@ -400,8 +422,11 @@ bool Engine::AttachStuckJob(Signal& s) {
     s.pending = false;
     s.incident_id = id;
     s.evidence_only = true;
-    incident.proto.add_children(
-        common::StrCat(NameOf(s.host), " ", s.code, " ", s.resource, " (evidence)"));
+    const std::string child =
+        common::StrCat(NameOf(s.host), " ", s.code, " ", s.resource, " (evidence)");
+    if (std::find(p.children().begin(), p.children().end(), child) == p.children().end()) {
+      incident.proto.add_children(child);
+    }
     if (incident.proto.evidence_size() < static_cast<int>(kMaxEvidence)) {
       (*incident.proto.mutable_evidence())[common::StrCat(NameOf(s.host), " stuck job")] =
           s.summary.empty() ? s.resource : s.summary;
@@ -440,7 +465,16 @@ void Engine::Place(Signal& s) {
     const IncidentState& incident = incidents_.at(it->second);
     return incident.resolved && clock_.Now() - incident.resolved_at <= options_.reopen_window;
   };
-  switch (ClassifyCode(s.code)) {
+  CodeClass code_class = ClassifyCode(s.code);
+  if (code_class == CodeClass::kDevice) {
+    // Only a printer the host prints to (its topology) can be judged a device fault from one
+    // report; anything else an agent claims is about that host alone.
+    auto h = hosts_.find(s.host);
+    if (h == hosts_.end() || !h->second.printer_uris.contains(s.resource)) {
+      code_class = CodeClass::kHost;
+    }
+  }
+  switch (code_class) {
     case CodeClass::kHost:
       OpenOrJoin(host_key, s.code, s.resource, medic::v1::SCOPE_HOST, {&s},
                  common::StrCat(s.code, " on ", s.resource.empty() ? NameOf(s.host) : s.resource,
@@ -571,7 +605,10 @@ void Engine::AddMember(IncidentState& incident, Signal& s) {
   if (p.evidence_size() < static_cast<int>(kMaxEvidence)) {
     (*p.mutable_evidence())[NameOf(s.host)] = s.summary.empty() ? s.code : s.summary;
     if (p.scope() == medic::v1::SCOPE_HOST) {
-      for (const auto& [k, v] : s.evidence) (*p.mutable_evidence())[k] = v;
+      for (const auto& [k, v] : s.evidence) {
+        if (p.evidence_size() >= static_cast<int>(kMaxEvidence) && !p.evidence().contains(k)) break;
+        (*p.mutable_evidence())[k] = v;
+      }
     }
   }
 }

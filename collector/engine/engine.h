@@ -145,6 +145,7 @@ class Engine {
     std::string name;  // hostname, for display
     std::string site, subnet, gateway, os_build;
     std::vector<std::string> labels;
+    std::set<std::string> printer_uris;  // device URIs of its print queues
     absl::Time last_seen = absl::InfinitePast();
     bool watched = false;
     bool offline = false;

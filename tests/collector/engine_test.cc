@@ -29,6 +29,9 @@ std::string Name(std::string_view prefix, int i) {
   return common::StrCat(prefix, "-", buf);
 }
 
+// The printer every host of AddHosts prints to.
+constexpr std::string_view kPrinter = "ipp://prn-1.corp/ipp/print";
+
 class EngineTest : public ::testing::Test {
  protected:
   EngineTest() { Make(); }
@@ -52,6 +55,7 @@ class EngineTest : public ::testing::Test {
       t.add_subnets(subnet);
       t.add_gateways(gateway);
       t.add_dns_servers("10.0.0.53");
+      t.add_printer_uris(std::string(kPrinter));
       engine_->SetTopology(Name(prefix, i), t, {});
       engine_->Seen(Name(prefix, i));
     }
@@ -152,7 +156,7 @@ TEST_F(EngineTest, SharedResourceFromTooFewHostsBecomesHostIncidentsAfterTheWind
 
 TEST_F(EngineTest, PrinterDeviceFaultIsOneIncidentPerPrinterEvenFromOneHost) {
   AddHosts("ws", 10, "hq", "10.1.0.0/24");
-  const std::string uri = "ipp://prn-1.corp/ipp/print";
+  const std::string uri(kPrinter);
   engine_->Raise("ws-001", F("printer.jam", uri));
   Collect();
   ASSERT_THAT(All(), SizeIs(1));
@@ -312,6 +316,47 @@ TEST_F(EngineTest, TwoMachinesWithOneHostnameAreTwoHosts) {
   engine_->Clear("machine-a", "disk.space_low", "/");
   Run(absl::Seconds(6), {"machine-a", "machine-b"});
   EXPECT_THAT(engine_->Incidents(false), SizeIs(1));
+}
+
+TEST_F(EngineTest, DeviceFaultOnAPrinterTheHostDoesNotUseIsThatHostsOwn) {
+  AddHosts("ws", 3, "hq", "10.1.0.0/24");
+  engine_->Raise("ws-001", F("printer.jam", "ipp://not-in-its-queues/ipp/print"));
+  Collect();
+  auto incidents = All();
+  ASSERT_THAT(incidents, SizeIs(1));
+  EXPECT_EQ(incidents[0].scope(), medic::v1::SCOPE_HOST)
+      << "one agent cannot open a printer incident for a printer it does not print to";
+}
+
+TEST_F(EngineTest, FindingTextAndEvidenceAreCappedAtRaise) {
+  AddHosts("ws", 1, "hq", "10.1.0.0/24");
+  medic::v1::Finding f = F("disk.space_low", "/");
+  f.set_summary(std::string(5000, 's'));
+  for (int i = 0; i < 200; ++i)
+    (*f.mutable_evidence())[common::StrCat("k", i)] = std::string(5000, 'v');
+  engine_->Raise("ws-001", f);
+  Collect();
+  auto incidents = All();
+  ASSERT_THAT(incidents, SizeIs(1));
+  EXPECT_LE(incidents[0].evidence_size(), 33);  // 32 of the finding's, plus the host's summary
+  for (const auto& [k, v] : incidents[0].evidence()) EXPECT_LE(v.size(), 1024u + 3) << k;
+}
+
+TEST_F(EngineTest, AStuckJobRaisedAgainIsOneChildOfThePrinterIncident) {
+  AddHosts("ws", 2, "hq", "10.1.0.0/24");
+  const std::string uri(kPrinter);
+  engine_->Raise("ws-001", F("printer.jam", uri));
+  for (int i = 0; i < 3; ++i) {
+    engine_->Raise("ws-002", F("printer.job_stuck", uri));
+    engine_->Clear("ws-002", "printer.job_stuck", uri);
+  }
+  engine_->Raise("ws-002", F("printer.job_stuck", uri));
+  Collect();
+  auto incidents = All();
+  ASSERT_THAT(incidents, SizeIs(1));
+  int stuck = 0;
+  for (const auto& c : incidents[0].children()) stuck += c.find("job_stuck") != std::string::npos;
+  EXPECT_EQ(stuck, 1);
 }
 
 TEST_F(EngineTest, ForDelaysCountingAndAShortBlipNeverCounts) {
