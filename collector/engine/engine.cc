@@ -15,6 +15,18 @@ using medic::v1::Incident;
 using medic::v1::Scope;
 
 constexpr size_t kMaxEvidence = 64;
+// What one finding may carry into the engine: an agent that is buggy or hostile must not grow
+// the collector's memory or its tickets without bound.
+constexpr size_t kMaxFindingEvidence = 32;
+constexpr size_t kMaxText = 1024;
+
+// `text` cut to at most kMaxText bytes, on a UTF-8 character boundary.
+std::string Clip(std::string_view text) {
+  if (text.size() <= kMaxText) return std::string(text);
+  size_t n = kMaxText;
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+  return common::StrCat(text.substr(0, n), "…");
+}
 constexpr size_t kMaxExplanation = 400;
 
 // Findings a host reports only because something upstream of it is down.
@@ -150,7 +162,7 @@ const medic::v1::MaintenanceWindow* Engine::MaintenanceFor(const std::string& ho
   auto it = hosts_.find(host);
   for (const auto& m : options_.maintenance) {
     if (now < common::FromProtoTime(m.start()) || now >= common::FromProtoTime(m.end())) continue;
-    if (std::find(m.hosts().begin(), m.hosts().end(), host) != m.hosts().end()) return &m;
+    if (std::find(m.hosts().begin(), m.hosts().end(), NameOf(host)) != m.hosts().end()) return &m;
     if (it == hosts_.end()) continue;
     if (!m.site().empty() && m.site() == it->second.site) return &m;
     if (!m.group().empty() && std::find(it->second.labels.begin(), it->second.labels.end(),
@@ -168,8 +180,20 @@ void Engine::SetTopology(const std::string& host, const medic::v1::Topology& top
   h.subnet = topology.subnets().empty() ? "" : topology.subnets(0);
   h.gateway = topology.gateways().empty() ? "" : topology.gateways(0);
   h.os_build = topology.os_build();
+  h.printer_uris.clear();
+  for (const auto& uri : topology.printer_uris()) {
+    if (h.printer_uris.size() >= kMaxFindingEvidence) break;
+    h.printer_uris.insert(Clip(uri));
+  }
   h.labels = labels;
   h.labels.insert(h.labels.end(), topology.labels().begin(), topology.labels().end());
+}
+
+void Engine::SetName(const std::string& host, const std::string& name) { hosts_[host].name = name; }
+
+const std::string& Engine::NameOf(const std::string& host) const {
+  auto it = hosts_.find(host);
+  return it == hosts_.end() || it->second.name.empty() ? host : it->second.name;
 }
 
 void Engine::Watch(const std::string& host, absl::Time last_seen) {
@@ -199,26 +223,31 @@ void Engine::Raise(const std::string& host, const medic::v1::Finding& finding) {
   s.severity = rule != nullptr && rule->severity() != medic::v1::SEVERITY_UNSPECIFIED
                    ? rule->severity()
                    : finding.severity();
-  s.summary = finding.summary();
+  s.summary = Clip(finding.summary());
   s.evidence.clear();
-  s.evidence.insert(finding.evidence().begin(), finding.evidence().end());
+  for (const auto& [k, v] : finding.evidence()) {
+    if (s.evidence.size() >= kMaxFindingEvidence) break;
+    s.evidence.emplace(Clip(k), Clip(v));
+  }
   if (s.standing) return;  // an update of a standing finding
   s.standing = true;
   s.raised_at = now;
   s.last_change = now;
   s.raises.push_back(now);
   while (!s.raises.empty() && now - s.raises.front() > options_.flap_window) s.raises.pop_front();
+  // flap_count raises are all the flap rule looks at.
+  while (static_cast<int>(s.raises.size()) > options_.flap_count) s.raises.pop_front();
   const bool starts_flapping =
       !s.flapping && static_cast<int>(s.raises.size()) >= options_.flap_count;
   if (starts_flapping) s.flapping = true;
   if (!s.active) Activate(s);  // an active one is held through its clear while flapping
   if (starts_flapping && !s.incident_id.empty()) {
-    Explain(
-        incidents_.at(s.incident_id),
-        common::StrCat(TimeText(now), " ", host, "'s ", s.code, " is flapping (", s.raises.size(),
-                       " raises within ", common::HumanDuration(options_.flap_window),
-                       "): held as one standing fault until it is quiet that long, not "
-                       "ticketed again"));
+    Explain(incidents_.at(s.incident_id),
+            common::StrCat(TimeText(now), " ", NameOf(host), "'s ", s.code, " is flapping (",
+                           s.raises.size(), " raises within ",
+                           common::HumanDuration(options_.flap_window),
+                           "): held as one standing fault until it is quiet that long, not "
+                           "ticketed again"));
   }
 }
 
@@ -265,12 +294,12 @@ void Engine::Deactivate(Signal& s, std::string_view why) {
   s.evidence_only = false;
   const absl::Time now = clock_.Now();
   if (evidence) {
-    Explain(incident, common::StrCat(TimeText(now), " evidence from ", s.host, " (", s.code, " ",
-                                     s.resource, ") ", why));
+    Explain(incident, common::StrCat(TimeText(now), " evidence from ", NameOf(s.host), " (", s.code,
+                                     " ", s.resource, ") ", why));
     return;
   }
   incident.members.erase(KeyOf(s.host, s.code, s.resource));
-  std::string line = common::StrCat(TimeText(now), " ", s.host, " ", why);
+  std::string line = common::StrCat(TimeText(now), " ", NameOf(s.host), " ", why);
   if (incident.members.empty()) {
     incident.quiet_since = now;
     line += common::StrCat("; no member left, resolves after ",
@@ -279,39 +308,106 @@ void Engine::Deactivate(Signal& s, std::string_view why) {
   Explain(incident, std::move(line));
 }
 
+bool Engine::Covers(const IncidentState& outage, const Signal& s) const {
+  const Incident& p = outage.proto;
+  if (outage.resolved || (p.code() != "net.gateway_unreachable" && p.code() != kHostOffline)) {
+    return false;
+  }
+  if (p.scope() == medic::v1::SCOPE_HOST) return outage.machines.contains(s.host);
+  auto h = hosts_.find(s.host);
+  if (h == hosts_.end()) return false;
+  return (p.scope() == medic::v1::SCOPE_SUBNET && p.resource() == h->second.subnet) ||
+         (p.scope() == medic::v1::SCOPE_SITE && p.resource() == h->second.site);
+}
+
+void Engine::AttachEvidence(IncidentState& incident, Signal& s) {
+  const Incident& p = incident.proto;
+  s.pending = false;
+  s.incident_id = p.incident_id();
+  s.evidence_only = true;
+  const std::string child =
+      common::StrCat(NameOf(s.host), " ", s.code, " ", s.resource, " (evidence)");
+  if (std::find(p.children().begin(), p.children().end(), child) == p.children().end()) {
+    incident.proto.add_children(child);
+  }
+  if (incident.proto.evidence_size() < static_cast<int>(kMaxEvidence)) {
+    (*incident.proto.mutable_evidence())[common::StrCat(NameOf(s.host), " ", s.code)] =
+        s.summary.empty() ? s.resource : s.summary;
+  }
+  Explain(incident, common::StrCat(TimeText(clock_.Now()), " ", NameOf(s.host), "'s ", s.code,
+                                   " on ", s.resource,
+                                   " attached as evidence, not ticketed: the host is "
+                                   "behind this open incident (",
+                                   p.code(), " on ", ScopeText(p.scope(), p.resource()), ")"));
+}
+
 bool Engine::TrySuppress(Signal& s) {
   if (s.code == "printer.job_stuck") return AttachStuckJob(s);
   if (!Suppressible(s.code)) return false;
-  auto h = hosts_.find(s.host);
   for (auto& [id, incident] : incidents_) {
-    if (incident.resolved) continue;
-    const Incident& p = incident.proto;
-    if (p.code() != "net.gateway_unreachable" && p.code() != kHostOffline) continue;
-    bool covers = false;
-    if (p.scope() == medic::v1::SCOPE_HOST) {
-      covers = !p.hosts().empty() && p.hosts(0) == s.host;
-    } else if (h != hosts_.end()) {
-      covers = (p.scope() == medic::v1::SCOPE_SUBNET && p.resource() == h->second.subnet) ||
-               (p.scope() == medic::v1::SCOPE_SITE && p.resource() == h->second.site);
-    }
-    if (!covers) continue;
-    s.pending = false;
-    s.incident_id = id;
-    s.evidence_only = true;
-    incident.proto.add_children(
-        common::StrCat(s.host, " ", s.code, " ", s.resource, " (evidence)"));
-    if (incident.proto.evidence_size() < static_cast<int>(kMaxEvidence)) {
-      (*incident.proto.mutable_evidence())[common::StrCat(s.host, " ", s.code)] =
-          s.summary.empty() ? s.resource : s.summary;
-    }
-    Explain(incident,
-            common::StrCat(TimeText(clock_.Now()), " ", s.host, "'s ", s.code, " on ", s.resource,
-                           " attached as evidence, not ticketed: the host is "
-                           "behind this open incident (",
-                           p.code(), " on ", ScopeText(p.scope(), p.resource()), ")"));
+    if (!Covers(incident, s)) continue;
+    AttachEvidence(incident, s);
     return true;
   }
   return false;
+}
+
+void Engine::Absorb(IncidentState& group) {
+  const Incident& p = group.proto;
+  const std::string& id = p.incident_id();
+  const bool outage = ClassifyCode(p.code()) == CodeClass::kOutage;
+  if (!outage && p.scope() == medic::v1::SCOPE_HOST) return;
+  std::vector<Signal*> merged, suppressed;
+  std::set<std::string> left;  // incidents members were taken from
+  for (auto& [key, s] : signals_) {
+    if (!s.active || s.evidence_only || s.incident_id.empty() || s.incident_id == id) continue;
+    IncidentState& from = incidents_.at(s.incident_id);
+    if (from.resolved) continue;
+    if (outage && Suppressible(s.code) && Covers(group, s)) {
+      suppressed.push_back(&s);
+    } else if (p.scope() != medic::v1::SCOPE_HOST && from.proto.scope() == medic::v1::SCOPE_HOST &&
+               s.code == p.code()) {
+      auto h = hosts_.find(s.host);
+      const bool belongs =
+          p.scope() == medic::v1::SCOPE_RESOURCE
+              ? ClassifyCode(s.code) == CodeClass::kShared && SharedGroup(s) == p.resource()
+              : h != hosts_.end() &&
+                    p.resource() ==
+                        (p.scope() == medic::v1::SCOPE_SUBNET ? h->second.subnet : h->second.site);
+      if (!belongs) continue;
+      merged.push_back(&s);
+    } else {
+      continue;
+    }
+    from.members.erase(key);
+    left.insert(from.proto.incident_id());
+  }
+  if (merged.empty() && suppressed.empty()) return;
+  for (Signal* s : suppressed) AttachEvidence(group, *s);
+  if (!merged.empty()) {
+    std::vector<std::string> joined;
+    for (Signal* s : merged) {
+      if (!group.machines.contains(s->host)) {
+        joined.push_back(NameOf(s->host));
+      }
+      AddMember(group, *s);
+    }
+    Explain(group, common::StrCat(TimeText(clock_.Now()), " took in the earlier host incidents of ",
+                                  absl::StrJoin(joined, ", "), ": the same ", p.code(), " on ",
+                                  ScopeText(p.scope(), p.resource()), ", one cause"));
+    if (!joined.empty()) Emit(ChangeKind::kHostsJoined, group, std::move(joined));
+  }
+  for (const std::string& from_id : left) {
+    IncidentState& from = incidents_.at(from_id);
+    if (!from.members.empty() || from.resolved) continue;
+    const std::string note =
+        from.proto.code() == p.code()
+            ? common::StrCat("merged into ", id, ": the same ", p.code(), " on ",
+                             ScopeText(p.scope(), p.resource()), " from several hosts, one cause")
+            : common::StrCat("suppressed under ", id, ": its hosts are behind ", p.code(), " on ",
+                             ScopeText(p.scope(), p.resource()));
+    Resolve(from, common::StrCat(TimeText(clock_.Now()), " resolved: ", note), note);
+  }
 }
 
 bool Engine::AttachStuckJob(Signal& s) {
@@ -326,14 +422,17 @@ bool Engine::AttachStuckJob(Signal& s) {
     s.pending = false;
     s.incident_id = id;
     s.evidence_only = true;
-    incident.proto.add_children(
-        common::StrCat(s.host, " ", s.code, " ", s.resource, " (evidence)"));
+    const std::string child =
+        common::StrCat(NameOf(s.host), " ", s.code, " ", s.resource, " (evidence)");
+    if (std::find(p.children().begin(), p.children().end(), child) == p.children().end()) {
+      incident.proto.add_children(child);
+    }
     if (incident.proto.evidence_size() < static_cast<int>(kMaxEvidence)) {
-      (*incident.proto.mutable_evidence())[common::StrCat(s.host, " stuck job")] =
+      (*incident.proto.mutable_evidence())[common::StrCat(NameOf(s.host), " stuck job")] =
           s.summary.empty() ? s.resource : s.summary;
     }
     Explain(incident,
-            common::StrCat(TimeText(clock_.Now()), " ", s.host,
+            common::StrCat(TimeText(clock_.Now()), " ", NameOf(s.host),
                            "'s stuck job attached: it waits for this printer (", p.code(), ")"));
     return true;
   }
@@ -366,11 +465,20 @@ void Engine::Place(Signal& s) {
     const IncidentState& incident = incidents_.at(it->second);
     return incident.resolved && clock_.Now() - incident.resolved_at <= options_.reopen_window;
   };
-  switch (ClassifyCode(s.code)) {
+  CodeClass code_class = ClassifyCode(s.code);
+  if (code_class == CodeClass::kDevice) {
+    // Only a printer the host prints to (its topology) can be judged a device fault from one
+    // report; anything else an agent claims is about that host alone.
+    auto h = hosts_.find(s.host);
+    if (h == hosts_.end() || !h->second.printer_uris.contains(s.resource)) {
+      code_class = CodeClass::kHost;
+    }
+  }
+  switch (code_class) {
     case CodeClass::kHost:
       OpenOrJoin(host_key, s.code, s.resource, medic::v1::SCOPE_HOST, {&s},
-                 common::StrCat(s.code, " on ", s.resource.empty() ? s.host : s.resource, " of ",
-                                s.host, " is a fault of that machine alone"));
+                 common::StrCat(s.code, " on ", s.resource.empty() ? NameOf(s.host) : s.resource,
+                                " of ", NameOf(s.host), " is a fault of that machine alone"));
       return;
     case CodeClass::kDevice:
       OpenOrJoin(common::StrCat("resource|", s.code, "|", s.resource), s.code, s.resource,
@@ -378,7 +486,7 @@ void Engine::Place(Signal& s) {
                  common::StrCat(s.code, " is the printer's own state (", s.resource,
                                 "): one incident per printer, whoever reports it; first "
                                 "reported by ",
-                                s.host));
+                                NameOf(s.host)));
       return;
     case CodeClass::kShared: {
       const std::string group = SharedGroup(s);
@@ -423,10 +531,9 @@ Engine::IncidentState& Engine::OpenOrJoin(const std::string& key, const std::str
   auto add_all = [&](IncidentState& incident) {
     std::vector<std::string> joined;
     for (Signal* s : members) {
-      const bool known = std::find(incident.proto.hosts().begin(), incident.proto.hosts().end(),
-                                   s->host) != incident.proto.hosts().end();
+      const bool known = incident.machines.contains(s->host);
       AddMember(incident, *s);
-      if (!known) joined.push_back(s->host);
+      if (!known) joined.push_back(NameOf(s->host));
     }
     return joined;
   };
@@ -443,6 +550,7 @@ Engine::IncidentState& Engine::OpenOrJoin(const std::string& key, const std::str
       } else {
         MarkDirty(incident);
       }
+      Absorb(incident);
       return incident;
     }
     if (now - incident.resolved_at <= options_.reopen_window) {
@@ -451,7 +559,7 @@ Engine::IncidentState& Engine::OpenOrJoin(const std::string& key, const std::str
       incident.proto.set_reopen_count(incident.proto.reopen_count() + 1);
       incident.not_before_resolve = absl::InfinitePast();
       std::vector<std::string> hosts;
-      for (Signal* s : members) hosts.push_back(s->host);
+      for (Signal* s : members) hosts.push_back(NameOf(s->host));
       Explain(incident, common::StrCat(TimeText(now), " reopened: ", code, " recurred ",
                                        common::HumanDuration(now - incident.resolved_at),
                                        " after it resolved (reopen window ",
@@ -459,6 +567,7 @@ Engine::IncidentState& Engine::OpenOrJoin(const std::string& key, const std::str
                                        absl::StrJoin(hosts, ", ")));
       add_all(incident);
       Emit(ChangeKind::kReopened, incident, std::move(hosts));
+      Absorb(incident);
       return incident;
     }
   }
@@ -474,6 +583,7 @@ Engine::IncidentState& Engine::OpenOrJoin(const std::string& key, const std::str
   Explain(incident, common::StrCat(TimeText(now), " opened because ", why));
   std::vector<std::string> hosts = add_all(incident);
   Emit(ChangeKind::kOpened, incident, std::move(hosts));
+  Absorb(incident);
   return incident;
 }
 
@@ -484,18 +594,21 @@ void Engine::AddMember(IncidentState& incident, Signal& s) {
   incident.members.insert(KeyOf(s.host, s.code, s.resource));
   incident.quiet_since = absl::InfiniteFuture();
   Incident& p = incident.proto;
-  if (std::find(p.hosts().begin(), p.hosts().end(), s.host) == p.hosts().end()) {
-    p.add_hosts(s.host);
+  if (incident.machines.insert(s.host).second) {
+    p.add_hosts(NameOf(s.host));
   }
-  const std::string child = common::StrCat(s.host, " ", s.code, " ", s.resource);
+  const std::string child = common::StrCat(NameOf(s.host), " ", s.code, " ", s.resource);
   if (std::find(p.children().begin(), p.children().end(), child) == p.children().end()) {
     p.add_children(child);
   }
   if (s.severity > p.severity()) p.set_severity(s.severity);
   if (p.evidence_size() < static_cast<int>(kMaxEvidence)) {
-    (*p.mutable_evidence())[s.host] = s.summary.empty() ? s.code : s.summary;
+    (*p.mutable_evidence())[NameOf(s.host)] = s.summary.empty() ? s.code : s.summary;
     if (p.scope() == medic::v1::SCOPE_HOST) {
-      for (const auto& [k, v] : s.evidence) (*p.mutable_evidence())[k] = v;
+      for (const auto& [k, v] : s.evidence) {
+        if (p.evidence_size() >= static_cast<int>(kMaxEvidence) && !p.evidence().contains(k)) break;
+        (*p.mutable_evidence())[k] = v;
+      }
     }
   }
 }
@@ -525,7 +638,7 @@ void Engine::Emit(ChangeKind kind, const IncidentState& incident, std::vector<st
       return;
     }
   }
-  IncidentChange change{kind, incident.proto, std::move(hosts)};
+  IncidentChange change{kind, incident.proto, std::move(hosts), {}};
   *change.incident.mutable_updated_at() = common::ToProtoTime(clock_.Now());
   changes_.push_back(std::move(change));
   dirty_.erase(incident.proto.incident_id());
@@ -613,7 +726,7 @@ void Engine::DecideOutage(const std::string& code, const std::string& site) {
       OpenOrJoin(
           common::StrCat("host|", s->host, "|", s->code, "|", s->resource), s->code, s->resource,
           medic::v1::SCOPE_HOST, {s},
-          common::StrCat(s->host, " ", what, "; only ", hosts.size(), " of the ", total,
+          common::StrCat(NameOf(s->host), " ", what, "; only ", hosts.size(), " of the ", total,
                          " known hosts of ", subnet.empty() ? "its (unknown) subnet" : subnet,
                          " did within ", common::HumanDuration(o.window),
                          ", too few for a shared cause (rule: at least ", o.min_hosts,
@@ -635,9 +748,21 @@ void Engine::DecideShared() {
     if (TrySuppress(s)) continue;  // a parent opened while it waited
     groups[{s.code, SharedGroup(s)}].push_back(&s);
   }
+  // Hosts that got a host incident of their own for the same fault still count: the one that
+  // makes min_hosts opens the shared incident, and it takes theirs in (Absorb).
+  std::map<std::pair<std::string, std::string>, std::set<std::string>> earlier;
+  for (const auto& [key, s] : signals_) {
+    if (!s.active || s.evidence_only || s.incident_id.empty() ||
+        !groups.contains({s.code, SharedGroup(s)}))
+      continue;
+    const IncidentState& incident = incidents_.at(s.incident_id);
+    if (!incident.resolved && incident.proto.scope() == medic::v1::SCOPE_HOST) {
+      earlier[{s.code, SharedGroup(s)}].insert(s.host);
+    }
+  }
   for (auto& [group, members] : groups) {
     const auto& [code, resource] = group;
-    std::set<std::string> hosts;
+    std::set<std::string> hosts = earlier[group];
     absl::Time first = absl::InfiniteFuture();
     for (Signal* s : members) {
       hosts.insert(s->host);
@@ -647,8 +772,12 @@ void Engine::DecideShared() {
       OpenOrJoin(
           common::StrCat("resource|", code, "|", resource), code, resource,
           medic::v1::SCOPE_RESOURCE, members,
-          common::StrCat(code, " on ", resource, " was reported by ", hosts.size(),
-                         " hosts within ", common::HumanDuration(now - first),
+          common::StrCat(code, " on ", resource, " was reported by ", hosts.size(), " hosts (",
+                         earlier[group].empty()
+                             ? ""
+                             : common::StrCat(earlier[group].size(),
+                                              " of them still from earlier, as host incidents; "),
+                         members.size(), " new within ", common::HumanDuration(now - first), ")",
                          " (rule: the same code and resource from at least ", options_.min_hosts,
                          " hosts within ", common::HumanDuration(options_.window), ")"));
       continue;
@@ -657,7 +786,7 @@ void Engine::DecideShared() {
       if (now - s->pending_since < options_.window) continue;
       OpenOrJoin(common::StrCat("host|", s->host, "|", s->code, "|", s->resource), s->code,
                  s->resource, medic::v1::SCOPE_HOST, {s},
-                 common::StrCat(s->code, " on ", s->resource, " was reported by ", s->host,
+                 common::StrCat(s->code, " on ", s->resource, " was reported by ", NameOf(s->host),
                                 " and by only ", hosts.size() - 1, " other host(s) within ",
                                 common::HumanDuration(options_.window), ", fewer than the ",
                                 options_.min_hosts, " a shared cause needs: a fault of this host"));
@@ -679,11 +808,20 @@ void Engine::Restore(const medic::v1::Incident& stored) {
   IncidentState& incident = incidents_[id];
   incident.proto = stored;
   incident.resolved = resolved;
+  // Stored incidents name their hosts; machines of those names (known from the store) are the
+  // ones they were about.
+  for (const auto& [machine, h] : hosts_) {
+    if (std::find(stored.hosts().begin(), stored.hosts().end(), NameOf(machine)) !=
+        stored.hosts().end()) {
+      incident.machines.insert(machine);
+    }
+  }
   if (resolved) incident.resolved_at = common::FromProtoTime(stored.resolved_at());
   switch (stored.scope()) {
     case medic::v1::SCOPE_HOST:
-      incident.key = common::StrCat("host|", stored.hosts().empty() ? "" : stored.hosts(0), "|",
-                                    stored.code(), "|", stored.resource());
+      incident.key = common::StrCat(
+          "host|", incident.machines.empty() ? stored.hosts(0) : *incident.machines.begin(), "|",
+          stored.code(), "|", stored.resource());
       break;
     case medic::v1::SCOPE_RESOURCE:
       incident.key = common::StrCat("resource|", stored.code(), "|", stored.resource());
@@ -701,6 +839,25 @@ void Engine::Restore(const medic::v1::Incident& stored) {
   if (it == by_key_.end() || incidents_.at(it->second).resolved) by_key_[incident.key] = id;
 }
 
+void Engine::Resolve(IncidentState& incident, std::string line, std::string note) {
+  const absl::Time now = clock_.Now();
+  const std::string id = incident.proto.incident_id();
+  incident.resolved = true;
+  incident.resolved_at = now;
+  *incident.proto.mutable_resolved_at() = common::ToProtoTime(now);
+  Explain(incident, std::move(line));
+  Emit(ChangeKind::kResolved, incident, {});
+  changes_.back().note = std::move(note);
+  // Evidence attached to it goes back to being judged on its own.
+  for (auto& [key, s] : signals_) {
+    if (s.incident_id == id && s.evidence_only) {
+      s.incident_id.clear();
+      s.evidence_only = false;
+      if (s.standing && s.active) Place(s);
+    }
+  }
+}
+
 void Engine::ReserveIds(int64_t highest_used) { next_id_ = std::max(next_id_, highest_used + 1); }
 
 std::vector<IncidentChange> Engine::Tick() {
@@ -711,8 +868,8 @@ std::vector<IncidentChange> Engine::Tick() {
     medic::v1::Finding offline;
     offline.set_code(std::string(kHostOffline));
     offline.set_severity(medic::v1::SEVERITY_CRITICAL);
-    offline.set_summary(common::StrCat(name, " has sent nothing since ", TimeText(h.last_seen),
-                                       " (offline after ",
+    offline.set_summary(common::StrCat(NameOf(name), " has sent nothing since ",
+                                       TimeText(h.last_seen), " (offline after ",
                                        common::HumanDuration(options_.offline_after), ")"));
     Raise(name, offline);
   }
@@ -734,21 +891,10 @@ std::vector<IncidentChange> Engine::Tick() {
         now < incident.not_before_resolve) {
       continue;
     }
-    incident.resolved = true;
-    incident.resolved_at = now;
-    *incident.proto.mutable_resolved_at() = common::ToProtoTime(now);
-    Explain(incident,
+    Resolve(incident,
             common::StrCat(TimeText(now), " resolved: no host has reported ", incident.proto.code(),
-                           " for ", common::HumanDuration(now - incident.quiet_since)));
-    // Evidence attached to it goes back to being judged on its own.
-    for (auto& [key, s] : signals_) {
-      if (s.incident_id == id && s.evidence_only) {
-        s.incident_id.clear();
-        s.evidence_only = false;
-        if (s.standing && s.active) Place(s);
-      }
-    }
-    Emit(ChangeKind::kResolved, incident, {});
+                           " for ", common::HumanDuration(now - incident.quiet_since)),
+            "");
   }
   for (const std::string& id : forget) {
     IncidentState& incident = incidents_.at(id);
@@ -763,7 +909,7 @@ std::vector<IncidentChange> Engine::Tick() {
   for (const std::string& id : dirty_) {
     auto it = incidents_.find(id);
     if (it == incidents_.end()) continue;
-    IncidentChange change{ChangeKind::kUpdated, it->second.proto, {}};
+    IncidentChange change{ChangeKind::kUpdated, it->second.proto, {}, {}};
     *change.incident.mutable_updated_at() = common::ToProtoTime(now);
     changes_.push_back(std::move(change));
   }

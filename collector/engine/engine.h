@@ -63,6 +63,9 @@ struct IncidentChange {
   ChangeKind kind;
   medic::v1::Incident incident;    // its state after the change
   std::vector<std::string> hosts;  // for kOpened / kHostsJoined / kReopened: the new hosts
+  // For kResolved: why, when it is not "the fault cleared" (merged into or suppressed under
+  // another incident).
+  std::string note;
 };
 
 // The fault engine and correlator: turns findings raised and cleared by many hosts, plus
@@ -90,7 +93,10 @@ class Engine {
  public:
   Engine(const common::Clock& clock, EngineOptions options);
 
-  // What the host shares with others. Hosts are named by hostname.
+  // Hosts are named by machine id (hostnames need not be unique); incidents, their tickets and
+  // explanations show the hostname set here.
+  void SetName(const std::string& host, const std::string& name);
+  // What the host shares with others.
   void SetTopology(const std::string& host, const medic::v1::Topology& topology,
                    const std::vector<std::string>& labels);
   // Any message from the host: it is alive now (clears a derived host.offline).
@@ -136,8 +142,10 @@ class Engine {
     bool evidence_only = false;     // attached to a parent, not a member
   };
   struct Host {
+    std::string name;  // hostname, for display
     std::string site, subnet, gateway, os_build;
     std::vector<std::string> labels;
+    std::set<std::string> printer_uris;  // device URIs of its print queues
     absl::Time last_seen = absl::InfinitePast();
     bool watched = false;
     bool offline = false;
@@ -145,7 +153,8 @@ class Engine {
   struct IncidentState {
     medic::v1::Incident proto;
     std::string key;
-    std::set<std::string> members;  // signal keys
+    std::set<std::string> members;   // signal keys
+    std::set<std::string> machines;  // ids of the machines in proto.hosts
     absl::Time quiet_since = absl::InfiniteFuture();
     absl::Time not_before_resolve = absl::InfinitePast();
     bool resolved = false;
@@ -157,11 +166,19 @@ class Engine {
   const medic::v1::EngineRule* RuleFor(std::string_view code) const;
   const medic::v1::MaintenanceWindow* MaintenanceFor(const std::string& host) const;
   std::string TimeText(absl::Time t) const;
+  const std::string& NameOf(const std::string& host) const;
 
   void Deactivate(Signal& s, std::string_view why);
   void Activate(Signal& s);
   void Place(Signal& s);
   bool TrySuppress(Signal& s);
+  bool Covers(const IncidentState& outage, const Signal& s) const;
+  void AttachEvidence(IncidentState& outage, Signal& s);
+  // After a group incident opened or grew: takes in the host-scoped incidents of the same
+  // cause that its members got earlier, and (for an outage) the suppressible findings of the
+  // hosts behind it; incidents left empty resolve at once with a note naming `group`.
+  void Absorb(IncidentState& group);
+  void Resolve(IncidentState& incident, std::string line, std::string note);
   bool AttachStuckJob(Signal& s);
   void DecidePending();
   void DecideOutage(const std::string& code, const std::string& site);

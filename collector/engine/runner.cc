@@ -26,17 +26,21 @@ absl::Status EngineRunner::Restore(Store& store) {
   const absl::Time now = clock_.Now();
   ASSIGN_OR_RETURN(int64_t highest, store.HighestIncidentNumber());
   engine_.ReserveIds(highest);
-  ASSIGN_OR_RETURN(std::vector<medic::v1::Incident> incidents, store.ListIncidents(true));
-  for (const auto& incident : incidents) engine_.Restore(incident);
+  // Machines first: restored incidents name their hosts, the engine keys them by machine id.
   ASSIGN_OR_RETURN(std::vector<Store::KnownMachine> machines, store.KnownMachines());
   for (const auto& m : machines) {
-    engine_.SetTopology(m.hostname, m.topology, m.labels);
-    labels_[m.hostname] = m.labels;
+    engine_.SetName(m.machine_id, m.hostname);
+    engine_.SetTopology(m.machine_id, m.topology, m.labels);
+    labels_[m.machine_id] = m.labels;
+  }
+  ASSIGN_OR_RETURN(std::vector<medic::v1::Incident> incidents, store.ListIncidents(true));
+  for (const auto& incident : incidents) engine_.Restore(incident);
+  for (const auto& m : machines) {
     // Its agent has had no chance to reconnect yet: it retries with backoff of up to a minute
     // (ReconnectConfig.max_backoff), so count from a minute from now, or a collector restart
     // after an outage would mark a quarter of the fleet offline.
-    if (now - m.last_seen < kWatchAfterRestart) engine_.Watch(m.hostname, now + kReconnectGrace);
-    for (const auto& f : m.standing) engine_.Raise(m.hostname, f);
+    if (now - m.last_seen < kWatchAfterRestart) engine_.Watch(m.machine_id, now + kReconnectGrace);
+    for (const auto& f : m.standing) engine_.Raise(m.machine_id, f);
   }
   std::vector<IncidentChange> changes = engine_.Tick();
   if (!changes.empty()) sink_.Apply(changes);
@@ -58,22 +62,23 @@ void EngineRunner::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void EngineRunner::OnHello(const std::string& host, const medic::v1::Hello& hello) {
+void EngineRunner::OnHello(const std::string& machine_id, const medic::v1::Hello& hello) {
   Input input;
-  input.host = host;
+  input.host = machine_id;
+  input.hostname = hello.hostname();
   input.labels.emplace(hello.labels().begin(), hello.labels().end());
   Push(std::move(input));
 }
 
-void EngineRunner::OnSeen(const std::string& host) {
+void EngineRunner::OnSeen(const std::string& machine_id) {
   Input input;
-  input.host = host;
+  input.host = machine_id;
   Push(std::move(input));
 }
 
-void EngineRunner::OnRecord(const std::string& host, const medic::v1::AgentMessage& record) {
+void EngineRunner::OnRecord(const std::string& machine_id, const medic::v1::AgentMessage& record) {
   Input input;
-  input.host = host;
+  input.host = machine_id;
   switch (record.kind_case()) {
     case medic::v1::AgentMessage::kSnapshot:
       if (record.snapshot().has_topology()) input.topology = record.snapshot().topology();
@@ -101,6 +106,7 @@ void EngineRunner::Push(Input input) {
 }
 
 void EngineRunner::Apply(Input& input) {
+  if (input.hostname) engine_.SetName(input.host, *input.hostname);
   engine_.Seen(input.host);
   if (input.labels) labels_[input.host] = *input.labels;
   if (input.topology) engine_.SetTopology(input.host, *input.topology, labels_[input.host]);

@@ -39,13 +39,14 @@ class EngineRunner final : public IngestObserver {
   // Stops the thread after it has applied what is queued. Safe to call more than once.
   void Stop();
 
-  void OnHello(const std::string& host, const medic::v1::Hello& hello) override;
-  void OnSeen(const std::string& host) override;
-  void OnRecord(const std::string& host, const medic::v1::AgentMessage& record) override;
+  void OnHello(const std::string& machine_id, const medic::v1::Hello& hello) override;
+  void OnSeen(const std::string& machine_id) override;
+  void OnRecord(const std::string& machine_id, const medic::v1::AgentMessage& record) override;
 
  private:
   struct Input {
-    std::string host;
+    std::string host;                                // machine id
+    std::optional<std::string> hostname;             // hello
     std::optional<std::vector<std::string>> labels;  // hello
     std::optional<medic::v1::Topology> topology;
     std::optional<std::vector<medic::v1::Finding>> snapshot;
@@ -59,7 +60,7 @@ class EngineRunner final : public IngestObserver {
   IncidentSink& sink_;
   const absl::Duration tick_;
   Engine engine_;  // used by the thread only (and by Restore before it starts)
-  std::map<std::string, std::vector<std::string>> labels_;  // thread only
+  std::map<std::string, std::vector<std::string>> labels_;  // by machine id; thread only
 
   std::mutex mu_;
   std::condition_variable cv_;

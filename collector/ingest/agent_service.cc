@@ -100,7 +100,7 @@ class AgentServiceImpl::Stream final
         if (absl::Status s = service_->store_.Touch(machine_id_, now); !s.ok()) {
           spdlog::warn("could not record {}'s heartbeat: {}", hostname_, s.message());
         }
-        if (auto* observer = service_->options_.observer) observer->OnSeen(hostname_);
+        if (auto* observer = service_->options_.observer) observer->OnSeen(machine_id_);
         return grpc::Status::OK;
       case AgentMessage::KIND_NOT_SET:
         // A newer agent's record kind, or an empty message: nothing to store. Acknowledge a
@@ -124,7 +124,7 @@ class AgentServiceImpl::Stream final
         return common::ToGrpcStatus(stored);
       return Unavailable(stored);
     }
-    if (auto* observer = service_->options_.observer) observer->OnRecord(hostname_, message);
+    if (auto* observer = service_->options_.observer) observer->OnRecord(machine_id_, message);
     Acknowledge(message.sequence());
     return grpc::Status::OK;
   }
@@ -150,7 +150,7 @@ class AgentServiceImpl::Stream final
     welcome.mutable_welcome()->set_resume_after(session->resume_after);
     *welcome.mutable_welcome()->mutable_heartbeat_interval() =
         common::ToProtoDuration(service_->options_.heartbeat_interval);
-    if (auto* observer = service_->options_.observer) observer->OnHello(hostname_, hello);
+    if (auto* observer = service_->options_.observer) observer->OnHello(machine_id_, hello);
     Write(std::move(welcome));
     return grpc::Status::OK;
   }

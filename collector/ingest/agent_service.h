@@ -19,12 +19,14 @@ namespace medic::collector {
 class IngestObserver {
  public:
   virtual ~IngestObserver() = default;
+  // Machines are named by their machine_id (hostnames need not be unique); the hello carries
+  // the hostname to show.
   // A stream's hello was accepted.
-  virtual void OnHello(const std::string& host, const medic::v1::Hello& hello) = 0;
+  virtual void OnHello(const std::string& machine_id, const medic::v1::Hello& hello) = 0;
   // A heartbeat.
-  virtual void OnSeen(const std::string& host) = 0;
+  virtual void OnSeen(const std::string& machine_id) = 0;
   // A sequenced record (snapshot, delta, topology) was committed (or was a resend).
-  virtual void OnRecord(const std::string& host, const medic::v1::AgentMessage& record) = 0;
+  virtual void OnRecord(const std::string& machine_id, const medic::v1::AgentMessage& record) = 0;
 };
 
 struct IngestOptions {

@@ -453,6 +453,7 @@ class SqliteStore final : public Store {
       if (!row) break;
       KnownMachine& m = out.emplace_back();
       index[machines->ColumnText(0)] = out.size() - 1;
+      m.machine_id = machines->ColumnText(0);
       m.hostname = machines->ColumnText(1);
       for (absl::string_view label :
            absl::StrSplit(machines->ColumnText(2), ',', absl::SkipEmpty())) {

@@ -105,6 +105,7 @@ class Store {
   // What the fault engine needs after a restart: each machine with its topology and standing
   // findings.
   struct KnownMachine {
+    std::string machine_id;
     std::string hostname;
     std::vector<std::string> labels;
     medic::v1::Topology topology;

@@ -1,6 +1,8 @@
 #include "collector/tickets/tickets.h"
 
 #include <algorithm>
+#include <set>
+#include <utility>
 
 #include "absl/strings/str_join.h"
 #include "collector/tickets/outbound.h"
@@ -11,6 +13,9 @@
 
 namespace medic::collector::tickets {
 namespace {
+
+// Changes kept while the store refuses them; beyond this the oldest are kept, new ones dropped.
+constexpr size_t kMaxRetry = 10000;
 
 using medic::v1::Ticket;
 
@@ -111,20 +116,38 @@ std::vector<Store::OutboxEvent> Tickets::Events(const Ticket& ticket, std::strin
   return events;
 }
 
-void Tickets::Apply(const std::vector<engine::IncidentChange>& changes) {
+void Tickets::Apply(const std::vector<engine::IncidentChange>& new_changes) {
   bool queued = false;
   {
     std::lock_guard lock(mu_);
+    std::vector<engine::IncidentChange> changes = std::exchange(retry_, {});
+    changes.insert(changes.end(), new_changes.begin(), new_changes.end());
+    std::set<std::string> held;  // incidents with a change kept for later: keep their order
+    auto keep = [&](const engine::IncidentChange& change) {
+      held.insert(change.incident.incident_id());
+      if (retry_.size() >= kMaxRetry) {
+        spdlog::error("incident {}: dropping a {} change, {} are waiting for the store already",
+                      change.incident.incident_id(), engine::ChangeKindName(change.kind),
+                      retry_.size());
+        return;
+      }
+      retry_.push_back(change);
+    };
     for (const auto& change : changes) {
       const medic::v1::Incident& incident = change.incident;
+      if (held.contains(incident.incident_id())) {
+        keep(change);
+        continue;
+      }
       Ticket ticket;
       absl::StatusOr<Ticket> stored = store_.GetTicket(incident.incident_id());
       const bool exists = stored.ok();
       if (exists) {
         ticket = *std::move(stored);
       } else if (stored.status().code() != absl::StatusCode::kNotFound) {
-        spdlog::error("incident {}: cannot read its ticket: {}", incident.incident_id(),
-                      stored.status().message());
+        spdlog::error("incident {}: cannot read its ticket (will try again): {}",
+                      incident.incident_id(), stored.status().message());
+        keep(change);
         continue;
       }
       if (!exists) {
@@ -160,8 +183,10 @@ void Tickets::Apply(const std::vector<engine::IncidentChange>& changes) {
           if (ticket.state() != medic::v1::TICKET_STATE_RESOLVED) {
             ticket.set_state(medic::v1::TICKET_STATE_RESOLVED);
             AddHistory(&ticket, "medic",
-                       "resolved automatically: the fault cleared on every host and stayed "
-                       "clear");
+                       change.note.empty()
+                           ? "resolved automatically: the fault cleared on every host and stayed "
+                             "clear"
+                           : common::StrCat("resolved automatically: ", change.note));
             emit("close");
           }
           break;
@@ -170,12 +195,13 @@ void Tickets::Apply(const std::vector<engine::IncidentChange>& changes) {
           *ticket.mutable_updated_at() = incident.updated_at();
           break;
       }
-      queued |= !outbox.empty();
       if (absl::Status s = store_.SaveIncident(to_store, &ticket, outbox); !s.ok()) {
-        spdlog::error("incident {} ({} {}): cannot store it and its ticket: {}",
+        spdlog::error("incident {} ({} {}): cannot store it and its ticket (will try again): {}",
                       incident.incident_id(), incident.code(), incident.resource(), s.message());
+        keep(change);
         continue;
       }
+      queued |= !outbox.empty();
       if (change.kind != engine::ChangeKind::kUpdated) {
         spdlog::info("ticket {} {}: {} ({} hosts)", ticket.ticket_id(),
                      engine::ChangeKindName(change.kind), ticket.title(), ticket.hosts_size());

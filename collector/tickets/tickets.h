@@ -36,8 +36,9 @@ class Tickets final : public engine::IncidentSink {
  public:
   Tickets(Store& store, const common::Clock& clock, KnowledgeBase kb, OutboundTargets targets);
 
-  // Engine thread. A change the store cannot take is logged; the next change of the same
-  // incident stores its whole state again.
+  // Engine thread. A change the store cannot take is logged and kept, with the later changes
+  // of its incident, to be applied again (in order) before the changes of the next call: a lost
+  // "opened" must not leave the helpdesk an update of a ticket it never saw created.
   void Apply(const std::vector<engine::IncidentChange>& changes) override;
 
   // A technician acknowledges or resolves a ticket. NotFound for an unknown id;
@@ -61,7 +62,8 @@ class Tickets final : public engine::IncidentSink {
   const KnowledgeBase kb_;
   const OutboundTargets targets_;
   std::function<void()> listener_;
-  std::mutex mu_;  // one read-modify-write of a ticket at a time
+  std::mutex mu_;                              // one read-modify-write of a ticket at a time
+  std::vector<engine::IncidentChange> retry_;  // engine thread only
 };
 
 }  // namespace medic::collector::tickets

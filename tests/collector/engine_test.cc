@@ -29,6 +29,9 @@ std::string Name(std::string_view prefix, int i) {
   return common::StrCat(prefix, "-", buf);
 }
 
+// The printer every host of AddHosts prints to.
+constexpr std::string_view kPrinter = "ipp://prn-1.corp/ipp/print";
+
 class EngineTest : public ::testing::Test {
  protected:
   EngineTest() { Make(); }
@@ -52,6 +55,7 @@ class EngineTest : public ::testing::Test {
       t.add_subnets(subnet);
       t.add_gateways(gateway);
       t.add_dns_servers("10.0.0.53");
+      t.add_printer_uris(std::string(kPrinter));
       engine_->SetTopology(Name(prefix, i), t, {});
       engine_->Seen(Name(prefix, i));
     }
@@ -152,7 +156,7 @@ TEST_F(EngineTest, SharedResourceFromTooFewHostsBecomesHostIncidentsAfterTheWind
 
 TEST_F(EngineTest, PrinterDeviceFaultIsOneIncidentPerPrinterEvenFromOneHost) {
   AddHosts("ws", 10, "hq", "10.1.0.0/24");
-  const std::string uri = "ipp://prn-1.corp/ipp/print";
+  const std::string uri(kPrinter);
   engine_->Raise("ws-001", F("printer.jam", uri));
   Collect();
   ASSERT_THAT(All(), SizeIs(1));
@@ -229,6 +233,130 @@ TEST_F(EngineTest, DnsFailuresBehindADeadGatewayJoinItAsEvidence) {
   engine_->Raise("ws-007", F("net.dns_failure", "10.0.0.53"));
   Run(absl::Seconds(6), everyone);
   EXPECT_THAT(All(), SizeIs(1));
+}
+
+TEST_F(EngineTest, HostIncidentsOfEarlyReportersMergeIntoTheResourceIncidentWhenItOpens) {
+  AddHosts("ws", 10, "hq", "10.1.0.0/24");
+  std::vector<std::string> everyone;
+  for (int i = 1; i <= 10; ++i) everyone.push_back(Name("ws", i));
+  // Two hosts report first and get host incidents once the window passes …
+  engine_->Raise("ws-001", F("net.dns_failure", "10.0.0.53"));
+  engine_->Raise("ws-002", F("net.dns_failure", "10.0.0.53"));
+  Run(absl::Seconds(6), everyone);
+  ASSERT_THAT(engine_->Incidents(false), SizeIs(2));
+  // … then a third makes it a shared cause: one open incident with all three hosts.
+  engine_->Raise("ws-003", F("net.dns_failure", "10.0.0.53"));
+  Run(absl::Seconds(1), everyone);
+  auto open = engine_->Incidents(false);
+  ASSERT_THAT(open, SizeIs(1));
+  EXPECT_EQ(open[0].scope(), medic::v1::SCOPE_RESOURCE);
+  EXPECT_THAT(open[0].hosts(), UnorderedElementsAre("ws-001", "ws-002", "ws-003"));
+  int merged = 0;
+  for (const auto& c : changes_) {
+    if (c.kind != ChangeKind::kResolved) continue;
+    EXPECT_EQ(c.incident.scope(), medic::v1::SCOPE_HOST);
+    EXPECT_THAT(c.note, ::testing::StartsWith("merged into " + open[0].incident_id()));
+    ++merged;
+  }
+  EXPECT_EQ(merged, 2);
+  // The group resolves when its members clear, the merged ones do not come back.
+  for (const auto& h : {"ws-001", "ws-002", "ws-003"})
+    engine_->Clear(h, "net.dns_failure", "10.0.0.53");
+  Run(absl::Seconds(6), everyone);
+  EXPECT_THAT(engine_->Incidents(false), SizeIs(0));
+}
+
+TEST_F(EngineTest, DnsFailuresThatArriveBeforeTheGatewayOutageAreSuppressedUnderIt) {
+  AddHosts("ws", 8, "hq", "10.1.0.0/24");
+  std::vector<std::string> everyone;
+  for (int i = 1; i <= 8; ++i) everyone.push_back(Name("ws", i));
+  for (int i = 1; i <= 6; ++i) engine_->Raise(Name("ws", i), F("net.dns_failure", "10.0.0.53"));
+  Run(absl::Seconds(1), everyone);
+  ASSERT_THAT(engine_->Incidents(false), SizeIs(1)) << "the DNS incident opened first";
+  const std::string dns_id = engine_->Incidents(false)[0].incident_id();
+  for (int i = 1; i <= 6; ++i)
+    engine_->Raise(Name("ws", i), F("net.gateway_unreachable", "10.1.0.1"));
+  Run(absl::Seconds(7), everyone);
+  auto open = engine_->Incidents(false);
+  ASSERT_THAT(open, SizeIs(1));
+  EXPECT_EQ(open[0].code(), "net.gateway_unreachable");
+  EXPECT_EQ(open[0].scope(), medic::v1::SCOPE_SUBNET);
+  int evidence = 0;
+  for (const auto& c : open[0].children()) evidence += c.find("(evidence)") != std::string::npos;
+  EXPECT_EQ(evidence, 6);
+  bool suppressed = false;
+  for (const auto& c : changes_) {
+    if (c.kind == ChangeKind::kResolved && c.incident.incident_id() == dns_id) {
+      EXPECT_THAT(c.note, ::testing::StartsWith("suppressed under " + open[0].incident_id()));
+      suppressed = true;
+    }
+  }
+  EXPECT_TRUE(suppressed);
+}
+
+TEST_F(EngineTest, TwoMachinesWithOneHostnameAreTwoHosts) {
+  // Machines are keyed by machine id: a reimaged laptop and its old record, or two labs'
+  // "pc-01", are separate hosts that show their hostname.
+  medic::v1::Topology t;
+  t.set_site("hq");
+  t.add_subnets("10.1.0.0/24");
+  for (const auto& id : {"machine-a", "machine-b"}) {
+    engine_->SetName(id, "pc-01");
+    engine_->SetTopology(id, t, {});
+    engine_->Seen(id);
+  }
+  engine_->Raise("machine-a", F("disk.space_low", "/"));
+  engine_->Raise("machine-b", F("disk.space_low", "/"));
+  Collect();
+  auto incidents = All();
+  ASSERT_THAT(incidents, SizeIs(2)) << "one per machine, not merged by name";
+  EXPECT_THAT(incidents[0].hosts(), ElementsAre("pc-01"));
+  EXPECT_THAT(incidents[1].hosts(), ElementsAre("pc-01"));
+  // One of them clears: only its incident goes quiet and resolves.
+  engine_->Clear("machine-a", "disk.space_low", "/");
+  Run(absl::Seconds(6), {"machine-a", "machine-b"});
+  EXPECT_THAT(engine_->Incidents(false), SizeIs(1));
+}
+
+TEST_F(EngineTest, DeviceFaultOnAPrinterTheHostDoesNotUseIsThatHostsOwn) {
+  AddHosts("ws", 3, "hq", "10.1.0.0/24");
+  engine_->Raise("ws-001", F("printer.jam", "ipp://not-in-its-queues/ipp/print"));
+  Collect();
+  auto incidents = All();
+  ASSERT_THAT(incidents, SizeIs(1));
+  EXPECT_EQ(incidents[0].scope(), medic::v1::SCOPE_HOST)
+      << "one agent cannot open a printer incident for a printer it does not print to";
+}
+
+TEST_F(EngineTest, FindingTextAndEvidenceAreCappedAtRaise) {
+  AddHosts("ws", 1, "hq", "10.1.0.0/24");
+  medic::v1::Finding f = F("disk.space_low", "/");
+  f.set_summary(std::string(5000, 's'));
+  for (int i = 0; i < 200; ++i)
+    (*f.mutable_evidence())[common::StrCat("k", i)] = std::string(5000, 'v');
+  engine_->Raise("ws-001", f);
+  Collect();
+  auto incidents = All();
+  ASSERT_THAT(incidents, SizeIs(1));
+  EXPECT_LE(incidents[0].evidence_size(), 33);  // 32 of the finding's, plus the host's summary
+  for (const auto& [k, v] : incidents[0].evidence()) EXPECT_LE(v.size(), 1024u + 3) << k;
+}
+
+TEST_F(EngineTest, AStuckJobRaisedAgainIsOneChildOfThePrinterIncident) {
+  AddHosts("ws", 2, "hq", "10.1.0.0/24");
+  const std::string uri(kPrinter);
+  engine_->Raise("ws-001", F("printer.jam", uri));
+  for (int i = 0; i < 3; ++i) {
+    engine_->Raise("ws-002", F("printer.job_stuck", uri));
+    engine_->Clear("ws-002", "printer.job_stuck", uri);
+  }
+  engine_->Raise("ws-002", F("printer.job_stuck", uri));
+  Collect();
+  auto incidents = All();
+  ASSERT_THAT(incidents, SizeIs(1));
+  int stuck = 0;
+  for (const auto& c : incidents[0].children()) stuck += c.find("job_stuck") != std::string::npos;
+  EXPECT_EQ(stuck, 1);
 }
 
 TEST_F(EngineTest, ForDelaysCountingAndAShortBlipNeverCounts) {

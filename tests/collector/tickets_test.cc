@@ -59,6 +59,112 @@ TEST(KnowledgeBaseTest, ShippedEntriesAndItsOwnOverride) {
   EXPECT_FALSE(KnowledgeBase::Load(dir.File("missing")).ok());
 }
 
+// The real store, except that SaveIncident fails while `fail` is set (a full disk, a locked
+// database).
+class FlakyStore final : public Store {
+ public:
+  explicit FlakyStore(std::unique_ptr<Store> real) : real_(std::move(real)) {}
+  bool fail = false;
+
+  absl::Status SaveIncident(const medic::v1::Incident& incident, const medic::v1::Ticket* ticket,
+                            const std::vector<OutboxEvent>& outbox) override {
+    if (fail) return absl::UnavailableError("database is locked");
+    return real_->SaveIncident(incident, ticket, outbox);
+  }
+  absl::StatusOr<Session> OpenSession(const medic::v1::Hello& hello, std::string_view peer,
+                                      absl::Time now) override {
+    return real_->OpenSession(hello, peer, now);
+  }
+  absl::Status Commit(std::string_view machine_id, uint64_t epoch,
+                      const medic::v1::AgentMessage& record, absl::Time now) override {
+    return real_->Commit(machine_id, epoch, record, now);
+  }
+  absl::Status Touch(std::string_view machine_id, absl::Time now) override {
+    return real_->Touch(machine_id, now);
+  }
+  absl::Status CloseSession(std::string_view machine_id, int64_t session, absl::Time now) override {
+    return real_->CloseSession(machine_id, session, now);
+  }
+  absl::Status ResetConnections() override { return real_->ResetConnections(); }
+  absl::StatusOr<std::vector<medic::v1::Machine>> ListMachines(
+      const medic::v1::ListMachinesRequest& request, absl::Time now) override {
+    return real_->ListMachines(request, now);
+  }
+  absl::StatusOr<medic::v1::MachineHealth> GetMachineHealth(std::string_view host,
+                                                            absl::Time now) override {
+    return real_->GetMachineHealth(host, now);
+  }
+  absl::StatusOr<int64_t> PruneHistory(absl::Time cutoff) override {
+    return real_->PruneHistory(cutoff);
+  }
+  absl::Status SaveTicket(const medic::v1::Ticket& ticket,
+                          const std::vector<OutboxEvent>& outbox) override {
+    return real_->SaveTicket(ticket, outbox);
+  }
+  absl::StatusOr<std::vector<medic::v1::Incident>> ListIncidents(bool include_resolved) override {
+    return real_->ListIncidents(include_resolved);
+  }
+  absl::StatusOr<std::vector<medic::v1::Ticket>> ListTickets(
+      medic::v1::TicketState state) override {
+    return real_->ListTickets(state);
+  }
+  absl::StatusOr<medic::v1::Ticket> GetTicket(std::string_view id) override {
+    return real_->GetTicket(id);
+  }
+  absl::StatusOr<int64_t> HighestIncidentNumber() override {
+    return real_->HighestIncidentNumber();
+  }
+  absl::StatusOr<std::vector<KnownMachine>> KnownMachines() override {
+    return real_->KnownMachines();
+  }
+  absl::StatusOr<std::vector<OutboxItem>> DueOutbox(absl::Time now, int limit) override {
+    return real_->DueOutbox(now, limit);
+  }
+  absl::Status OutboxDelivered(int64_t id, absl::Time now, std::string_view external_ref) override {
+    return real_->OutboxDelivered(id, now, external_ref);
+  }
+  absl::Status OutboxRetry(int64_t id, absl::Time next, std::string_view error) override {
+    return real_->OutboxRetry(id, next, error);
+  }
+  absl::Status OutboxGiveUp(int64_t id, std::string_view error) override {
+    return real_->OutboxGiveUp(id, error);
+  }
+  absl::StatusOr<int64_t> OutboxPending() override { return real_->OutboxPending(); }
+
+ private:
+  std::unique_ptr<Store> real_;
+};
+
+TEST(TicketsRetryTest, AChangeTheStoreRefusedIsAppliedAgainInOrderOnTheNextCall) {
+  common::FakeClock clock;
+  FlakyStore store(*OpenSqliteStore(":memory:", {}));
+  Tickets tickets(store, clock, *KnowledgeBase::Load(""), OutboundTargets{true, false});
+  medic::v1::Incident incident;
+  incident.set_incident_id("I-9");
+  incident.set_code("net.dns_failure");
+  incident.set_resource("10.0.0.53");
+  incident.set_scope(medic::v1::SCOPE_RESOURCE);
+  incident.set_severity(medic::v1::SEVERITY_CRITICAL);
+  for (const char* h : {"ws-1", "ws-2", "ws-3"}) incident.add_hosts(h);
+  incident.add_explanation("opened because three hosts");
+
+  store.fail = true;
+  tickets.Apply({{engine::ChangeKind::kOpened, incident, {"ws-1", "ws-2", "ws-3"}, {}}});
+  EXPECT_FALSE(store.GetTicket("MED-9").ok());
+  store.fail = false;
+  incident.add_hosts("ws-4");
+  tickets.Apply({{engine::ChangeKind::kHostsJoined, incident, {"ws-4"}, {}}});
+  auto ticket = store.GetTicket("MED-9");
+  ASSERT_TRUE(ticket.ok()) << ticket.status();
+  EXPECT_EQ(ticket->hosts_size(), 4);
+  // The helpdesk sees a create before the update, not an update of a ticket it never saw.
+  EXPECT_EQ(*store.OutboxPending(), 2);
+  auto due = store.DueOutbox(clock.Now() + absl::Hours(1), 10);  // a ticket's events in order
+  ASSERT_TRUE(due.ok()) << due.status();
+  ASSERT_FALSE(due->empty());
+  EXPECT_EQ((*due)[0].event.kind, "create");
+}
+
 class TicketsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -74,7 +180,7 @@ class TicketsTest : public ::testing::Test {
     incident_.add_explanation("opened because three hosts");
   }
   void Change(engine::ChangeKind kind, std::vector<std::string> hosts = {}) {
-    tickets_->Apply({engine::IncidentChange{kind, incident_, std::move(hosts)}});
+    tickets_->Apply({engine::IncidentChange{kind, incident_, std::move(hosts), {}}});
   }
 
   common::FakeClock clock_;
