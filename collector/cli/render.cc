@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/net/peer.h"
+#include "common/proto/enum_words.h"
 #include "common/strings/str_cat.h"
 #include "common/time/clock.h"
 #include "fmt/format.h"
@@ -761,34 +762,10 @@ std::string RenderHealth(const medic::v1::MachineHealth& health, absl::Time now,
 namespace medic::cli {
 namespace {
 
-std::string StateWord(medic::v1::TicketState state) {
-  switch (state) {
-    case medic::v1::TICKET_STATE_OPEN:
-      return "open";
-    case medic::v1::TICKET_STATE_ACKNOWLEDGED:
-      return "acknowledged";
-    case medic::v1::TICKET_STATE_RESOLVED:
-      return "resolved";
-    default:
-      return "-";
-  }
-}
-
-std::string ScopeWord(medic::v1::Scope scope) {
-  switch (scope) {
-    case medic::v1::SCOPE_HOST:
-      return "host";
-    case medic::v1::SCOPE_RESOURCE:
-      return "resource";
-    case medic::v1::SCOPE_SUBNET:
-      return "subnet";
-    case medic::v1::SCOPE_SITE:
-      return "site";
-    case medic::v1::SCOPE_FLEET:
-      return "fleet";
-    default:
-      return "-";
-  }
+// "-" for a value the collector left unset, else the enum's word ("acknowledged", "subnet").
+template <typename Enum>
+std::string Word(Enum value) {
+  return static_cast<int>(value) == 0 ? "-" : common::EnumWord(value);
 }
 
 std::string Hosts(const google::protobuf::RepeatedPtrField<std::string>& hosts, size_t max) {
@@ -809,7 +786,7 @@ std::string RenderTickets(const medic::v1::ListTicketsResponse& response, absl::
   if (response.tickets().empty()) return "No tickets.\n";
   Table table({"ID", "P", "STATE", "HOSTS", "OPENED", "TITLE"});
   for (const auto& t : response.tickets()) {
-    const std::string state = StateWord(t.state());
+    const std::string state = Word(t.state());
     std::vector<std::string> plain = {t.ticket_id(),
                                       common::StrCat("P", t.priority()),
                                       state,
@@ -828,10 +805,10 @@ std::string RenderTickets(const medic::v1::ListTicketsResponse& response, absl::
 std::string RenderTicket(const medic::v1::Ticket& t, absl::Time now, bool color) {
   std::string out =
       common::StrCat(Paint(color, "1", common::StrCat(t.ticket_id(), "  ", t.title())), "\n");
-  out += common::StrCat("  state     ", StateWord(t.state()), "   priority P", t.priority(),
+  out += common::StrCat("  state     ", Word(t.state()), "   priority P", t.priority(),
                         "   severity ", absl::AsciiStrToLower(SeverityWord(t.severity())), "\n");
   out += common::StrCat("  finding   ", t.code(), t.resource().empty() ? "" : " on ", t.resource(),
-                        " (scope ", ScopeWord(t.scope()), ", incident ", t.incident_id(), ")\n");
+                        " (scope ", Word(t.scope()), ", incident ", t.incident_id(), ")\n");
   out += common::StrCat("  hosts     ", t.hosts_size(), ": ", Hosts(t.hosts(), 20), "\n");
   out += common::StrCat("  opened    ", Ago(common::FromProtoTime(t.opened_at()), now), "\n");
   if (!t.external_ref().empty()) out += common::StrCat("  helpdesk  ", t.external_ref(), "\n");
@@ -864,7 +841,7 @@ std::string RenderIncidents(const medic::v1::ListIncidentsResponse& response, ab
     const bool resolved = i.has_resolved_at();
     out += common::StrCat(
         Paint(color, "1", i.incident_id()), "  ", i.code(), " on ",
-        i.resource().empty() ? "-" : i.resource(), "  scope ", ScopeWord(i.scope()), ", ",
+        i.resource().empty() ? "-" : i.resource(), "  scope ", Word(i.scope()), ", ",
         i.hosts_size(), i.hosts_size() == 1 ? " host" : " hosts", ", ",
         resolved ? Paint(color, "32", "resolved") : PaintSeverity(color, i.severity(), "open"),
         ", ticket ", i.ticket_id().empty() ? "-" : i.ticket_id(), "\n");

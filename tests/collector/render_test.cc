@@ -1,5 +1,6 @@
 #include "collector/cli/render.h"
 
+#include "common/proto/enum_words.h"
 #include "common/time/clock.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
@@ -423,3 +424,17 @@ TEST(RenderHealthTest, NoPrintSystemIsSaid) {
 
 }  // namespace
 }  // namespace medic::cli
+
+namespace medic::common {
+namespace {
+
+// The words the CLI prints and scenario files use for the fleet's enums.
+TEST(EnumWordTest, NameWithoutPrefixInLowerCase) {
+  EXPECT_EQ(EnumWord(medic::v1::SCOPE_RESOURCE), "resource");
+  EXPECT_EQ(EnumWord(medic::v1::TICKET_STATE_ACKNOWLEDGED), "acknowledged");
+  EXPECT_EQ(EnumWord(medic::v1::SCOPE_UNSPECIFIED), "unspecified");
+  EXPECT_EQ(EnumWord(static_cast<medic::v1::Scope>(99)), "");
+}
+
+}  // namespace
+}  // namespace medic::common

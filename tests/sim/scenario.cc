@@ -4,6 +4,7 @@
 #include <functional>
 #include <set>
 
+#include "common/proto/enum_words.h"
 #include "common/status/status_macros.h"
 #include "common/strings/str_cat.h"
 #include "common/time/clock.h"
@@ -89,36 +90,6 @@ class Parser {
 
   std::string file_;
 };
-
-std::string ScopeName(medic::v1::Scope scope) {
-  switch (scope) {
-    case medic::v1::SCOPE_HOST:
-      return "host";
-    case medic::v1::SCOPE_RESOURCE:
-      return "resource";
-    case medic::v1::SCOPE_SUBNET:
-      return "subnet";
-    case medic::v1::SCOPE_SITE:
-      return "site";
-    case medic::v1::SCOPE_FLEET:
-      return "fleet";
-    default:
-      return "unspecified";
-  }
-}
-
-std::string StateName(medic::v1::TicketState state) {
-  switch (state) {
-    case medic::v1::TICKET_STATE_OPEN:
-      return "open";
-    case medic::v1::TICKET_STATE_ACKNOWLEDGED:
-      return "acknowledged";
-    case medic::v1::TICKET_STATE_RESOLVED:
-      return "resolved";
-    default:
-      return "unspecified";
-  }
-}
 
 }  // namespace
 
@@ -328,7 +299,7 @@ absl::StatusOr<Scenario> ParseScenario(std::string_view text, std::string_view f
             for (auto v :
                  {medic::v1::SCOPE_HOST, medic::v1::SCOPE_RESOURCE, medic::v1::SCOPE_SUBNET,
                   medic::v1::SCOPE_SITE, medic::v1::SCOPE_FLEET}) {
-              if (ScopeName(v) == scope) x.scope = v;
+              if (common::EnumWord(v) == scope) x.scope = v;
             }
             if (!x.scope) {
               return p.Error(t["scope"], common::StrCat("scope: '", scope,
@@ -340,7 +311,7 @@ absl::StatusOr<Scenario> ParseScenario(std::string_view text, std::string_view f
             ASSIGN_OR_RETURN(std::string state, p.Str(t["state"], "state"));
             for (auto v : {medic::v1::TICKET_STATE_OPEN, medic::v1::TICKET_STATE_ACKNOWLEDGED,
                            medic::v1::TICKET_STATE_RESOLVED}) {
-              if (StateName(v) == state) x.state = v;
+              if (common::EnumWord(v) == state) x.state = v;
             }
             if (!x.state) {
               return p.Error(t["state"], common::StrCat("state: '", state,
@@ -385,14 +356,14 @@ bool Matches(const ExpectedTicket& x, const medic::v1::Ticket& t) {
 std::string Describe(const medic::v1::Ticket& t) {
   std::string out = common::StrCat("{code: ", t.code());
   if (!t.resource().empty()) out += common::StrCat(", resource: ", t.resource());
-  out += common::StrCat(", scope: ", ScopeName(t.scope()));
+  out += common::StrCat(", scope: ", common::EnumWord(t.scope()));
   if (t.hosts_size() == 1) {
     out += common::StrCat(", host: ", t.hosts(0));
   } else {
     out += common::StrCat(", hosts: ", t.hosts_size());
   }
-  out += common::StrCat(", state: ", StateName(t.state()), "}  ", t.ticket_id(), " \"", t.title(),
-                        "\"");
+  out += common::StrCat(", state: ", common::EnumWord(t.state()), "}  ", t.ticket_id(), " \"",
+                        t.title(), "\"");
   return out;
 }
 
