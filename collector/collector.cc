@@ -46,6 +46,10 @@ absl::Status ValidateCollectorConfig(const medic::v1::CollectorConfig& config) {
   if (config.max_message_bytes() < 64 * 1024) {
     return absl::InvalidArgumentError("max_message_bytes: must be at least 65536");
   }
+  // gRPC takes an int, and a negative one means "no limit".
+  if (config.max_message_bytes() > (256u << 20)) {
+    return absl::InvalidArgumentError("max_message_bytes: must be at most 268435456 (256 MiB)");
+  }
   if (common::FromProtoDuration(config.engine_tick()) < absl::Milliseconds(10)) {
     return absl::InvalidArgumentError("engine_tick: must be at least 10ms");
   }
@@ -57,6 +61,7 @@ absl::Status ValidateCollectorConfig(const medic::v1::CollectorConfig& config) {
           common::StrCat(key, ": '", url, "' is not an http:// URL (https is not supported yet)"));
     }
   }
+  RETURN_IF_ERROR(ResolveLimits(config.limits()).status());
   return engine::ValidateEngineConfig(config);
 }
 
@@ -91,6 +96,8 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
   IngestOptions ingest;
   ingest.heartbeat_interval = common::FromProtoDuration(config.heartbeat_interval());
   ingest.observer = collector->engine_.get();
+  ASSIGN_OR_RETURN(ingest.limits, ResolveLimits(config.limits()));
+  const Limits limits = ingest.limits;
   collector->agents_ = std::make_unique<AgentServiceImpl>(*collector->store_, clock, ingest);
   collector->technicians_ =
       std::make_unique<TechnicianServiceImpl>(*collector->store_, clock, collector->tickets_.get());
@@ -104,7 +111,16 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
   // agents ping as often as they do (every 30 s).
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
+  // What one client may cost (LimitsConfig): pings more often than min_ping_interval are
+  // strikes and too many close the connection; a connection that does not finish its
+  // handshake is closed; one connection carries a bounded number of streams. The size limit
+  // is checked on the decompressed message too, so a compression bomb is refused.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(limits.min_ping_interval)));
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, limits.max_ping_strikes);
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(limits.handshake_timeout)));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, limits.max_concurrent_streams);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes()));
   builder.RegisterService(collector->agents_.get());
   builder.RegisterService(collector->technicians_.get());

@@ -3,9 +3,11 @@
 #include <deque>
 #include <utility>
 
+#include "collector/ingest/validate.h"
 #include "common/net/peer.h"
 #include "common/status/grpc_status.h"
 #include "common/strings/str_cat.h"
+#include "grpcpp/impl/codegen/proto_utils.h"
 #include "spdlog/spdlog.h"
 
 namespace medic::collector {
@@ -31,14 +33,29 @@ std::string CheckHello(const medic::v1::Hello& hello) {
 
 // One agent's stream. Reads one message at a time; writes are queued because acks, and
 // later diagnostic requests, may be produced while a write is in flight. Deletes itself in
-// OnDone.
+// OnDone. Reads raw bytes and parses them itself: a typed reactor sees a message gRPC could
+// not parse as the end of the stream, and would close it as if the agent had said goodbye.
 class AgentServiceImpl::Stream final
-    : public grpc::ServerBidiReactor<AgentMessage, CollectorMessage> {
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   Stream(AgentServiceImpl* service, grpc::CallbackServerContext* context)
-      : service_(service), context_(context), peer_(context->peer()) {
+      : service_(service),
+        context_(context),
+        peer_(context->peer()),
+        peer_host_(common::PeerHost(peer_)) {
     service_->streams_.fetch_add(1);
-    StartRead(&in_);
+    if (!service_->peers_.TryOpen(peer_host_)) {
+      spdlog::warn("refused an agent stream from {}: it already has {} open", peer_,
+                   service_->peers_.open(peer_host_));
+      FinishOnce(
+          grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                       common::StrCat("too many agent streams from ", peer_host_, " (at most ",
+                                      service_->options_.limits.max_streams_per_peer,
+                                      "): close some, or raise limits.max_streams_per_peer")));
+      return;
+    }
+    counted_ = true;
+    StartRead(&in_bytes_);
   }
 
   void OnReadDone(bool ok) override {
@@ -46,14 +63,22 @@ class AgentServiceImpl::Stream final
       FinishOnce(grpc::Status::OK);
       return;
     }
-    grpc::Status status = Handle(in_);
+    in_.Clear();
+    grpc::Status status = grpc::SerializationTraits<AgentMessage>::Deserialize(&in_bytes_, &in_);
+    if (!status.ok()) {
+      status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "the message is not a valid AgentMessage (malformed protobuf, or a "
+                            "string that is not UTF-8)");
+    } else {
+      status = Handle(in_);
+    }
     if (!status.ok()) {
       spdlog::warn("agent stream from {} ({}) ended: {}", peer_,
                    hostname_.empty() ? "no hello yet" : hostname_, status.error_message());
       FinishOnce(status);
       return;
     }
-    StartRead(&in_);
+    StartRead(&in_bytes_);
   }
 
   void OnWriteDone(bool ok) override {
@@ -74,6 +99,7 @@ class AgentServiceImpl::Stream final
                      s.message());
       }
     }
+    if (counted_) service_->peers_.Close(peer_host_);
     service_->streams_.fetch_sub(1);
     delete this;
   }
@@ -84,6 +110,10 @@ class AgentServiceImpl::Stream final
  private:
   grpc::Status Handle(const AgentMessage& message) {
     const absl::Time now = service_->clock_.Now();
+    // Nothing of a message that fails validation is stored or passed on.
+    if (absl::Status valid = ValidateAgentMessage(message); !valid.ok()) {
+      return common::ToGrpcStatus(valid);
+    }
     if (machine_id_.empty()) {
       if (!message.has_hello()) {
         return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -91,6 +121,8 @@ class AgentServiceImpl::Stream final
       }
       return HandleHello(message.hello(), now);
     }
+    // Every message costs a store write; one machine may not take more than its share.
+    if (!service_->rate_.TryTake(machine_id_, now)) return RateLimited();
     switch (message.kind_case()) {
       case AgentMessage::kHello:
         return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a second hello on one stream");
@@ -134,6 +166,8 @@ class AgentServiceImpl::Stream final
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why);
     }
     hostname_ = hello.hostname();
+    // A hello opens a session in the store: reconnecting in a loop is limited like records.
+    if (!service_->rate_.TryTake(hello.machine_id(), now)) return RateLimited();
     if (std::string clash = service_->Claim(hello, peer_, this); !clash.empty()) {
       spdlog::warn("refused {} from {}: {}", hostname_, peer_, clash);
       return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, clash);
@@ -153,6 +187,15 @@ class AgentServiceImpl::Stream final
     if (auto* observer = service_->options_.observer) observer->OnHello(machine_id_, hello);
     Write(std::move(welcome));
     return grpc::Status::OK;
+  }
+
+  grpc::Status RateLimited() {
+    const Limits& limits = service_->options_.limits;
+    return grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        common::StrCat("machine ", hostname_, " sent more than ", limits.records_per_second,
+                       " messages a second (", limits.record_burst,
+                       " at once); the collector refuses them until it slows down"));
   }
 
   grpc::Status Unavailable(const absl::Status& status) {
@@ -184,8 +227,16 @@ class AgentServiceImpl::Stream final
 
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (writing_ || finished_ || pending_.empty()) return;
-    out_ = std::move(pending_.front());
+    bool own_buffer = false;
+    grpc::Status serialized = grpc::SerializationTraits<CollectorMessage>::Serialize(
+        pending_.front(), &out_, &own_buffer);
     pending_.pop_front();
+    if (!serialized.ok()) {  // only for a message over 2 GiB, which is never built here
+      finished_ = true;
+      Finish(grpc::Status(grpc::StatusCode::INTERNAL,
+                          common::StrCat("cannot encode a reply: ", serialized.error_message())));
+      return;
+    }
     writing_ = true;
     StartWrite(&out_);
   }
@@ -200,6 +251,9 @@ class AgentServiceImpl::Stream final
   AgentServiceImpl* const service_;
   grpc::CallbackServerContext* const context_;
   const std::string peer_;
+  const std::string peer_host_;
+  bool counted_ = false;  // in service_->peers_
+  grpc::ByteBuffer in_bytes_;
   AgentMessage in_;
   // Set by the hello; read and written only on the read path (one read at a time).
   std::string machine_id_;
@@ -209,16 +263,20 @@ class AgentServiceImpl::Stream final
 
   std::mutex mu_;
   std::deque<CollectorMessage> pending_ ABSL_GUARDED_BY(mu_);
-  CollectorMessage out_ ABSL_GUARDED_BY(mu_);  // the message being written
+  grpc::ByteBuffer out_ ABSL_GUARDED_BY(mu_);  // the message being written
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 AgentServiceImpl::AgentServiceImpl(Store& store, const common::Clock& clock, IngestOptions options)
-    : store_(store), clock_(clock), options_(std::move(options)) {}
+    : store_(store),
+      clock_(clock),
+      options_(std::move(options)),
+      rate_(options_.limits.records_per_second, options_.limits.record_burst),
+      peers_(options_.limits.max_streams_per_peer) {}
 
-grpc::ServerBidiReactor<medic::v1::AgentMessage, medic::v1::CollectorMessage>*
-AgentServiceImpl::Connect(grpc::CallbackServerContext* context) {
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* AgentServiceImpl::Connect(
+    grpc::CallbackServerContext* context) {
   return new Stream(this, context);
 }
 

@@ -8,6 +8,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
+#include "collector/ingest/limits.h"
 #include "collector/store/store.h"
 #include "common/time/clock.h"
 #include "medic/v1/agent.grpc.pb.h"
@@ -33,16 +34,19 @@ struct IngestOptions {
   absl::Duration heartbeat_interval = absl::Seconds(15);  // told to agents in the welcome
   std::string collector_version = MEDIC_VERSION;
   IngestObserver* observer = nullptr;  // not owned; outlives the service
+  Limits limits;                       // records per machine, streams per peer
 };
 
 // Serves AgentService.Connect: one callback reactor per agent stream (no thread per stream).
 // Each sequenced record is committed to the store before it is acknowledged; a record the
 // store cannot take ends the stream with UNAVAILABLE so the agent reconnects and resends.
-class AgentServiceImpl final : public medic::v1::AgentService::CallbackService {
+// Registered raw (bytes in, bytes out) so that it parses agent messages itself (see Stream).
+class AgentServiceImpl final : public medic::v1::AgentService::WithRawCallbackMethod_Connect<
+                                   medic::v1::AgentService::Service> {
  public:
   AgentServiceImpl(Store& store, const common::Clock& clock, IngestOptions options);
 
-  grpc::ServerBidiReactor<medic::v1::AgentMessage, medic::v1::CollectorMessage>* Connect(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Connect(
       grpc::CallbackServerContext* context) override;
 
   // Streams open now.
@@ -70,6 +74,8 @@ class AgentServiceImpl final : public medic::v1::AgentService::CallbackService {
   const common::Clock& clock_;
   const IngestOptions options_;
   std::atomic<int64_t> streams_{0};
+  RecordRateLimiter rate_;
+  PeerStreamCounter peers_;
   std::mutex mu_;
   // Streams end only in OnDone, which calls Forget under mu_ before deleting itself, so a
   // pointer here may be used (to supersede it) while mu_ is held.
