@@ -8,6 +8,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
+#include "collector/security/security.h"
 #include "collector/store/store.h"
 #include "common/time/clock.h"
 #include "medic/v1/agent.grpc.pb.h"
@@ -33,6 +34,9 @@ struct IngestOptions {
   absl::Duration heartbeat_interval = absl::Seconds(15);  // told to agents in the welcome
   std::string collector_version = MEDIC_VERSION;
   IngestObserver* observer = nullptr;  // not owned; outlives the service
+  // Not owned. Enrollment, and the identity of a stream from its client certificate; without
+  // it (unit tests) the hello's machine id is trusted and Enroll/Renew are UNIMPLEMENTED.
+  Security* security = nullptr;
 };
 
 // Serves AgentService.Connect: one callback reactor per agent stream (no thread per stream).
@@ -45,8 +49,20 @@ class AgentServiceImpl final : public medic::v1::AgentService::CallbackService {
   grpc::ServerBidiReactor<medic::v1::AgentMessage, medic::v1::CollectorMessage>* Connect(
       grpc::CallbackServerContext* context) override;
 
+  // Enrollment (issue 8): a token and a CSR for a client certificate; no certificate needed.
+  grpc::ServerUnaryReactor* Enroll(grpc::CallbackServerContext* context,
+                                   const medic::v1::EnrollRequest* request,
+                                   medic::v1::EnrollResponse* response) override;
+  // A new certificate for the machine of the call's (valid) client certificate.
+  grpc::ServerUnaryReactor* Renew(grpc::CallbackServerContext* context,
+                                  const medic::v1::RenewRequest* request,
+                                  medic::v1::EnrollResponse* response) override;
+
   // Streams open now.
   int64_t connected_streams() const { return streams_.load(); }
+
+  // Ends the live stream of `machine_id` (its certificate was revoked); true if there was one.
+  bool Cut(const std::string& machine_id);
 
  private:
   class Stream;
