@@ -386,6 +386,7 @@ TEST_F(SecurityTest, CloneIsRefusedAndFlaggedNotMerged) {
   EXPECT_THAT(machines.out, HasSubstr("\"identityAlert\": \"the identity of this machine was "
                                       "used from two hosts at once"));
   EXPECT_THAT(Audit({"--action", "agent.identity_alert"}), HasSubstr("m-cloned"));
+  EXPECT_THAT(Admin({"health", "m-cloned"}).out, HasSubstr("IDENTITY ALERT"));
 }
 
 TEST_F(SecurityTest, RenewGivesTheSameMachineANewCertificate) {
