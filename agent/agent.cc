@@ -12,6 +12,7 @@
 #include "agent/probes/network/network_checks.h"
 #include "agent/probes/registry.h"
 #include "boost/asio/executor_work_guard.hpp"
+#include "common/status/status_macros.h"
 #include "common/strings/str_cat.h"
 #include "common/time/clock.h"
 #include "spdlog/spdlog.h"
@@ -95,12 +96,13 @@ std::string ProxyOf(const medic::v1::AgentConfig& config) {
 
 }  // namespace
 
-Agent::Agent(medic::v1::AgentConfig config)
+Agent::Agent(medic::v1::AgentConfig config, bool insecure)
     : config_(std::move(config)),
       fs_(config_.root()),
       proxy_(ProxyOf(config_)),
       scheduler_(io_, NewProbes(config_), fs_, commands_, common::RealClock::Get(), config_,
-                 tracker_, [this](std::vector<ProbeRun> cycle) { OnCycle(std::move(cycle)); }) {}
+                 tracker_, [this](std::vector<ProbeRun> cycle) { OnCycle(std::move(cycle)); }),
+      insecure_(insecure) {}
 
 medic::v1::Snapshot Agent::CollectOnce() {
   scheduler_.RunAllOnce(/*wait_for_slow=*/true);
@@ -123,6 +125,16 @@ absl::Status Agent::Run() {
     options.initial_backoff = common::FromProtoDuration(config_.reconnect().initial_backoff());
     options.max_backoff = common::FromProtoDuration(config_.reconnect().max_backoff());
     options.heartbeat_interval = common::FromProtoDuration(config_.heartbeat_interval());
+    if (insecure_) {
+      spdlog::warn("INSECURE TEST MODE: plaintext channel to {}, no certificate",
+                   config_.collector());
+    } else {
+      // The agent's identity on the wire is its certificate; enroll first if there is none.
+      RETURN_IF_ERROR(EnsureEnrolled(config_, hello.machine_id(), hello.hostname()));
+      options.credentials = AgentChannelCredentials(config_);
+      options.server_name = config_.security().server_name();
+      renewer_ = std::make_unique<CertificateRenewer>(io_, config_, common::RealClock::Get());
+    }
     spdlog::info("medic-agent {} as {} (machine id {}), reporting to {}", MEDIC_VERSION,
                  hello.hostname(), hello.machine_id(), config_.collector());
     stream_ =
@@ -135,6 +147,7 @@ absl::Status Agent::Run() {
   scheduler_.RunAllOnce(/*wait_for_slow=*/false);
   scheduler_.Start();
   if (stream_ != nullptr) stream_->Start();
+  if (renewer_ != nullptr) renewer_->Start();
 
   // Keeps run() going while only gRPC threads have work (a call closing), until stopped.
   auto work = boost::asio::make_work_guard(io_);
@@ -142,6 +155,7 @@ absl::Status Agent::Run() {
     if (error) return;
     spdlog::info("{}: stopping", signal_number == SIGINT ? "interrupted" : "terminated");
     scheduler_.Stop();
+    if (renewer_ != nullptr) renewer_->Stop();
     if (stream_ != nullptr) {
       stream_->Stop([&work] { work.reset(); });
     } else {

@@ -8,6 +8,7 @@
 #include "agent/scheduler/finding_tracker.h"
 #include "agent/scheduler/scheduler.h"
 #include "agent/transport/collector_stream.h"
+#include "agent/transport/enrollment.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/signal_set.hpp"
 #include "common/fs/file_system.h"
@@ -27,7 +28,8 @@ absl::Status ValidateAgentConfig(const medic::v1::AgentConfig& config);
 // is configured) the stream that carries both to it.
 class Agent {
  public:
-  explicit Agent(medic::v1::AgentConfig config);
+  // `insecure` (tests only): a plaintext channel, no enrollment or client certificate.
+  explicit Agent(medic::v1::AgentConfig config, bool insecure = false);
 
   // Runs every probe once and returns what the agent knows: the snapshot it would send.
   medic::v1::Snapshot CollectOnce();
@@ -51,6 +53,8 @@ class Agent {
   FindingTracker tracker_;
   Scheduler scheduler_;
   std::unique_ptr<CollectorStream> stream_;
+  bool insecure_ = false;
+  std::unique_ptr<CertificateRenewer> renewer_;           // with TLS
   std::map<std::string, medic::v1::ProbeReport> latest_;  // by probe name
   // Each latest report without its times, serialized: what the next one is compared with.
   std::map<std::string, std::string> latest_content_;

@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
   CLI::App app{"medic-agent: collects this machine's health and streams it to the collector"};
   std::string config_file, collector, root, state_dir, hostname, site, log_level;
   std::vector<std::string> only_probes;
-  bool once = false, json = false;
+  bool once = false, json = false, insecure = false;
+  std::string ca_file;
   app.add_option("--config", config_file, "YAML config file (AgentConfig)");
   app.add_option("--collector", collector, "collector HOST:PORT to stream to");
   app.add_option("--root", root, "read every probe source under this directory (default /)");
@@ -52,12 +53,19 @@ int main(int argc, char** argv) {
   app.add_option("--probes", only_probes,
                  "run only these probes, comma-separated (e.g. --probes printers,network)")
       ->delimiter(',');
+  app.add_option("--ca-file", ca_file,
+                 "the collector's CA certificate to pin (security.ca_file; the collector's "
+                 "ca.pem)");
+  app.add_flag("--insecure", insecure,
+               "TEST MODE: plaintext channel to the collector, no enrollment or certificate");
   app.add_flag("--once", once, "collect once, print the report and exit (no collector)");
   app.add_flag("--json", json, "with --once: print the report as proto JSON");
   app.set_version_flag("--version", MEDIC_VERSION);
   CLI11_PARSE(app, argc, argv);
 
   medic::v1::AgentConfig config = medic::agent::DefaultAgentConfig();
+  // An enrollment token is a secret: it is read from config, a file or the environment,
+  // never from the command line (where every user sees it in ps).
   if (!config_file.empty()) {
     if (absl::Status s = medic::common::MergeYamlFile(config_file, &config); !s.ok()) {
       std::cerr << "medic-agent: " << s.message() << "\n";
@@ -69,6 +77,7 @@ int main(int argc, char** argv) {
   if (!state_dir.empty()) config.set_state_dir(state_dir);
   if (!hostname.empty()) config.set_hostname(hostname);
   if (!site.empty()) config.set_site(site);
+  if (!ca_file.empty()) config.mutable_security()->set_ca_file(ca_file);
   if (!log_level.empty()) {
     medic::v1::LogLevel level;
     if (!medic::common::ParseLogLevel(log_level, &level)) {
@@ -96,7 +105,7 @@ int main(int argc, char** argv) {
   }
   medic::common::InitLogging("medic-agent", config.log_level());
 
-  medic::agent::Agent agent(config);
+  medic::agent::Agent agent(config, insecure);
   if (once) {
     medic::v1::Snapshot snapshot = agent.CollectOnce();
     std::cout << (json ? medic::common::ToJson(snapshot) + "\n"

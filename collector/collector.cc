@@ -12,6 +12,10 @@ namespace {
 
 constexpr absl::Duration kHousekeepingEvery = absl::Minutes(10);
 
+bool IsLoopbackHost(std::string_view host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.starts_with("127.");
+}
+
 }  // namespace
 
 medic::v1::CollectorConfig DefaultCollectorConfig() {
@@ -66,8 +70,14 @@ absl::Status ValidateCollectorConfig(const medic::v1::CollectorConfig& config) {
 }
 
 absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
-    const medic::v1::CollectorConfig& config) {
+    const medic::v1::CollectorConfig& config, bool insecure) {
   RETURN_IF_ERROR(ValidateCollectorConfig(config));
+  const std::string listen_host = config.listen().substr(0, config.listen().rfind(':'));
+  if (insecure && !IsLoopbackHost(listen_host)) {
+    return absl::InvalidArgumentError(common::StrCat(
+        "--insecure serves without TLS or authentication, so it listens on loopback only; '",
+        config.listen(), "' is not (use 127.0.0.1:PORT or [::1]:PORT)"));
+  }
   std::unique_ptr<Collector> collector(new Collector(config));
   StoreOptions store_options;
   store_options.offline_after = common::FromProtoDuration(config.offline_after());
@@ -75,6 +85,14 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
   RETURN_IF_ERROR(collector->store_->ResetConnections());
 
   const common::Clock& clock = common::RealClock::Get();
+  ASSIGN_OR_RETURN(collector->security_,
+                   Security::Open(config.security(), config.db(), listen_host, clock, insecure));
+  if (insecure) {
+    spdlog::warn(
+        "INSECURE TEST MODE: no TLS, no agent certificates, no technician authentication; "
+        "anyone who can reach {} can report as any machine and act as admin",
+        config.listen());
+  }
   ASSIGN_OR_RETURN(tickets::KnowledgeBase kb, tickets::KnowledgeBase::Load(config.kb_dir()));
   tickets::OutboundTargets targets;
   targets.webhook = !config.outbound().webhook_url().empty();
@@ -98,13 +116,16 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
   ingest.observer = collector->engine_.get();
   ASSIGN_OR_RETURN(ingest.limits, ResolveLimits(config.limits()));
   const Limits limits = ingest.limits;
+  ingest.security = collector->security_.get();
   collector->agents_ = std::make_unique<AgentServiceImpl>(*collector->store_, clock, ingest);
-  collector->technicians_ =
-      std::make_unique<TechnicianServiceImpl>(*collector->store_, clock, collector->tickets_.get());
+  collector->technicians_ = std::make_unique<TechnicianServiceImpl>(
+      *collector->store_, clock, collector->tickets_.get(), collector->security_.get());
+  collector->technicians_->SetStreamCutter(
+      [agents = collector->agents_.get()](const std::string& id) { return agents->Cut(id); });
 
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(config.listen(), grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(config.listen(), collector->security_->ServerCredentials(), &port);
   // gRPC sets SO_REUSEPORT by default: a second collector would silently share the port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // Find dead agent connections within about a minute (the default is two hours), and let
@@ -130,8 +151,7 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
         "cannot listen on ", config.listen(),
         ": the address is in use or not on this machine — choose another with --listen"));
   }
-  const std::string host = config.listen().substr(0, config.listen().rfind(':'));
-  collector->address_ = common::StrCat(host, ":", port);
+  collector->address_ = common::StrCat(listen_host, ":", port);
   collector->housekeeping_ = std::thread([c = collector.get()] { c->Housekeeping(); });
   return collector;
 }

@@ -29,11 +29,18 @@ class Collector {
  public:
   // Opens the store, listens and starts serving. Fails, naming the problem and what to do,
   // when the database cannot be opened or the address cannot be bound.
-  static absl::StatusOr<std::unique_ptr<Collector>> Start(const medic::v1::CollectorConfig& config);
+  //
+  // Secure by default: TLS with the collector's CA, agents with enrolled client certificates,
+  // technicians with API tokens. `insecure` (tests and local tools only) serves plaintext
+  // without technician authentication, and is refused unless `listen` is a loopback address.
+  static absl::StatusOr<std::unique_ptr<Collector>> Start(const medic::v1::CollectorConfig& config,
+                                                          bool insecure = false);
   ~Collector();
 
   // The address it listens on, with the real port when the config asked for port 0.
   const std::string& address() const { return address_; }
+  // TLS material and the first admin token's file; null before Start.
+  const Security* security() const { return security_.get(); }
 
   // Stops taking new streams and calls, lets calls in flight finish for up to `grace`,
   // then cancels the rest. Safe to call more than once.
@@ -45,6 +52,7 @@ class Collector {
 
   const medic::v1::CollectorConfig config_;
   std::unique_ptr<Store> store_;
+  std::unique_ptr<Security> security_;
   std::unique_ptr<tickets::Tickets> tickets_;
   std::unique_ptr<engine::EngineRunner> engine_;
   std::unique_ptr<tickets::OutboxSender> outbox_;  // when a webhook or helpdesk is configured

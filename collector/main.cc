@@ -22,6 +22,10 @@ int main(int argc, char** argv) {
                  "(default 127.0.0.1:7070; port 0 picks a free one)");
   app.add_option("--db", db, "SQLite database file (default /var/lib/medic/collector.db)");
   app.add_option("--log-level", log_level, "trace, debug, info, warning or error");
+  bool insecure = false;
+  app.add_flag("--insecure", insecure,
+               "TEST MODE: plaintext, no agent certificates, no technician authentication; "
+               "loopback addresses only");
   app.set_version_flag("--version", MEDIC_VERSION);
   CLI11_PARSE(app, argc, argv);
 
@@ -52,7 +56,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto collector = medic::collector::Collector::Start(config);
+  auto collector = medic::collector::Collector::Start(config, insecure);
   if (!collector.ok()) {
     std::cerr << "medic-collector: " << collector.status().message() << "\n";
     return 1;
@@ -60,6 +64,11 @@ int main(int argc, char** argv) {
   // Scripts and tests read this line to learn the port.
   std::printf("medic-collector listening on %s (database %s)\n", (*collector)->address().c_str(),
               config.db().c_str());
+  if (!insecure) {
+    std::printf("medic-collector CA %s, admin token file %s\n",
+                (*collector)->security()->ca_file().c_str(),
+                (*collector)->security()->admin_token_file().c_str());
+  }
   std::fflush(stdout);
 
   int signal_number = 0;

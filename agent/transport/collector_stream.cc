@@ -94,8 +94,11 @@ CollectorStream::CollectorStream(boost::asio::io_context& io, StreamOptions opti
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
-  channel_ =
-      grpc::CreateCustomChannel(options_.collector, grpc::InsecureChannelCredentials(), args);
+  if (!options_.server_name.empty()) args.SetSslTargetNameOverride(options_.server_name);
+  channel_ = grpc::CreateCustomChannel(
+      options_.collector,
+      options_.credentials != nullptr ? options_.credentials : grpc::InsecureChannelCredentials(),
+      args);
   stub_ = medic::v1::AgentService::NewStub(channel_);
 }
 
@@ -199,7 +202,9 @@ void CollectorStream::OnCallDone(Call* call, const grpc::Status& status) {
                  options_.collector, status.error_message(), failures_);
   }
   if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
-      status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+      status.error_code() == grpc::StatusCode::FAILED_PRECONDITION ||
+      status.error_code() == grpc::StatusCode::PERMISSION_DENIED ||  // revoked, spoofed id
+      status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {    // no valid certificate
     spdlog::error("the collector refused this agent's stream: {}", status.error_message());
   }
   ScheduleReconnect();

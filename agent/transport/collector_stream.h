@@ -11,12 +11,16 @@
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "grpcpp/channel.h"
+#include "grpcpp/security/credentials.h"
 #include "medic/v1/agent.grpc.pb.h"
 
 namespace medic::agent {
 
 struct StreamOptions {
   std::string collector;  // HOST:PORT
+  // How to reach it: mTLS credentials (enrollment.h); null for a plaintext channel (--insecure).
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  std::string server_name;  // checked in the collector's certificate instead of the host
   absl::Duration initial_backoff = absl::Seconds(1);
   absl::Duration max_backoff = absl::Seconds(60);
   absl::Duration heartbeat_interval = absl::Seconds(15);  // until the collector says otherwise

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <functional>
+
+#include "collector/security/security.h"
 #include "collector/store/store.h"
 #include "collector/tickets/tickets.h"
 #include "common/time/clock.h"
@@ -12,9 +15,17 @@ namespace medic::collector {
 class TechnicianServiceImpl final : public medic::v1::TechnicianService::CallbackService {
  public:
   // `tickets` (not owned) takes ticket updates; without it UpdateTicket is UNIMPLEMENTED.
+  // `security` (not owned) authenticates every call and keeps the audit log; without it every
+  // call is refused (UNAUTHENTICATED).
   TechnicianServiceImpl(Store& store, const common::Clock& clock,
-                        tickets::Tickets* tickets = nullptr)
-      : store_(store), clock_(clock), tickets_(tickets) {}
+                        tickets::Tickets* tickets = nullptr, Security* security = nullptr)
+      : store_(store), clock_(clock), tickets_(tickets), security_(security) {}
+
+  // Ends the live stream of a machine (after its certificates were revoked); true when there
+  // was one. Set once, before serving.
+  void SetStreamCutter(std::function<bool(const std::string& machine_id)> cut) {
+    cut_stream_ = std::move(cut);
+  }
 
   grpc::ServerUnaryReactor* ListMachines(grpc::CallbackServerContext* context,
                                          const medic::v1::ListMachinesRequest* request,
@@ -35,10 +46,49 @@ class TechnicianServiceImpl final : public medic::v1::TechnicianService::Callbac
                                          const medic::v1::UpdateTicketRequest* request,
                                          medic::v1::Ticket* response) override;
 
+  // --- identity (issue 8): admin rpcs, in security_rpcs.cc ---
+  grpc::ServerUnaryReactor* CreateApiToken(grpc::CallbackServerContext* context,
+                                           const medic::v1::CreateApiTokenRequest* request,
+                                           medic::v1::CreateApiTokenResponse* response) override;
+  grpc::ServerUnaryReactor* ListApiTokens(grpc::CallbackServerContext* context,
+                                          const medic::v1::ListApiTokensRequest* request,
+                                          medic::v1::ListApiTokensResponse* response) override;
+  grpc::ServerUnaryReactor* RevokeApiToken(grpc::CallbackServerContext* context,
+                                           const medic::v1::RevokeApiTokenRequest* request,
+                                           medic::v1::RevokeTokenResponse* response) override;
+  grpc::ServerUnaryReactor* CreateEnrollmentToken(
+      grpc::CallbackServerContext* context, const medic::v1::CreateEnrollmentTokenRequest* request,
+      medic::v1::CreateEnrollmentTokenResponse* response) override;
+  grpc::ServerUnaryReactor* ListEnrollmentTokens(
+      grpc::CallbackServerContext* context, const medic::v1::ListEnrollmentTokensRequest* request,
+      medic::v1::ListEnrollmentTokensResponse* response) override;
+  grpc::ServerUnaryReactor* RevokeEnrollmentToken(
+      grpc::CallbackServerContext* context, const medic::v1::RevokeEnrollmentTokenRequest* request,
+      medic::v1::RevokeTokenResponse* response) override;
+  grpc::ServerUnaryReactor* RevokeAgent(grpc::CallbackServerContext* context,
+                                        const medic::v1::RevokeAgentRequest* request,
+                                        medic::v1::RevokeAgentResponse* response) override;
+  grpc::ServerUnaryReactor* ListAudit(grpc::CallbackServerContext* context,
+                                      const medic::v1::ListAuditRequest* request,
+                                      medic::v1::ListAuditResponse* response) override;
+
  private:
+  // Authenticates the call and checks the role `method` needs (see RequiredRole). On refusal,
+  // finishes the reactor and returns false.
+  bool Authorize(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+                 std::string_view method, Principal* principal);
+  // Writes the audit entry of a state-changing call and finishes it with `status`.
+  void FinishAudited(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+                     const Principal& principal, std::string_view method, std::string_view target,
+                     const grpc::Status& status, std::string_view details = "");
+  // Fills Machine.identity_alert from the security tables.
+  void AddIdentityAlert(medic::v1::Machine* machine);
+
   Store& store_;
   const common::Clock& clock_;
   tickets::Tickets* const tickets_;
+  Security* const security_;
+  std::function<bool(const std::string&)> cut_stream_;
 };
 
 }  // namespace medic::collector

@@ -9,8 +9,11 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "collector/cli/connection.h"
 #include "collector/cli/render.h"
+#include "common/proto/enum_words.h"
 #include "common/proto/json.h"
+#include "common/time/clock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "medic/v1/technician.grpc.pb.h"
@@ -19,7 +22,6 @@ namespace {
 
 constexpr int kExitError = 1;
 constexpr int kExitUnreachable = 3;
-constexpr const char* kDefaultCollector = "127.0.0.1:7070";
 
 // Prints what went wrong and what to do; returns the exit code.
 int ReportFailure(const grpc::Status& status, const std::string& collector) {
@@ -37,6 +39,15 @@ int ReportFailure(const grpc::Status& status, const std::string& collector) {
                 << status.error_message()
                 << ") — is medic-collector running there? Set --collector or MEDIC_COLLECTOR.\n";
       return kExitUnreachable;
+    case grpc::StatusCode::UNAUTHENTICATED:
+      std::cerr << "medic: the collector refused the call: " << status.error_message()
+                << "\n  Give an API token with --token-file FILE, MEDIC_TOKEN or token_file in "
+                   "medic's config (the first admin token is admin.token in the collector's "
+                   "state dir).\n";
+      return kExitError;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      std::cerr << "medic: not allowed: " << status.error_message() << "\n";
+      return kExitError;
     case grpc::StatusCode::UNIMPLEMENTED:
       std::cerr << "medic: the collector at " << collector
                 << " does not offer this yet (UNIMPLEMENTED): " << status.error_message() << "\n";
@@ -52,10 +63,22 @@ int ReportFailure(const grpc::Status& status, const std::string& collector) {
 int main(int argc, char** argv) {
   CLI::App app{"medic: ask the collector about the fleet"};
   app.require_subcommand(1);
-  const char* env = std::getenv("MEDIC_COLLECTOR");
-  std::string collector = env != nullptr && *env != '\0' ? env : kDefaultCollector;
-  app.add_option("--collector", collector,
-                 "collector HOST:PORT (default $MEDIC_COLLECTOR, else 127.0.0.1:7070)");
+  medic::cli::ConnectionOptions connection_options;
+  app.add_option("--collector", connection_options.collector,
+                 "collector HOST:PORT (default $MEDIC_COLLECTOR, else the config's, else "
+                 "127.0.0.1:7070)");
+  app.add_option("--config", connection_options.config_file,
+                 "medic's config file (default ~/.config/medic/config.yaml if it exists)");
+  app.add_option("--token-file", connection_options.token_file,
+                 "file holding the API token (default $MEDIC_TOKEN, $MEDIC_TOKEN_FILE, or "
+                 "token_file in the config)");
+  app.add_option("--ca-file", connection_options.ca_file,
+                 "the collector's CA certificate (default $MEDIC_CA_FILE or ca_file in the "
+                 "config)");
+  app.add_option("--server-name", connection_options.server_name,
+                 "the name to check in the collector's certificate (default its host)");
+  app.add_flag("--insecure", connection_options.insecure,
+               "plaintext, no CA check: only for a collector in --insecure test mode");
   double timeout_seconds = 10;
   app.add_option("--timeout", timeout_seconds, "seconds to wait for the collector")
       ->check(CLI::PositiveNumber);
@@ -94,6 +117,56 @@ int main(int argc, char** argv) {
   incidents->add_flag("--json", json, "print the proto JSON mapping");
   bool include_resolved = false;
   incidents->add_flag("--all", include_resolved, "include resolved incidents");
+
+  // --- identity (issue 8): administration ---
+  auto* tokens = app.add_subcommand("tokens", "API tokens of technicians (admin)");
+  tokens->require_subcommand(1);
+  std::string token_name, token_role = "viewer", valid_for, token_id;
+  auto* tokens_create = tokens->add_subcommand(
+      "create", "make a token; prints the secret once on stdout (keep it in a 0600 file)");
+  tokens_create->add_option("NAME", token_name, "who holds it: a person or a tool")->required();
+  tokens_create->add_option("--role", token_role, "viewer, technician or admin (default viewer)")
+      ->check(CLI::IsMember({"viewer", "technician", "admin"}));
+  tokens_create->add_option("--valid-for", valid_for, "e.g. 90d (default: until revoked)");
+  auto* tokens_list = tokens->add_subcommand("list", "every token (never the secrets)");
+  tokens_list->add_flag("--json", json, "print the proto JSON mapping");
+  auto* tokens_revoke = tokens->add_subcommand("revoke", "revoke a token at once");
+  tokens_revoke->add_option("ID", token_id, "token id (tok-N)")->required();
+
+  auto* enroll_tokens =
+      app.add_subcommand("enroll-tokens", "enrollment tokens for new agents (admin)");
+  enroll_tokens->require_subcommand(1);
+  uint32_t max_uses = 0;
+  auto* enroll_create = enroll_tokens->add_subcommand(
+      "create", "make an enrollment token; prints the secret once on stdout");
+  enroll_create->add_option("--name", token_name, "what it is for: 'floor 3 rollout'");
+  enroll_create->add_option("--uses", max_uses, "how many agents may enroll with it (0: any)");
+  enroll_create->add_option("--valid-for", valid_for, "e.g. 7d (default: until revoked)");
+  auto* enroll_list = enroll_tokens->add_subcommand("list", "every enrollment token");
+  enroll_list->add_flag("--json", json, "print the proto JSON mapping");
+  auto* enroll_revoke = enroll_tokens->add_subcommand("revoke", "revoke an enrollment token");
+  enroll_revoke->add_option("ID", token_id, "enrollment token id (enr-N)")->required();
+
+  auto* agents = app.add_subcommand("agents", "agent identities (admin)");
+  agents->require_subcommand(1);
+  std::string reason;
+  auto* agents_revoke =
+      agents->add_subcommand("revoke", "revoke a machine's certificates and cut its stream now");
+  agents_revoke->add_option("HOST", host, "hostname or machine id")->required();
+  agents_revoke->add_option("--reason", reason, "kept in the audit log");
+
+  auto* audit = app.add_subcommand("audit", "who did what, when, to what (admin)");
+  medic::v1::ListAuditRequest audit_request;
+  std::string since;
+  uint32_t limit = 0;
+  audit->add_option("--actor", *audit_request.mutable_actor(), "only entries whose actor has this");
+  audit->add_option("--action", *audit_request.mutable_action(),
+                    "only this action (UpdateTicket, Enroll, RevokeAgent, agent.spoofed_id, …)");
+  audit->add_option("--target", *audit_request.mutable_target(),
+                    "only entries whose target has this");
+  audit->add_option("--since", since, "only the last DURATION (e.g. 1h, 7d)");
+  audit->add_option("--limit", limit, "at most this many, newest first (default 100)");
+  audit->add_flag("--json", json, "print the proto JSON mapping");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -102,13 +175,151 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
 
-  auto channel = grpc::CreateChannel(collector, grpc::InsecureChannelCredentials());
-  auto stub = medic::v1::TechnicianService::NewStub(channel);
+  absl::StatusOr<medic::cli::Connection> connection = medic::cli::Connect(connection_options);
+  if (!connection.ok()) {
+    std::cerr << "medic: " << connection.status().message() << "\n";
+    return 2;
+  }
+  const std::string& collector = connection->collector;
+  auto stub = medic::v1::TechnicianService::NewStub(connection->channel);
   grpc::ClientContext context;
+  medic::cli::Authenticate(*connection, &context);
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000)));
   const bool color = !json && isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr;
 
+  absl::Duration valid = absl::ZeroDuration();
+  if (!valid_for.empty()) {
+    auto parsed = medic::common::ParseDuration(valid_for);
+    if (!parsed.ok()) {
+      std::cerr << "medic: --valid-for: " << parsed.status().message() << "\n";
+      return 2;
+    }
+    valid = *parsed;
+  }
+  if (tokens_create->parsed()) {
+    medic::v1::CreateApiTokenRequest request;
+    request.set_name(token_name);
+    request.set_role(token_role == "admin"        ? medic::v1::ROLE_ADMIN
+                     : token_role == "technician" ? medic::v1::ROLE_TECHNICIAN
+                                                  : medic::v1::ROLE_VIEWER);
+    if (valid > absl::ZeroDuration()) {
+      *request.mutable_valid_for() = medic::common::ToProtoDuration(valid);
+    }
+    medic::v1::CreateApiTokenResponse response;
+    grpc::Status status = stub->CreateApiToken(&context, request, &response);
+    if (!status.ok()) return ReportFailure(status, collector);
+    std::cerr << "created " << response.token().id() << " for " << token_name << " (" << token_role
+              << "); the secret is shown only now:\n";
+    std::cout << response.secret() << "\n";
+    return 0;
+  }
+  if (tokens_list->parsed()) {
+    medic::v1::ListApiTokensResponse response;
+    grpc::Status status = stub->ListApiTokens(&context, {}, &response);
+    if (!status.ok()) return ReportFailure(status, collector);
+    if (json) {
+      std::cout << medic::common::ToJson(response) << "\n";
+      return 0;
+    }
+    for (const auto& t : response.tokens()) {
+      std::cout << t.id() << "\t" << medic::common::EnumWord(t.role()) << "\t" << t.name() << "\t"
+                << (t.has_revoked_at() ? "revoked"
+                    : t.has_expires_at()
+                        ? "expires " +
+                              absl::FormatTime(medic::common::FromProtoTime(t.expires_at()))
+                        : "active")
+                << "\n";
+    }
+    return 0;
+  }
+  if (tokens_revoke->parsed() || enroll_revoke->parsed()) {
+    medic::v1::RevokeTokenResponse response;
+    grpc::Status status;
+    if (tokens_revoke->parsed()) {
+      medic::v1::RevokeApiTokenRequest request;
+      request.set_id(token_id);
+      status = stub->RevokeApiToken(&context, request, &response);
+    } else {
+      medic::v1::RevokeEnrollmentTokenRequest request;
+      request.set_id(token_id);
+      status = stub->RevokeEnrollmentToken(&context, request, &response);
+    }
+    if (!status.ok()) return ReportFailure(status, collector);
+    std::cout << token_id << " is revoked\n";
+    return 0;
+  }
+  if (enroll_create->parsed()) {
+    medic::v1::CreateEnrollmentTokenRequest request;
+    request.set_name(token_name);
+    request.set_max_uses(max_uses);
+    if (valid > absl::ZeroDuration()) {
+      *request.mutable_valid_for() = medic::common::ToProtoDuration(valid);
+    }
+    medic::v1::CreateEnrollmentTokenResponse response;
+    grpc::Status status = stub->CreateEnrollmentToken(&context, request, &response);
+    if (!status.ok()) return ReportFailure(status, collector);
+    std::cerr << "created enrollment token " << response.token().id()
+              << (max_uses > 0 ? " for " + std::to_string(max_uses) + " agents" : "")
+              << "; give it to agents as enrollment_token_file or MEDIC_ENROLLMENT_TOKEN. The "
+                 "secret is shown only now:\n";
+    std::cout << response.secret() << "\n";
+    return 0;
+  }
+  if (enroll_list->parsed()) {
+    medic::v1::ListEnrollmentTokensResponse response;
+    grpc::Status status = stub->ListEnrollmentTokens(&context, {}, &response);
+    if (!status.ok()) return ReportFailure(status, collector);
+    if (json) {
+      std::cout << medic::common::ToJson(response) << "\n";
+      return 0;
+    }
+    for (const auto& t : response.tokens()) {
+      std::cout << t.id() << "\t" << t.name() << "\tused " << t.uses()
+                << (t.max_uses() > 0 ? " of " + std::to_string(t.max_uses()) : "") << "\t"
+                << (t.has_revoked_at() ? "revoked" : "active") << "\n";
+    }
+    return 0;
+  }
+  if (agents_revoke->parsed()) {
+    medic::v1::RevokeAgentRequest request;
+    request.set_host(host);
+    request.set_reason(reason);
+    medic::v1::RevokeAgentResponse response;
+    grpc::Status status = stub->RevokeAgent(&context, request, &response);
+    if (!status.ok()) return ReportFailure(status, collector);
+    std::cout << response.hostname() << " (" << response.machine_id()
+              << "): " << response.certificates_revoked() << " certificates revoked"
+              << (response.stream_cut() ? ", its live stream was cut" : ", it was not connected")
+              << "\n";
+    return 0;
+  }
+  if (audit->parsed()) {
+    if (!since.empty()) {
+      auto parsed = medic::common::ParseDuration(since);
+      if (!parsed.ok()) {
+        std::cerr << "medic: --since: " << parsed.status().message() << "\n";
+        return 2;
+      }
+      *audit_request.mutable_since() = medic::common::ToProtoTime(absl::Now() - *parsed);
+    }
+    audit_request.set_limit(limit);
+    medic::v1::ListAuditResponse response;
+    grpc::Status status = stub->ListAudit(&context, audit_request, &response);
+    if (!status.ok()) return ReportFailure(status, collector);
+    if (json) {
+      std::cout << medic::common::ToJson(response) << "\n";
+      return 0;
+    }
+    for (const auto& e : response.entries()) {
+      std::cout << absl::FormatTime("%Y-%m-%d %H:%M:%S", medic::common::FromProtoTime(e.at()),
+                                    absl::LocalTimeZone())
+                << "  " << e.actor() << "  " << e.action()
+                << (e.target().empty() ? "" : "  " + e.target()) << "  " << e.result()
+                << (e.details().empty() ? "" : "  (" + e.details() + ")") << "\n";
+    }
+    return 0;
+  }
   if (machines->parsed()) {
     medic::v1::ListMachinesRequest request;
     if (state_filter == "online") request.set_state(medic::v1::MACHINE_STATE_ONLINE);

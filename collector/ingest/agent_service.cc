@@ -55,6 +55,20 @@ class AgentServiceImpl::Stream final
       return;
     }
     counted_ = true;
+    if (Security* security = service_->options_.security; security != nullptr) {
+      // The agent's identity is its certificate, checked before anything is read.
+      absl::StatusOr<AgentIdentity> identity = security->IdentifyAgent(*context);
+      if (!identity.ok()) {
+        spdlog::warn("refused an agent stream from {}: {}", peer_, identity.status().message());
+        if (absl::IsPermissionDenied(identity.status())) {
+          security->AuditAgent(common::StrCat("peer ", common::PeerHost(peer_)), "Connect", "",
+                               common::ToGrpcStatus(identity.status()), "", peer_);
+        }
+        FinishOnce(common::ToGrpcStatus(identity.status()));
+        return;
+      }
+      certified_id_ = identity->machine_id;
+    }
     StartRead(&in_bytes_);
   }
 
@@ -168,8 +182,26 @@ class AgentServiceImpl::Stream final
     hostname_ = hello.hostname();
     // A hello opens a session in the store: reconnecting in a loop is limited like records.
     if (!service_->rate_.TryTake(hello.machine_id(), now)) return RateLimited();
+    if (!certified_id_.empty() && hello.machine_id() != certified_id_) {
+      // A report that claims another machine's id: refused, and kept for the administrator.
+      grpc::Status refused(grpc::StatusCode::PERMISSION_DENIED,
+                           common::StrCat("this certificate belongs to machine ", certified_id_,
+                                          "; it cannot report as machine ", hello.machine_id()));
+      service_->options_.security->AuditAgent(
+          common::StrCat("agent ", certified_id_), "agent.spoofed_id", hello.machine_id(), refused,
+          common::StrCat("hello claimed hostname ", hostname_), peer_);
+      return refused;
+    }
     if (std::string clash = service_->Claim(hello, peer_, this); !clash.empty()) {
       spdlog::warn("refused {} from {}: {}", hostname_, peer_, clash);
+      if (Security* security = service_->options_.security; security != nullptr) {
+        security->FlagIdentity(
+            hello.machine_id(),
+            common::StrCat("the identity of this machine was used from two hosts at once (",
+                           common::PeerHost(peer_),
+                           " was refused): a cloned disk image or a copied certificate"),
+            peer_);
+      }
       return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, clash);
     }
     machine_id_ = hello.machine_id();
@@ -254,6 +286,7 @@ class AgentServiceImpl::Stream final
   const std::string peer_host_;
   bool counted_ = false;  // in service_->peers_
   grpc::ByteBuffer in_bytes_;
+  std::string certified_id_;  // the machine id of the client certificate; "" in insecure mode
   AgentMessage in_;
   // Set by the hello; read and written only on the read path (one read at a time).
   std::string machine_id_;
@@ -300,6 +333,43 @@ std::string AgentServiceImpl::Claim(const medic::v1::Hello& hello, const std::st
   }
   live_[hello.machine_id()] = Live{stream, hello.epoch(), peer};
   return "";
+}
+
+bool AgentServiceImpl::Cut(const std::string& machine_id) {
+  std::lock_guard lock(mu_);
+  auto it = live_.find(machine_id);
+  if (it == live_.end()) return false;
+  it->second.stream->Supersede();
+  return true;
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::Enroll(grpc::CallbackServerContext* context,
+                                                   const medic::v1::EnrollRequest* request,
+                                                   medic::v1::EnrollResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  if (options_.security == nullptr) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "enrollment is not enabled"));
+    return reactor;
+  }
+  reactor->Finish(options_.security->Enroll(*request, context->peer(), response));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::Renew(grpc::CallbackServerContext* context,
+                                                  const medic::v1::RenewRequest* request,
+                                                  medic::v1::EnrollResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  if (options_.security == nullptr || options_.security->insecure()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "enrollment is not enabled"));
+    return reactor;
+  }
+  absl::StatusOr<AgentIdentity> identity = options_.security->IdentifyAgent(*context);
+  if (!identity.ok()) {
+    reactor->Finish(common::ToGrpcStatus(identity.status()));
+    return reactor;
+  }
+  reactor->Finish(options_.security->Renew(*identity, *request, context->peer(), response));
+  return reactor;
 }
 
 void AgentServiceImpl::Forget(const std::string& machine_id, Stream* stream) {

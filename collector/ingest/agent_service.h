@@ -9,6 +9,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
 #include "collector/ingest/limits.h"
+#include "collector/security/security.h"
 #include "collector/store/store.h"
 #include "common/time/clock.h"
 #include "medic/v1/agent.grpc.pb.h"
@@ -35,22 +36,40 @@ struct IngestOptions {
   std::string collector_version = MEDIC_VERSION;
   IngestObserver* observer = nullptr;  // not owned; outlives the service
   Limits limits;                       // records per machine, streams per peer
+  // Not owned. Enrollment, and the identity of a stream from its client certificate; without
+  // it (unit tests) the hello's machine id is trusted and Enroll/Renew are UNIMPLEMENTED.
+  Security* security = nullptr;
 };
 
 // Serves AgentService.Connect: one callback reactor per agent stream (no thread per stream).
 // Each sequenced record is committed to the store before it is acknowledged; a record the
 // store cannot take ends the stream with UNAVAILABLE so the agent reconnects and resends.
-// Registered raw (bytes in, bytes out) so that it parses agent messages itself (see Stream).
+// Connect is registered raw (bytes in, bytes out) so that it parses agent messages itself (see
+// Stream); Enroll and Renew are ordinary callback methods.
 class AgentServiceImpl final : public medic::v1::AgentService::WithRawCallbackMethod_Connect<
-                                   medic::v1::AgentService::Service> {
+                                   medic::v1::AgentService::WithCallbackMethod_Enroll<
+                                       medic::v1::AgentService::WithCallbackMethod_Renew<
+                                           medic::v1::AgentService::Service>>> {
  public:
   AgentServiceImpl(Store& store, const common::Clock& clock, IngestOptions options);
 
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Connect(
       grpc::CallbackServerContext* context) override;
 
+  // Enrollment (issue 8): a token and a CSR for a client certificate; no certificate needed.
+  grpc::ServerUnaryReactor* Enroll(grpc::CallbackServerContext* context,
+                                   const medic::v1::EnrollRequest* request,
+                                   medic::v1::EnrollResponse* response) override;
+  // A new certificate for the machine of the call's (valid) client certificate.
+  grpc::ServerUnaryReactor* Renew(grpc::CallbackServerContext* context,
+                                  const medic::v1::RenewRequest* request,
+                                  medic::v1::EnrollResponse* response) override;
+
   // Streams open now.
   int64_t connected_streams() const { return streams_.load(); }
+
+  // Ends the live stream of `machine_id` (its certificate was revoked); true if there was one.
+  bool Cut(const std::string& machine_id);
 
  private:
   class Stream;

@@ -109,6 +109,58 @@ CREATE UNIQUE INDEX outbox_by_key ON outbox(target, idempotency_key);
 CREATE INDEX outbox_undelivered ON outbox(ticket_id, target, id)
   WHERE delivered_at_ms IS NULL AND gave_up = 0;
 )sql",
+    // Security (issue 8): technician API tokens and enrollment tokens (only SHA-256 hashes of
+    // the secrets), the agent certificates issued, identity alerts and the audit log.
+    R"sql(
+CREATE TABLE api_tokens (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  role INTEGER NOT NULL,
+  secret_hash TEXT NOT NULL UNIQUE,
+  created_ms INTEGER NOT NULL,
+  expires_ms INTEGER,
+  revoked_ms INTEGER,
+  created_by TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE enrollment_tokens (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  secret_hash TEXT NOT NULL UNIQUE,
+  created_ms INTEGER NOT NULL,
+  expires_ms INTEGER,
+  max_uses INTEGER NOT NULL DEFAULT 0,
+  uses INTEGER NOT NULL DEFAULT 0,
+  revoked_ms INTEGER,
+  created_by TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE agent_certificates (
+  serial TEXT PRIMARY KEY,
+  machine_id TEXT NOT NULL,
+  hostname TEXT NOT NULL DEFAULT '',
+  fingerprint TEXT NOT NULL,
+  issued_ms INTEGER NOT NULL,
+  not_after_ms INTEGER NOT NULL,
+  revoked_ms INTEGER
+);
+CREATE INDEX agent_certificates_by_machine ON agent_certificates(machine_id);
+CREATE TABLE identity_alerts (
+  machine_id TEXT PRIMARY KEY,
+  alert TEXT NOT NULL,
+  at_ms INTEGER NOT NULL
+);
+CREATE TABLE audit (
+  id INTEGER PRIMARY KEY,
+  at_ms INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  role INTEGER NOT NULL DEFAULT 0,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL DEFAULT '',
+  result TEXT NOT NULL,
+  details TEXT NOT NULL DEFAULT '',
+  peer TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_by_time ON audit(at_ms);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

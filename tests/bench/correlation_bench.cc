@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
   *config.mutable_correlation()->mutable_window() =
       medic::common::ToProtoDuration(absl::Seconds(30));
   config.mutable_outbound()->set_webhook_url(receiver.Url("/hook"));
-  auto collector = medic::collector::Collector::Start(config);
+  auto collector = medic::collector::Collector::Start(config, /*insecure=*/true);
   if (!collector.ok()) {
     std::fprintf(stderr, "cannot start the collector: %s\n",
                  std::string(collector.status().message()).c_str());

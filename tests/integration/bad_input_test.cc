@@ -31,15 +31,16 @@ TEST(BadInputTest, MalformedAgentConfigNamesFileLineAndKey) {
 }
 
 TEST(BadInputTest, MissingConfigFileIsNamed) {
-  RunResult r = RunCommand({kBin + "/medic-collector", "--config", "/nonexistent/collector.yaml"});
+  RunResult r = RunCommand(
+      {kBin + "/medic-collector", "--insecure", "--config", "/nonexistent/collector.yaml"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("/nonexistent/collector.yaml"));
 }
 
 TEST(BadInputTest, UnopenableDatabaseIsNamedWithWhatToDo) {
   TempDir dir;
-  RunResult r = RunCommand({kBin + "/medic-collector", "--listen", "127.0.0.1:0", "--db",
-                            dir.File("missing-dir/collector.db")});
+  RunResult r = RunCommand({kBin + "/medic-collector", "--insecure", "--listen", "127.0.0.1:0",
+                            "--db", dir.File("missing-dir/collector.db")});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("missing-dir/collector.db"));
   EXPECT_THAT(r.err, HasSubstr("--db"));
@@ -49,7 +50,8 @@ TEST(BadInputTest, ForeignFileAsDatabaseIsRefusedAndUntouched) {
   TempDir dir;
   const std::string path = dir.File("important.txt");
   WriteFile(path, "quarterly figures\n");
-  RunResult r = RunCommand({kBin + "/medic-collector", "--listen", "127.0.0.1:0", "--db", path});
+  RunResult r = RunCommand(
+      {kBin + "/medic-collector", "--insecure", "--listen", "127.0.0.1:0", "--db", path});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("not a Medic database"));
   EXPECT_EQ(RunCommand({"/usr/bin/cat", path}).out, "quarterly figures\n");
@@ -57,14 +59,15 @@ TEST(BadInputTest, ForeignFileAsDatabaseIsRefusedAndUntouched) {
 
 TEST(BadInputTest, PortInUseIsNamed) {
   TempDir dir;
-  Process first({kBin + "/medic-collector", "--listen", "127.0.0.1:0", "--db", dir.File("a.db")},
+  Process first({kBin + "/medic-collector", "--insecure", "--listen", "127.0.0.1:0", "--db",
+                 dir.File("a.db")},
                 dir.path(), "first");
   ASSERT_TRUE(first.WaitForStdout("listening on", absl::Seconds(20))) << first.Describe();
   const std::string out = first.Stdout();
   const size_t at = out.find("listening on ") + 13;
   const std::string address = out.substr(at, out.find(' ', at) - at);
-  RunResult r =
-      RunCommand({kBin + "/medic-collector", "--listen", address, "--db", dir.File("b.db")});
+  RunResult r = RunCommand(
+      {kBin + "/medic-collector", "--insecure", "--listen", address, "--db", dir.File("b.db")});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("cannot listen on " + address));
 }
@@ -82,9 +85,9 @@ TEST(BadInputTest, UnwritableStateDirIsNamed) {
   // A state dir below a regular file cannot be created, even by root.
   TempDir dir;
   WriteFile(dir.File("file"), "");
-  RunResult r = RunCommand(
-      {kBin + "/medic-agent", "--collector", "127.0.0.1:1", "--state-dir", dir.File("file/state")},
-      absl::Seconds(20));
+  RunResult r = RunCommand({kBin + "/medic-agent", "--insecure", "--collector", "127.0.0.1:1",
+                            "--state-dir", dir.File("file/state")},
+                           absl::Seconds(20));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr(dir.File("file")));
   EXPECT_THAT(r.err, HasSubstr("--state-dir"));
@@ -92,22 +95,23 @@ TEST(BadInputTest, UnwritableStateDirIsNamed) {
 
 TEST(BadInputTest, CliAgainstNoCollectorSaysWhatToDo) {
   RunResult r =
-      RunCommand({kBin + "/medic", "--collector", "127.0.0.1:" + std::to_string(FreePort()),
-                  "--timeout", "3", "machines"});
+      RunCommand({kBin + "/medic", "--insecure", "--collector",
+                  "127.0.0.1:" + std::to_string(FreePort()), "--timeout", "3", "machines"});
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_THAT(r.err, HasSubstr("is medic-collector running"));
 }
 
 TEST(BadInputTest, CliForUnknownHostSaysSo) {
   TempDir dir;
-  Process collector(
-      {kBin + "/medic-collector", "--listen", "127.0.0.1:0", "--db", dir.File("c.db")}, dir.path(),
-      "collector");
+  Process collector({kBin + "/medic-collector", "--insecure", "--listen", "127.0.0.1:0", "--db",
+                     dir.File("c.db")},
+                    dir.path(), "collector");
   ASSERT_TRUE(collector.WaitForStdout("listening on", absl::Seconds(20)));
   const std::string out = collector.Stdout();
   const size_t at = out.find("listening on ") + 13;
   const std::string address = out.substr(at, out.find(' ', at) - at);
-  RunResult r = RunCommand({kBin + "/medic", "--collector", address, "health", "nobody-here"});
+  RunResult r =
+      RunCommand({kBin + "/medic", "--insecure", "--collector", address, "health", "nobody-here"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("no machine named 'nobody-here'"));
 }

@@ -48,8 +48,8 @@ class EndToEndTest : public ::testing::Test {
 
   std::unique_ptr<Process> StartCollector(const std::string& listen, const std::string& name) {
     auto collector = std::make_unique<Process>(
-        std::vector<std::string>{kBin + "/medic-collector", "--listen", listen, "--db",
-                                 dir_.File("collector.db"), "--config",
+        std::vector<std::string>{kBin + "/medic-collector", "--insecure", "--listen", listen,
+                                 "--db", dir_.File("collector.db"), "--config",
                                  dir_.File("collector.yaml")},
         dir_.path(), name);
     EXPECT_TRUE(collector->WaitForStdout("listening on", absl::Seconds(20)))
@@ -62,14 +62,14 @@ class EndToEndTest : public ::testing::Test {
 
   std::unique_ptr<Process> StartAgent(const std::string& hostname) {
     return std::make_unique<Process>(
-        std::vector<std::string>{kBin + "/medic-agent", "--collector", address_, "--config",
-                                 dir_.File("agent.yaml"), "--state-dir",
+        std::vector<std::string>{kBin + "/medic-agent", "--insecure", "--collector", address_,
+                                 "--config", dir_.File("agent.yaml"), "--state-dir",
                                  dir_.File("state-" + hostname), "--hostname", hostname},
         dir_.path(), "agent-" + hostname);
   }
 
   RunResult Medic(std::vector<std::string> args) {
-    std::vector<std::string> argv = {kBin + "/medic", "--collector", address_};
+    std::vector<std::string> argv = {kBin + "/medic", "--insecure", "--collector", address_};
     argv.insert(argv.end(), args.begin(), args.end());
     return RunCommand(argv);
   }

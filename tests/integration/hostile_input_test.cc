@@ -49,8 +49,9 @@ limits:
 std::unique_ptr<Process> StartCollector(const TempDir& dir, std::string* port) {
   WriteFile(dir.File("collector.yaml"), kCollectorConfig);
   auto collector = std::make_unique<Process>(
-      std::vector<std::string>{kBin + "/medic-collector", "--config", dir.File("collector.yaml"),
-                               "--listen", "127.0.0.1:0", "--db", dir.File("collector.db")},
+      std::vector<std::string>{kBin + "/medic-collector", "--insecure", "--config",
+                               dir.File("collector.yaml"), "--listen", "127.0.0.1:0", "--db",
+                               dir.File("collector.db")},
       dir.path(), "collector");
   if (!collector->WaitForStdout("listening on", absl::Seconds(20))) return nullptr;
   const std::string out = collector->Stdout();

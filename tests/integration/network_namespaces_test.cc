@@ -676,14 +676,14 @@ TEST_F(NetworkNamespacesTest, MedicHealthShowsTheNetworkNotes) {
     argv.insert(argv.begin(), {Tool("ip"), "netns", "exec", net_.ws()});
     return argv;
   };
-  Process collector(in_ws({kBin + "/medic-collector", "--listen", "127.0.0.1:0", "--db",
-                           net_.dir().File("collector.db")}),
+  Process collector(in_ws({kBin + "/medic-collector", "--insecure", "--listen", "127.0.0.1:0",
+                           "--db", net_.dir().File("collector.db")}),
                     net_.dir().path(), "collector");
   ASSERT_TRUE(collector.WaitForStdout("listening on", absl::Seconds(20))) << collector.Describe();
   const std::string out = collector.Stdout();
   const size_t at = out.find("listening on ") + 13;
   const std::string address = out.substr(at, out.find(' ', at) - at);
-  Process agent(in_ws({kBin + "/medic-agent", "--collector", address, "--config",
+  Process agent(in_ws({kBin + "/medic-agent", "--insecure", "--collector", address, "--config",
                        net_.dir().File("agent.yaml"), "--state-dir", net_.dir().File("state"),
                        "--hostname", "ws-netns"}),
                 net_.dir().path(), "agent");
@@ -692,8 +692,8 @@ TEST_F(NetworkNamespacesTest, MedicHealthShowsTheNetworkNotes) {
   const absl::Time end = absl::Now() + absl::Seconds(20);
   bool seen = false;
   while (!seen && absl::Now() < end) {
-    RunResult r = RunCommand(
-        in_ws({kBin + "/medic", "--collector", address, "health", "ws-netns", "--json"}));
+    RunResult r = RunCommand(in_ws(
+        {kBin + "/medic", "--insecure", "--collector", address, "health", "ws-netns", "--json"}));
     health.Clear();
     if (r.exit_code == 0 && google::protobuf::util::JsonStringToMessage(r.out, &health).ok()) {
       bool have_checks = false;
@@ -711,8 +711,8 @@ TEST_F(NetworkNamespacesTest, MedicHealthShowsTheNetworkNotes) {
     }
   }
 
-  RunResult text =
-      RunCommand(in_ws({kBin + "/medic", "--collector", address, "health", "ws-netns"}));
+  RunResult text = RunCommand(
+      in_ws({kBin + "/medic", "--insecure", "--collector", address, "health", "ws-netns"}));
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_THAT(text.out, HasSubstr("Network\n"));
   EXPECT_THAT(text.out, HasSubstr("  Link      eth0 up"));

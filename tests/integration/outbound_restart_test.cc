@@ -23,9 +23,10 @@ const std::string kBin = MEDIC_BIN_DIR;
 class OutboundRestartTest : public ::testing::Test {
  protected:
   std::unique_ptr<Process> StartCollector(const std::string& name) {
-    auto collector = std::make_unique<Process>(
-        std::vector<std::string>{kBin + "/medic-collector", "--config", dir_.File("c.yaml")},
-        dir_.path(), name);
+    auto collector =
+        std::make_unique<Process>(std::vector<std::string>{kBin + "/medic-collector", "--insecure",
+                                                           "--config", dir_.File("c.yaml")},
+                                  dir_.path(), name);
     EXPECT_TRUE(collector->WaitForStdout("listening on", absl::Seconds(20)))
         << collector->Describe();
     return collector;

@@ -20,8 +20,8 @@ TEST(TicketsCliTest, ListShowAcknowledgeResolve) {
   TempDir dir;
   const std::string address = "127.0.0.1:" + std::to_string(FreePort());
   WriteFile(dir.File("c.yaml"), "heartbeat_interval: 1s\noffline_after: 30s\n");
-  Process collector({kBin + "/medic-collector", "--listen", address, "--db", dir.File("c.db"),
-                     "--config", dir.File("c.yaml")},
+  Process collector({kBin + "/medic-collector", "--insecure", "--listen", address, "--db",
+                     dir.File("c.db"), "--config", dir.File("c.yaml")},
                     dir.path(), "collector");
   ASSERT_TRUE(collector.WaitForStdout("listening on", absl::Seconds(20))) << collector.Describe();
   sim::FleetGroup group;
@@ -38,7 +38,7 @@ TEST(TicketsCliTest, ListShowAcknowledgeResolve) {
   agent.Raise(f);
 
   auto medic = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), {kBin + "/medic", "--collector", address});
+    args.insert(args.begin(), {kBin + "/medic", "--insecure", "--collector", address});
     return RunCommand(args);
   };
   RunResult list;

@@ -84,7 +84,8 @@ int Run(const std::string& file, std::string collector_address, const std::strin
       }
     }
     medic::common::InitLogging("medic-sim", config.log_level());
-    auto started = medic::collector::Collector::Start(config);
+    // The simulator's agents speak plaintext: its own collector runs in test mode on loopback.
+    auto started = medic::collector::Collector::Start(config, /*insecure=*/true);
     if (!started.ok()) {
       std::cerr << "medic-sim: cannot start a collector: " << started.status().message() << "\n";
       return 3;
@@ -236,11 +237,20 @@ int main(int argc, char** argv) {
                   "timing)");
   run->add_option("--out", out, "write the incidents and tickets (proto JSON) here");
   run->add_flag("-v,--verbose", verbose, "log the collector and each event");
+  bool insecure = false;
+  run->add_flag("--insecure", insecure,
+                "plaintext channel: with --collector, which must then run with --insecure "
+                "(simulated agents do not enroll)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;
+  }
+  if (!collector.empty() && !insecure) {
+    std::cerr << "medic-sim: simulated agents speak plaintext and do not enroll: start the "
+                 "collector with --insecure and pass --insecure here\n";
+    return 2;
   }
   return Run(file, collector, out, verbose);
 }
