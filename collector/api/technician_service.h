@@ -1,5 +1,7 @@
 #pragma once
 
+#include "collector/diagnostics/event_bus.h"
+#include "collector/diagnostics/router.h"
 #include "collector/store/store.h"
 #include "collector/tickets/tickets.h"
 #include "common/time/clock.h"
@@ -15,6 +17,13 @@ class TechnicianServiceImpl final : public medic::v1::TechnicianService::Callbac
   TechnicianServiceImpl(Store& store, const common::Clock& clock,
                         tickets::Tickets* tickets = nullptr)
       : store_(store), clock_(clock), tickets_(tickets) {}
+
+  // Live diagnostics and the event stream (not owned; set before serving). Without them
+  // RunDiagnostic, GetDiagnosticResults and WatchEvents are UNIMPLEMENTED.
+  void SetLive(diagnostics::Router* router, diagnostics::EventBus* events) {
+    router_ = router;
+    events_ = events;
+  }
 
   grpc::ServerUnaryReactor* ListMachines(grpc::CallbackServerContext* context,
                                          const medic::v1::ListMachinesRequest* request,
@@ -34,11 +43,21 @@ class TechnicianServiceImpl final : public medic::v1::TechnicianService::Callbac
   grpc::ServerUnaryReactor* UpdateTicket(grpc::CallbackServerContext* context,
                                          const medic::v1::UpdateTicketRequest* request,
                                          medic::v1::Ticket* response) override;
+  grpc::ServerWriteReactor<medic::v1::DiagnosticResult>* RunDiagnostic(
+      grpc::CallbackServerContext* context,
+      const medic::v1::RunDiagnosticRequest* request) override;
+  grpc::ServerUnaryReactor* GetDiagnosticResults(
+      grpc::CallbackServerContext* context, const medic::v1::GetDiagnosticResultsRequest* request,
+      medic::v1::GetDiagnosticResultsResponse* response) override;
+  grpc::ServerWriteReactor<medic::v1::Event>* WatchEvents(
+      grpc::CallbackServerContext* context, const medic::v1::WatchEventsRequest* request) override;
 
  private:
   Store& store_;
   const common::Clock& clock_;
   tickets::Tickets* const tickets_;
+  diagnostics::Router* router_ = nullptr;
+  diagnostics::EventBus* events_ = nullptr;
 };
 
 }  // namespace medic::collector

@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
@@ -27,6 +28,38 @@ class IngestObserver {
   virtual void OnSeen(const std::string& machine_id) = 0;
   // A sequenced record (snapshot, delta, topology) was committed (or was a resend).
   virtual void OnRecord(const std::string& machine_id, const medic::v1::AgentMessage& record) = 0;
+  // The machine's live stream ended (and no newer one has replaced it).
+  virtual void OnGone(const std::string& machine_id) {}
+};
+
+// Tells several observers, in order (each must return at once, as above).
+class ObserverList final : public IngestObserver {
+ public:
+  void Add(IngestObserver* observer) { observers_.push_back(observer); }
+  void OnHello(const std::string& machine_id, const medic::v1::Hello& hello) override {
+    for (auto* o : observers_) o->OnHello(machine_id, hello);
+  }
+  void OnSeen(const std::string& machine_id) override {
+    for (auto* o : observers_) o->OnSeen(machine_id);
+  }
+  void OnRecord(const std::string& machine_id, const medic::v1::AgentMessage& record) override {
+    for (auto* o : observers_) o->OnRecord(machine_id, record);
+  }
+  void OnGone(const std::string& machine_id) override {
+    for (auto* o : observers_) o->OnGone(machine_id);
+  }
+
+ private:
+  std::vector<IngestObserver*> observers_;  // not owned; fixed before serving starts
+};
+
+// How the collector reaches a connected agent: down its own stream (agents connect out, so
+// there is no other way in).
+class AgentLink {
+ public:
+  virtual ~AgentLink() = default;
+  // Queues `message` on the live stream of `machine_id`; false when it has none. Any thread.
+  virtual bool SendTo(const std::string& machine_id, medic::v1::CollectorMessage message) = 0;
 };
 
 struct IngestOptions {
@@ -38,12 +71,14 @@ struct IngestOptions {
 // Serves AgentService.Connect: one callback reactor per agent stream (no thread per stream).
 // Each sequenced record is committed to the store before it is acknowledged; a record the
 // store cannot take ends the stream with UNAVAILABLE so the agent reconnects and resends.
-class AgentServiceImpl final : public medic::v1::AgentService::CallbackService {
+class AgentServiceImpl final : public medic::v1::AgentService::CallbackService, public AgentLink {
  public:
   AgentServiceImpl(Store& store, const common::Clock& clock, IngestOptions options);
 
   grpc::ServerBidiReactor<medic::v1::AgentMessage, medic::v1::CollectorMessage>* Connect(
       grpc::CallbackServerContext* context) override;
+
+  bool SendTo(const std::string& machine_id, medic::v1::CollectorMessage message) override;
 
   // Streams open now.
   int64_t connected_streams() const { return streams_.load(); }
@@ -58,7 +93,8 @@ class AgentServiceImpl final : public medic::v1::AgentService::CallbackService {
   // refused. Returns the reason for a refusal, or "".
   std::string Claim(const medic::v1::Hello& hello, const std::string& peer, Stream* stream);
   // `stream` ended; forgets it unless a newer stream has claimed the machine.
-  void Forget(const std::string& machine_id, Stream* stream);
+  // Returns whether it was still the machine's live stream.
+  bool Forget(const std::string& machine_id, Stream* stream);
 
   struct Live {
     Stream* stream;
