@@ -66,7 +66,7 @@ struct Plan {
 
 // Syntax checks. A DNS name (letters, digits, '-', '_', dots; labels of 1–63, 253 in all; one
 // trailing dot allowed); an IPv4 or IPv6 literal; a systemd unit name ("cups.service",
-// "getty@tty1.service": [A-Za-z0-9:_.@-], with a known suffix or none, at most 255).
+// "getty@tty1.service": [A-Za-z0-9:_.@\\-], not starting with "-" or ".", at most 255).
 bool IsDnsName(std::string_view name);
 bool IsIpLiteral(std::string_view text);
 bool IsUnitName(std::string_view unit);
