@@ -12,6 +12,7 @@
 #include "agent/probes/network/network_checks.h"
 #include "agent/probes/registry.h"
 #include "boost/asio/executor_work_guard.hpp"
+#include "boost/asio/post.hpp"
 #include "common/status/status_macros.h"
 #include "common/strings/str_cat.h"
 #include "common/time/clock.h"
@@ -79,6 +80,7 @@ absl::Status ValidateAgentConfig(const medic::v1::AgentConfig& config) {
     return absl::InvalidArgumentError(
         "reconnect: initial_backoff must be above 0 and max_backoff at least initial_backoff");
   }
+  RETURN_IF_ERROR(diagnostics::ValidateDiagnosticsConfig(config.diagnostics()));
   return ValidateNetworkConfig(config.network());
 }
 
@@ -102,7 +104,8 @@ Agent::Agent(medic::v1::AgentConfig config, bool insecure)
       proxy_(ProxyOf(config_)),
       scheduler_(io_, NewProbes(config_), fs_, commands_, common::RealClock::Get(), config_,
                  tracker_, [this](std::vector<ProbeRun> cycle) { OnCycle(std::move(cycle)); }),
-      insecure_(insecure) {}
+      insecure_(insecure),
+      catalog_(config_, fs_, commands_, common::RealClock::Get()) {}
 
 medic::v1::Snapshot Agent::CollectOnce() {
   scheduler_.RunAllOnce(/*wait_for_slow=*/true);
@@ -120,6 +123,9 @@ absl::Status Agent::Run() {
     hello.set_agent_version(MEDIC_VERSION);
     hello.set_epoch(NewEpoch());
     *hello.mutable_labels() = config_.labels();
+    for (std::string& check : diagnostics::EnabledChecks(config_)) {
+      hello.add_capabilities(std::move(check));
+    }
     StreamOptions options;
     options.collector = config_.collector();
     options.initial_backoff = common::FromProtoDuration(config_.reconnect().initial_backoff());
@@ -139,6 +145,10 @@ absl::Status Agent::Run() {
                  hello.hostname(), hello.machine_id(), config_.collector());
     stream_ =
         std::make_unique<CollectorStream>(io_, options, hello, [this] { return BuildSnapshot(); });
+    diagnostics_pool_ =
+        std::make_unique<boost::asio::thread_pool>(catalog_.limits().max_concurrent);
+    stream_->SetRequestHandler(
+        [this](const medic::v1::DiagnosticRequest& request) { OnDiagnosticRequest(request); });
   } else {
     spdlog::info("medic-agent {}: no collector configured, collecting locally only", MEDIC_VERSION);
   }
@@ -196,6 +206,29 @@ void Agent::OnCycle(std::vector<ProbeRun> cycle) {
     *update.mutable_topology() = std::move(topology);
     stream_->Send(std::move(update));
   }
+}
+
+void Agent::OnDiagnosticRequest(const medic::v1::DiagnosticRequest& request) {
+  auto send = [this](medic::v1::DiagnosticResult result) {
+    if (stream_ == nullptr) return;
+    medic::v1::AgentMessage record;
+    *record.mutable_diagnostic_result() = std::move(result);
+    stream_->Send(std::move(record));
+  };
+  if (!catalog_.TryReserve()) {
+    spdlog::warn("diagnostic {} requested by {}: refused, {} diagnostics are running already",
+                 request.request_id(), request.requested_by(), catalog_.limits().max_concurrent);
+    send(diagnostics::Refused(
+        request, common::StrCat("this agent is running ", catalog_.limits().max_concurrent,
+                                " diagnostics already (its limit); try again shortly")));
+    return;
+  }
+  boost::asio::post(*diagnostics_pool_, [this, request, send] {
+    medic::v1::DiagnosticResult result = catalog_.Run(request);
+    catalog_.Release();
+    boost::asio::post(io_,
+                      [send, result = std::move(result)]() mutable { send(std::move(result)); });
+  });
 }
 
 medic::v1::Snapshot Agent::BuildSnapshot() const {

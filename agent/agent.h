@@ -5,12 +5,14 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "agent/diagnostics/catalog.h"
 #include "agent/scheduler/finding_tracker.h"
 #include "agent/scheduler/scheduler.h"
 #include "agent/transport/collector_stream.h"
 #include "agent/transport/enrollment.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/signal_set.hpp"
+#include "boost/asio/thread_pool.hpp"
 #include "common/fs/file_system.h"
 #include "common/process/command_runner.h"
 #include "medic/v1/config.pb.h"
@@ -41,6 +43,9 @@ class Agent {
  private:
   // Records a cycle's reports; what changed goes to the collector as one delta.
   void OnCycle(std::vector<ProbeRun> cycle);
+  // On the io thread: runs a live diagnostic on the diagnostics pool; its result goes back
+  // to the collector as a sequenced record.
+  void OnDiagnosticRequest(const medic::v1::DiagnosticRequest& request);
   medic::v1::Snapshot BuildSnapshot() const;
   medic::v1::Topology BuildTopology() const;
   std::string Hostname() const;
@@ -59,6 +64,9 @@ class Agent {
   // Each latest report without its times, serialized: what the next one is compared with.
   std::map<std::string, std::string> latest_content_;
   std::string last_topology_;  // serialized, to send topology only on change
+  diagnostics::Catalog catalog_;
+  // Last: joined (a running check finishes, within its deadline) before what it uses goes.
+  std::unique_ptr<boost::asio::thread_pool> diagnostics_pool_;
 };
 
 }  // namespace medic::agent

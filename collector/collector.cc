@@ -105,23 +105,32 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
     collector->tickets_->SetOutboxListener([o = collector->outbox_.get()] { o->Wake(); });
     collector->outbox_->Start();
   }
+  collector->events_ = std::make_unique<diagnostics::EventBus>(clock);
+  collector->incident_tee_ = std::make_unique<diagnostics::EventBus::IncidentTee>(
+      *collector->tickets_, *collector->events_, *collector->store_);
   collector->engine_ = std::make_unique<engine::EngineRunner>(
-      clock, engine::EngineOptionsFromConfig(config), *collector->tickets_,
+      clock, engine::EngineOptionsFromConfig(config), *collector->incident_tee_,
       common::FromProtoDuration(config.engine_tick()));
   RETURN_IF_ERROR(collector->engine_->Restore(*collector->store_));
   collector->engine_->Start();
 
   IngestOptions ingest;
   ingest.heartbeat_interval = common::FromProtoDuration(config.heartbeat_interval());
-  ingest.observer = collector->engine_.get();
+  ingest.observer = &collector->observers_;
   ASSIGN_OR_RETURN(ingest.limits, ResolveLimits(config.limits()));
   const Limits limits = ingest.limits;
   ingest.security = collector->security_.get();
   collector->agents_ = std::make_unique<AgentServiceImpl>(*collector->store_, clock, ingest);
+  collector->router_ =
+      std::make_unique<diagnostics::Router>(*collector->store_, *collector->agents_, clock);
+  collector->observers_.Add(collector->engine_.get());
+  collector->observers_.Add(collector->router_.get());
+  collector->observers_.Add(collector->events_.get());
   collector->technicians_ = std::make_unique<TechnicianServiceImpl>(
       *collector->store_, clock, collector->tickets_.get(), collector->security_.get());
   collector->technicians_->SetStreamCutter(
       [agents = collector->agents_.get()](const std::string& id) { return agents->Cut(id); });
+  collector->technicians_->SetLive(collector->router_.get(), collector->events_.get());
 
   grpc::ServerBuilder builder;
   int port = 0;

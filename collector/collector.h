@@ -8,6 +8,8 @@
 
 #include "absl/status/statusor.h"
 #include "collector/api/technician_service.h"
+#include "collector/diagnostics/event_bus.h"
+#include "collector/diagnostics/router.h"
 #include "collector/engine/runner.h"
 #include "collector/ingest/agent_service.h"
 #include "collector/store/store.h"
@@ -54,9 +56,13 @@ class Collector {
   std::unique_ptr<Store> store_;
   std::unique_ptr<Security> security_;
   std::unique_ptr<tickets::Tickets> tickets_;
+  std::unique_ptr<diagnostics::EventBus> events_;
+  std::unique_ptr<diagnostics::EventBus::IncidentTee> incident_tee_;
+  ObserverList observers_;
   std::unique_ptr<engine::EngineRunner> engine_;
   std::unique_ptr<tickets::OutboxSender> outbox_;  // when a webhook or helpdesk is configured
   std::unique_ptr<AgentServiceImpl> agents_;
+  std::unique_ptr<diagnostics::Router> router_;
   std::unique_ptr<TechnicianServiceImpl> technicians_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;

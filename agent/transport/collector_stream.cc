@@ -173,6 +173,14 @@ void CollectorStream::OnMessage(Call* call, const CollectorMessage& message) {
       }
       break;
     }
+    case CollectorMessage::kDiagnosticRequest:
+      if (on_request_) {
+        on_request_(message.diagnostic_request());
+      } else {
+        spdlog::warn("the collector asked for diagnostic {}, but this agent runs none",
+                     message.diagnostic_request().request_id());
+      }
+      break;
     default:
       spdlog::debug("ignoring a collector message this agent does not know (kind {})",
                     static_cast<int>(message.kind_case()));

@@ -49,6 +49,11 @@ class CollectorStream {
   // sends it now if connected, else after the next connection's snapshot.
   void Send(medic::v1::AgentMessage record);
 
+  // Called on the io thread for each diagnostic request the collector sends; it must not block
+  // (hand the work to another thread and Send() the result, as a diagnostic_result record).
+  using RequestFn = std::function<void(const medic::v1::DiagnosticRequest&)>;
+  void SetRequestHandler(RequestFn handler) { on_request_ = std::move(handler); }
+
   bool connected() const { return welcomed_; }
   uint64_t acknowledged() const { return acknowledged_; }
   uint64_t last_sequence() const { return next_sequence_ - 1; }
@@ -67,6 +72,7 @@ class CollectorStream {
   const StreamOptions options_;
   medic::v1::Hello hello_;
   SnapshotFn snapshot_;
+  RequestFn on_request_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<medic::v1::AgentService::Stub> stub_;
 

@@ -1,5 +1,12 @@
 #include "collector/api/technician_service.h"
 
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include "common/proto/enum_words.h"
 #include "common/status/grpc_status.h"
 #include "common/strings/str_cat.h"
 
@@ -22,6 +29,16 @@ grpc::Status StoreError(const absl::Status& status) {
 }
 
 }  // namespace
+
+grpc::Status TechnicianServiceImpl::CheckStreamingCall(grpc::CallbackServerContext* context,
+                                                       std::string_view method,
+                                                       Principal* principal) {
+  if (security_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "this collector has no authentication configured");
+  }
+  return security_->Authorize(*context, method, principal);
+}
 
 bool TechnicianServiceImpl::Authorize(grpc::CallbackServerContext* context,
                                       grpc::ServerUnaryReactor* reactor, std::string_view method,
@@ -177,6 +194,223 @@ grpc::ServerUnaryReactor* TechnicianServiceImpl::UpdateTicket(
   FinishAudited(context, reactor, principal, "UpdateTicket", request->ticket_id(), grpc::Status::OK,
                 what);
   return reactor;
+}
+
+}  // namespace medic::collector
+
+namespace medic::collector {
+namespace {
+
+// Who asked, for the agent's audit line: the authenticated caller and its address.
+std::string RequestedBy(grpc::CallbackServerContext* context, const Principal& principal) {
+  return common::StrCat(principal.Describe(), " via ", context->peer());
+}
+
+// What a diagnostic run was aimed at, for the audit log.
+std::string DescribeTarget(const medic::v1::RunDiagnosticRequest& request) {
+  const medic::v1::MachineSelector& s = request.selector();
+  std::string target = common::EnumWord(request.check());
+  if (s.all()) return common::StrCat(target, " on all machines");
+  if (!s.site().empty()) return common::StrCat(target, " on site ", s.site());
+  if (!s.subnet().empty()) return common::StrCat(target, " on subnet ", s.subnet());
+  std::string hosts;
+  for (const std::string& host : s.hosts()) {
+    if (!hosts.empty()) hosts += ",";
+    hosts += host;
+  }
+  return common::StrCat(target, " on ", hosts);
+}
+
+// Streams messages to one caller. Producers on any thread call Push; a shared state with an
+// `alive` flag lets them outlive the reactor safely (they find it gone and drop the message).
+template <typename Message>
+class Writer final : public grpc::ServerWriteReactor<Message> {
+ public:
+  struct State {
+    std::mutex mu;
+    Writer* writer ABSL_GUARDED_BY(mu) = nullptr;
+  };
+
+  explicit Writer(size_t max_queue) : max_queue_(max_queue), state_(std::make_shared<State>()) {
+    state_->writer = this;
+  }
+
+  std::shared_ptr<State> state() const { return state_; }
+  void set_on_done(std::function<void()> on_done) { on_done_ = std::move(on_done); }
+
+  // False when the caller has fallen max_queue behind: the stream is then ended.
+  static bool Push(const std::shared_ptr<State>& state, const Message& message) {
+    std::lock_guard lock(state->mu);
+    Writer* w = state->writer;
+    if (w == nullptr || w->finishing_) return true;
+    if (w->queue_.size() >= w->max_queue_) {
+      w->finishing_ = true;
+      w->queue_.clear();
+      w->end_status_ = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                    "fell too far behind the events; watch again");
+      w->NextLocked();
+      return false;
+    }
+    w->queue_.push_back(message);
+    w->NextLocked();
+    return true;
+  }
+
+  // No more messages: finish once the queue is written.
+  static void Close(const std::shared_ptr<State>& state, grpc::Status status) {
+    std::lock_guard lock(state->mu);
+    Writer* w = state->writer;
+    if (w == nullptr || w->finishing_) return;
+    w->finishing_ = true;
+    w->end_status_ = std::move(status);
+    w->NextLocked();
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(state_->mu);
+    writing_ = false;
+    if (!ok) {
+      if (!finished_) {
+        finished_ = true;
+        this->Finish(grpc::Status::CANCELLED);
+      }
+      return;
+    }
+    NextLocked();
+  }
+
+  void OnDone() override {
+    {
+      std::lock_guard lock(state_->mu);
+      state_->writer = nullptr;
+    }
+    if (on_done_) on_done_();
+    delete this;
+  }
+
+ private:
+  void NextLocked() {
+    if (writing_ || finished_) return;
+    if (!queue_.empty()) {
+      out_ = std::move(queue_.front());
+      queue_.pop_front();
+      writing_ = true;
+      this->StartWrite(&out_);
+      return;
+    }
+    if (finishing_) {
+      finished_ = true;
+      this->Finish(end_status_);
+    }
+  }
+
+  const size_t max_queue_;
+  std::shared_ptr<State> state_;
+  std::function<void()> on_done_;
+  // Guarded by state_->mu.
+  std::deque<Message> queue_;
+  Message out_;
+  bool writing_ = false;
+  bool finishing_ = false;
+  bool finished_ = false;
+  grpc::Status end_status_;
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<medic::v1::DiagnosticResult>* TechnicianServiceImpl::RunDiagnostic(
+    grpc::CallbackServerContext* context, const medic::v1::RunDiagnosticRequest* request) {
+  // A fan-out result per machine: the queue holds all of them, however slow the caller.
+  auto* writer = new Writer<medic::v1::DiagnosticResult>(SIZE_MAX);
+  auto state = writer->state();
+  if (router_ == nullptr) {
+    Writer<medic::v1::DiagnosticResult>::Close(
+        state, grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "live diagnostics are not enabled"));
+    return writer;
+  }
+  Principal principal;
+  grpc::Status allowed = CheckStreamingCall(context, "RunDiagnostic", &principal);
+  if (allowed.ok()) {
+    // Every diagnostic run is audited, refused or not (parameters are checked on the agent).
+    security_->Audit(principal, "RunDiagnostic", DescribeTarget(*request), allowed, "",
+                     context->peer());
+  }
+  if (!allowed.ok()) {
+    Writer<medic::v1::DiagnosticResult>::Close(state, allowed);
+    return writer;
+  }
+  auto id = router_->Start(
+      *request, RequestedBy(context, principal),
+      [state](const medic::v1::DiagnosticResult& result) {
+        Writer<medic::v1::DiagnosticResult>::Push(state, result);
+      },
+      [state] { Writer<medic::v1::DiagnosticResult>::Close(state, grpc::Status::OK); });
+  if (!id.ok()) {
+    Writer<medic::v1::DiagnosticResult>::Close(state, common::ToGrpcStatus(id.status()));
+    return writer;
+  }
+  writer->set_on_done([router = router_, id = *id] { router->Cancel(id); });
+  return writer;
+}
+
+grpc::ServerUnaryReactor* TechnicianServiceImpl::GetDiagnosticResults(
+    grpc::CallbackServerContext* context, const medic::v1::GetDiagnosticResultsRequest* request,
+    medic::v1::GetDiagnosticResultsResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  if (router_ == nullptr) {
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "live diagnostics are not enabled"));
+    return reactor;
+  }
+  Principal principal;
+  if (!Authorize(context, reactor, "GetDiagnosticResults", &principal)) return reactor;
+  auto results = router_->GetResults(request->request_id());
+  if (!results.ok()) {
+    reactor->Finish(StoreError(results.status()));
+    return reactor;
+  }
+  *response = std::move(*results);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+namespace {
+
+class EventWatcher final : public diagnostics::Watcher {
+ public:
+  explicit EventWatcher(std::shared_ptr<Writer<medic::v1::Event>::State> state)
+      : state_(std::move(state)) {}
+  bool Take(const medic::v1::Event& event) override {
+    return Writer<medic::v1::Event>::Push(state_, event);
+  }
+
+ private:
+  std::shared_ptr<Writer<medic::v1::Event>::State> state_;
+};
+
+// Events a watcher may be behind before it is dropped.
+constexpr size_t kMaxWatcherBacklog = 4096;
+
+}  // namespace
+
+grpc::ServerWriteReactor<medic::v1::Event>* TechnicianServiceImpl::WatchEvents(
+    grpc::CallbackServerContext* context, const medic::v1::WatchEventsRequest* request) {
+  auto* writer = new Writer<medic::v1::Event>(kMaxWatcherBacklog);
+  if (events_ == nullptr) {
+    Writer<medic::v1::Event>::Close(
+        writer->state(),
+        grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "the event stream is not enabled"));
+    return writer;
+  }
+  Principal principal;
+  if (grpc::Status allowed = CheckStreamingCall(context, "WatchEvents", &principal); !allowed.ok()) {
+    Writer<medic::v1::Event>::Close(writer->state(), allowed);
+    return writer;
+  }
+  auto watcher = std::make_shared<EventWatcher>(writer->state());
+  writer->set_on_done([events = events_, w = watcher.get()] { events->Unsubscribe(w); });
+  events_->Subscribe(std::move(watcher));
+  return writer;
 }
 
 }  // namespace medic::collector

@@ -3,6 +3,8 @@
 #include <functional>
 
 #include "collector/security/security.h"
+#include "collector/diagnostics/event_bus.h"
+#include "collector/diagnostics/router.h"
 #include "collector/store/store.h"
 #include "collector/tickets/tickets.h"
 #include "common/time/clock.h"
@@ -27,6 +29,13 @@ class TechnicianServiceImpl final : public medic::v1::TechnicianService::Callbac
     cut_stream_ = std::move(cut);
   }
 
+  // Live diagnostics and the event stream (not owned; set before serving). Without them
+  // RunDiagnostic, GetDiagnosticResults and WatchEvents are UNIMPLEMENTED.
+  void SetLive(diagnostics::Router* router, diagnostics::EventBus* events) {
+    router_ = router;
+    events_ = events;
+  }
+
   grpc::ServerUnaryReactor* ListMachines(grpc::CallbackServerContext* context,
                                          const medic::v1::ListMachinesRequest* request,
                                          medic::v1::ListMachinesResponse* response) override;
@@ -45,6 +54,14 @@ class TechnicianServiceImpl final : public medic::v1::TechnicianService::Callbac
   grpc::ServerUnaryReactor* UpdateTicket(grpc::CallbackServerContext* context,
                                          const medic::v1::UpdateTicketRequest* request,
                                          medic::v1::Ticket* response) override;
+  grpc::ServerWriteReactor<medic::v1::DiagnosticResult>* RunDiagnostic(
+      grpc::CallbackServerContext* context,
+      const medic::v1::RunDiagnosticRequest* request) override;
+  grpc::ServerUnaryReactor* GetDiagnosticResults(
+      grpc::CallbackServerContext* context, const medic::v1::GetDiagnosticResultsRequest* request,
+      medic::v1::GetDiagnosticResultsResponse* response) override;
+  grpc::ServerWriteReactor<medic::v1::Event>* WatchEvents(
+      grpc::CallbackServerContext* context, const medic::v1::WatchEventsRequest* request) override;
 
   // --- identity (issue 8): admin rpcs, in security_rpcs.cc ---
   grpc::ServerUnaryReactor* CreateApiToken(grpc::CallbackServerContext* context,
@@ -77,6 +94,9 @@ class TechnicianServiceImpl final : public medic::v1::TechnicianService::Callbac
   // finishes the reactor and returns false.
   bool Authorize(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
                  std::string_view method, Principal* principal);
+  // The same check for a streaming call: OK, or the status to end it with.
+  grpc::Status CheckStreamingCall(grpc::CallbackServerContext* context, std::string_view method,
+                                  Principal* principal);
   // Writes the audit entry of a state-changing call and finishes it with `status`.
   void FinishAudited(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
                      const Principal& principal, std::string_view method, std::string_view target,
@@ -89,6 +109,8 @@ class TechnicianServiceImpl final : public medic::v1::TechnicianService::Callbac
   tickets::Tickets* const tickets_;
   Security* const security_;
   std::function<bool(const std::string&)> cut_stream_;
+  diagnostics::Router* router_ = nullptr;
+  diagnostics::EventBus* events_ = nullptr;
 };
 
 }  // namespace medic::collector

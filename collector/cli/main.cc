@@ -1,15 +1,25 @@
 // medic: the technician's command line. A client of the collector's technician API.
 //
 // Exit codes: 0 done; 1 the collector answered with an error (no such machine, …);
-// 2 bad usage; 3 the collector could not be reached.
+// 2 bad usage; 3 the collector could not be reached; `diagnose` also 4 (a check found
+// problems) and 5 (a machine could not run it: offline, timed out, refused, error).
+//
+// The collector: --collector, else $MEDIC_COLLECTOR, else `collector: HOST:PORT` in
+// $XDG_CONFIG_HOME/medic/cli.yaml (~/.config/medic/cli.yaml), else /etc/medic/cli.yaml, else
+// 127.0.0.1:7070.
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <tuple>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "collector/cli/connection.h"
+#include "collector/cli/live.h"
 #include "collector/cli/render.h"
 #include "common/proto/enum_words.h"
 #include "common/proto/json.h"
@@ -58,6 +68,12 @@ int ReportFailure(const grpc::Status& status, const std::string& collector) {
   }
 }
 
+// The name of the technician, for the agents' audit lines.
+std::string User() {
+  const char* user = std::getenv("USER");
+  return user != nullptr && *user != '\0' ? user : "technician";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -92,6 +108,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"online", "offline"}));
   machines->add_option("--site", site_filter, "only machines of this site");
   machines->add_option("--finding", code_filter, "only machines with this finding standing");
+  std::string subnet_filter, sort_by = "name";
+  machines->add_option("--subnet", subnet_filter, "only machines in this subnet (10.1.0.0/24)");
+  machines->add_option("--sort", sort_by, "name, state, findings or last-seen")
+      ->check(CLI::IsMember({"name", "state", "findings", "last-seen"}));
 
   auto* health = app.add_subcommand("health", "everything known about one machine");
   std::string host;
@@ -167,6 +187,31 @@ int main(int argc, char** argv) {
   audit->add_option("--since", since, "only the last DURATION (e.g. 1h, 7d)");
   audit->add_option("--limit", limit, "at most this many, newest first (default 100)");
   audit->add_flag("--json", json, "print the proto JSON mapping");
+  auto* diagnose = app.add_subcommand(
+      "diagnose",
+      "run a check on machines now: diagnose HOST CHECK [ARGS], or --site/--subnet/--all CHECK "
+      "[ARGS]; --results ID shows a run's kept results");
+  std::vector<std::string> diagnose_words;
+  diagnose->add_option("HOST CHECK ARGS", diagnose_words,
+                       "the machine, the check (health, dns NAME, ping [ADDRESS], tcp HOST:PORT, "
+                       "http URL, printers, disk, updates, services, logs [UNIT|kernel] [LINES])");
+  std::string diag_site, diag_subnet, queue_for, results_id, diag_deadline = "15s";
+  bool diag_all = false;
+  diagnose->add_option("--site", diag_site, "every machine of this site");
+  diagnose->add_option("--subnet", diag_subnet, "every machine in this subnet (CIDR)");
+  diagnose->add_flag("--all", diag_all, "every machine");
+  diagnose->add_option("--queue-for", queue_for,
+                       "keep the request this long for machines that are offline (e.g. 1h); it "
+                       "runs when they reconnect");
+  diagnose->add_option("--deadline", diag_deadline, "how long machines have to answer (15s)");
+  diagnose->add_option("--results", results_id, "show the results kept for run ID");
+  diagnose->add_flag("--json", json, "one proto JSON result per line, as they arrive");
+  diagnose->allow_extras(false);
+
+  auto* watch = app.add_subcommand("watch",
+                                   "live: findings raised and cleared, incidents, tickets, "
+                                   "machines going online and offline (Ctrl-C ends)");
+  watch->add_flag("--json", json, "one proto JSON event per line");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -182,6 +227,8 @@ int main(int argc, char** argv) {
   }
   const std::string& collector = connection->collector;
   auto stub = medic::v1::TechnicianService::NewStub(connection->channel);
+  const std::string& config_source = collector;
+  const std::shared_ptr<grpc::Channel>& channel = connection->channel;
   grpc::ClientContext context;
   medic::cli::Authenticate(*connection, &context);
   context.set_deadline(std::chrono::system_clock::now() +
@@ -320,16 +367,142 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
+  if (watch->parsed()) {
+    grpc::ClientContext stream_context;  // no deadline: runs until interrupted
+    medic::cli::Authenticate(*connection, &stream_context);
+    // Fail fast when the collector is not there, rather than wait for it silently.
+    if (!channel->WaitForConnected(
+            std::chrono::system_clock::now() +
+            std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000)))) {
+      return ReportFailure(grpc::Status(grpc::StatusCode::UNAVAILABLE, "no connection"),
+                           config_source);
+    }
+    auto reader = stub->WatchEvents(&stream_context, medic::v1::WatchEventsRequest());
+    if (!json) std::cerr << "Watching the fleet at " << collector << " (Ctrl-C to stop)…\n";
+    medic::v1::Event event;
+    while (reader->Read(&event)) {
+      std::cout << (json ? medic::common::ToJson(event) + "\n"
+                         : medic::cli::RenderEvent(event, color))
+                << std::flush;
+    }
+    grpc::Status status = reader->Finish();
+    if (!status.ok()) return ReportFailure(status, config_source);
+    return 0;
+  }
+  if (diagnose->parsed()) {
+    if (!results_id.empty()) {
+      if (!diagnose_words.empty()) {
+        std::cerr << "medic: --results ID takes no host or check\n";
+        return 2;
+      }
+      medic::v1::GetDiagnosticResultsRequest request;
+      request.set_request_id(results_id);
+      medic::v1::GetDiagnosticResultsResponse response;
+      grpc::Status status = stub->GetDiagnosticResults(&context, request, &response);
+      if (!status.ok()) return ReportFailure(status, config_source);
+      if (json) {
+        std::cout << medic::common::ToJson(response) << "\n";
+      } else {
+        for (const auto& r : response.results()) std::cout << medic::cli::RenderResult(r, color);
+        for (const auto& host : response.waiting()) {
+          std::cout << host << "  still offline; the request waits for it until "
+                    << absl::FormatTime("%Y-%m-%d %H:%M:%S",
+                                        medic::common::FromProtoTime(response.queued_until()),
+                                        absl::LocalTimeZone())
+                    << "\n";
+        }
+      }
+      std::vector<medic::v1::DiagnosticResult> results(response.results().begin(),
+                                                       response.results().end());
+      return response.waiting().empty() ? medic::cli::DiagnoseExitCode(results) : 5;
+    }
+    const bool fan_out = diag_all || !diag_site.empty() || !diag_subnet.empty();
+    medic::v1::RunDiagnosticRequest request;
+    std::vector<std::string> check_words = diagnose_words;
+    if (fan_out) {
+      request.mutable_selector()->set_all(diag_all);
+      request.mutable_selector()->set_site(diag_site);
+      request.mutable_selector()->set_subnet(diag_subnet);
+    } else {
+      if (diagnose_words.size() < 2) {
+        std::cerr << "medic: diagnose needs a machine and a check: medic diagnose HOST CHECK "
+                     "[ARGS] (or --site/--subnet/--all CHECK [ARGS])\n";
+        return 2;
+      }
+      request.mutable_selector()->add_hosts(diagnose_words[0]);
+      check_words.erase(check_words.begin());
+    }
+    auto args = medic::cli::ParseCheckArgs(check_words);
+    if (!args.ok()) {
+      std::cerr << "medic: diagnose " << args.status().message() << "\n";
+      return 2;
+    }
+    request.set_check(args->check);
+    for (const auto& [k, v] : args->params) (*request.mutable_params())[k] = v;
+    auto deadline = medic::cli::ParseDurationFlag(diag_deadline);
+    if (!deadline.ok()) {
+      std::cerr << "medic: --deadline: " << deadline.status().message() << "\n";
+      return 2;
+    }
+    *request.mutable_deadline() = medic::common::ToProtoDuration(*deadline);
+    if (!queue_for.empty()) {
+      auto d = medic::cli::ParseDurationFlag(queue_for);
+      if (!d.ok()) {
+        std::cerr << "medic: --queue-for: " << d.status().message() << "\n";
+        return 2;
+      }
+      *request.mutable_queue_for() = medic::common::ToProtoDuration(*d);
+    }
+    // The call may last the deadline, plus the time to reach the collector.
+    grpc::ClientContext run_context;
+    medic::cli::Authenticate(*connection, &run_context);
+    run_context.set_deadline(
+        std::chrono::system_clock::now() + absl::ToChronoMilliseconds(*deadline) +
+        std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000)));
+    auto reader = stub->RunDiagnostic(&run_context, request);
+    std::vector<medic::v1::DiagnosticResult> results;
+    medic::v1::DiagnosticResult result;
+    while (reader->Read(&result)) {
+      std::cout << (json ? medic::common::ToJson(result) + "\n"
+                         : medic::cli::RenderResult(result, color))
+                << std::flush;
+      results.push_back(result);
+    }
+    grpc::Status status = reader->Finish();
+    if (!status.ok()) return ReportFailure(status, config_source);
+    if (!json && fan_out) std::cout << medic::cli::RenderRunSummary(results, color);
+    if (!json && !results.empty()) {
+      std::cout << "Run " << results[0].request_id() << " (medic diagnose --results "
+                << results[0].request_id() << ")\n";
+    }
+    return medic::cli::DiagnoseExitCode(results);
+  }
+
   if (machines->parsed()) {
     medic::v1::ListMachinesRequest request;
     if (state_filter == "online") request.set_state(medic::v1::MACHINE_STATE_ONLINE);
     if (state_filter == "offline") request.set_state(medic::v1::MACHINE_STATE_OFFLINE);
     request.mutable_selector()->set_site(site_filter);
+    request.mutable_selector()->set_subnet(subnet_filter);
     request.set_finding_code(code_filter);
     medic::v1::ListMachinesResponse response;
     grpc::Status status = stub->ListMachines(&context, request, &response);
-    if (!status.ok()) return ReportFailure(status, collector);
-    const bool filtered = !state_filter.empty() || !site_filter.empty() || !code_filter.empty();
+    if (!status.ok()) return ReportFailure(status, config_source);
+    auto* list = response.mutable_machines();
+    std::stable_sort(list->begin(), list->end(),
+                     [&](const medic::v1::Machine& a, const medic::v1::Machine& b) {
+                       if (sort_by == "state") return a.state() > b.state();  // offline first
+                       if (sort_by == "findings") {
+                         return std::make_tuple(b.worst_severity(), b.open_findings()) <
+                                std::make_tuple(a.worst_severity(), a.open_findings());
+                       }
+                       if (sort_by == "last-seen") {
+                         return a.last_seen().seconds() > b.last_seen().seconds();
+                       }
+                       return a.hostname() < b.hostname();
+                     });
+    const bool filtered = !state_filter.empty() || !site_filter.empty() || !code_filter.empty() ||
+                          !subnet_filter.empty();
     if (!json && filtered && response.machines().empty()) {
       std::cout << "No machines match.\n";
       return 0;
@@ -343,7 +516,7 @@ int main(int argc, char** argv) {
     request.set_include_resolved(include_resolved);
     medic::v1::ListIncidentsResponse response;
     grpc::Status status = stub->ListIncidents(&context, request, &response);
-    if (!status.ok()) return ReportFailure(status, collector);
+    if (!status.ok()) return ReportFailure(status, config_source);
     std::cout << (json ? medic::common::ToJson(response) + "\n"
                        : medic::cli::RenderIncidents(response, absl::Now(), color));
     return 0;
@@ -353,7 +526,7 @@ int main(int argc, char** argv) {
     request.set_ticket_id(ticket_id);
     medic::v1::Ticket response;
     grpc::Status status = stub->GetTicket(&context, request, &response);
-    if (!status.ok()) return ReportFailure(status, collector);
+    if (!status.ok()) return ReportFailure(status, config_source);
     std::cout << (json ? medic::common::ToJson(response) + "\n"
                        : medic::cli::RenderTicket(response, absl::Now(), color));
     return 0;
@@ -364,11 +537,10 @@ int main(int argc, char** argv) {
     request.set_state(ack->parsed() ? medic::v1::TICKET_STATE_ACKNOWLEDGED
                                     : medic::v1::TICKET_STATE_RESOLVED);
     request.set_note(note);
-    const char* user = std::getenv("USER");
-    request.set_actor(user != nullptr && *user != '\0' ? user : "technician");
+    request.set_actor(User());
     medic::v1::Ticket response;
     grpc::Status status = stub->UpdateTicket(&context, request, &response);
-    if (!status.ok()) return ReportFailure(status, collector);
+    if (!status.ok()) return ReportFailure(status, config_source);
     std::cout << response.ticket_id() << " is " << (ack->parsed() ? "acknowledged" : "resolved")
               << ": " << response.title() << "\n";
     return 0;
@@ -380,7 +552,7 @@ int main(int argc, char** argv) {
     if (ticket_state == "resolved") request.set_state(medic::v1::TICKET_STATE_RESOLVED);
     medic::v1::ListTicketsResponse response;
     grpc::Status status = stub->ListTickets(&context, request, &response);
-    if (!status.ok()) return ReportFailure(status, collector);
+    if (!status.ok()) return ReportFailure(status, config_source);
     std::cout << (json ? medic::common::ToJson(response) + "\n"
                        : medic::cli::RenderTickets(response, absl::Now(), color));
     return 0;
@@ -389,7 +561,7 @@ int main(int argc, char** argv) {
   request.set_host(host);
   medic::v1::MachineHealth response;
   grpc::Status status = stub->GetMachineHealth(&context, request, &response);
-  if (!status.ok()) return ReportFailure(status, collector);
+  if (!status.ok()) return ReportFailure(status, config_source);
   std::cout << (json ? medic::common::ToJson(response) + "\n"
                      : medic::cli::RenderHealth(response, absl::Now(), color));
   return 0;

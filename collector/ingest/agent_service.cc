@@ -104,7 +104,10 @@ class AgentServiceImpl::Stream final
 
   void OnDone() override {
     if (!machine_id_.empty()) {
-      service_->Forget(machine_id_, this);
+      const bool was_live = service_->Forget(machine_id_, this);
+      if (auto* observer = service_->options_.observer; observer != nullptr && was_live) {
+        observer->OnGone(machine_id_);
+      }
       absl::Status s = service_->store_.CloseSession(machine_id_, session_, service_->clock_.Now());
       if (s.ok()) {
         spdlog::info("{} disconnected", hostname_);
@@ -120,6 +123,13 @@ class AgentServiceImpl::Stream final
 
   // Ends this stream from another thread: a newer stream of the same machine replaced it.
   void Supersede() { context_->TryCancel(); }
+
+  // Queues a message for the agent; any thread.
+  void Write(CollectorMessage message) {
+    std::lock_guard lock(mu_);
+    pending_.push_back(std::move(message));
+    WriteNextLocked();
+  }
 
  private:
   grpc::Status Handle(const AgentMessage& message) {
@@ -216,8 +226,9 @@ class AgentServiceImpl::Stream final
     welcome.mutable_welcome()->set_resume_after(session->resume_after);
     *welcome.mutable_welcome()->mutable_heartbeat_interval() =
         common::ToProtoDuration(service_->options_.heartbeat_interval);
-    if (auto* observer = service_->options_.observer) observer->OnHello(machine_id_, hello);
+    // The welcome goes first: an observer may send requests down this stream at once.
     Write(std::move(welcome));
+    if (auto* observer = service_->options_.observer) observer->OnHello(machine_id_, hello);
     return grpc::Status::OK;
   }
 
@@ -248,12 +259,6 @@ class AgentServiceImpl::Stream final
       ack.mutable_ack()->set_sequence(sequence);
       pending_.push_back(std::move(ack));
     }
-    WriteNextLocked();
-  }
-
-  void Write(CollectorMessage message) {
-    std::lock_guard lock(mu_);
-    pending_.push_back(std::move(message));
     WriteNextLocked();
   }
 
@@ -372,11 +377,22 @@ grpc::ServerUnaryReactor* AgentServiceImpl::Renew(grpc::CallbackServerContext* c
   return reactor;
 }
 
-void AgentServiceImpl::Forget(const std::string& machine_id, Stream* stream) {
+bool AgentServiceImpl::Forget(const std::string& machine_id, Stream* stream) {
   std::lock_guard lock(mu_);
   if (auto it = live_.find(machine_id); it != live_.end() && it->second.stream == stream) {
     live_.erase(it);
+    return true;
   }
+  return false;
+}
+
+bool AgentServiceImpl::SendTo(const std::string& machine_id, CollectorMessage message) {
+  // The stream stays valid while mu_ is held (see live_); its own lock comes second.
+  std::lock_guard lock(mu_);
+  auto it = live_.find(machine_id);
+  if (it == live_.end()) return false;
+  it->second.stream->Write(std::move(message));
+  return true;
 }
 
 }  // namespace medic::collector

@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
@@ -29,6 +30,38 @@ class IngestObserver {
   virtual void OnSeen(const std::string& machine_id) = 0;
   // A sequenced record (snapshot, delta, topology) was committed (or was a resend).
   virtual void OnRecord(const std::string& machine_id, const medic::v1::AgentMessage& record) = 0;
+  // The machine's live stream ended (and no newer one has replaced it).
+  virtual void OnGone(const std::string& machine_id) {}
+};
+
+// Tells several observers, in order (each must return at once, as above).
+class ObserverList final : public IngestObserver {
+ public:
+  void Add(IngestObserver* observer) { observers_.push_back(observer); }
+  void OnHello(const std::string& machine_id, const medic::v1::Hello& hello) override {
+    for (auto* o : observers_) o->OnHello(machine_id, hello);
+  }
+  void OnSeen(const std::string& machine_id) override {
+    for (auto* o : observers_) o->OnSeen(machine_id);
+  }
+  void OnRecord(const std::string& machine_id, const medic::v1::AgentMessage& record) override {
+    for (auto* o : observers_) o->OnRecord(machine_id, record);
+  }
+  void OnGone(const std::string& machine_id) override {
+    for (auto* o : observers_) o->OnGone(machine_id);
+  }
+
+ private:
+  std::vector<IngestObserver*> observers_;  // not owned; fixed before serving starts
+};
+
+// How the collector reaches a connected agent: down its own stream (agents connect out, so
+// there is no other way in).
+class AgentLink {
+ public:
+  virtual ~AgentLink() = default;
+  // Queues `message` on the live stream of `machine_id`; false when it has none. Any thread.
+  virtual bool SendTo(const std::string& machine_id, medic::v1::CollectorMessage message) = 0;
 };
 
 struct IngestOptions {
@@ -49,7 +82,8 @@ struct IngestOptions {
 class AgentServiceImpl final : public medic::v1::AgentService::WithRawCallbackMethod_Connect<
                                    medic::v1::AgentService::WithCallbackMethod_Enroll<
                                        medic::v1::AgentService::WithCallbackMethod_Renew<
-                                           medic::v1::AgentService::Service>>> {
+                                           medic::v1::AgentService::Service>>>,
+      public AgentLink {
  public:
   AgentServiceImpl(Store& store, const common::Clock& clock, IngestOptions options);
 
@@ -64,6 +98,7 @@ class AgentServiceImpl final : public medic::v1::AgentService::WithRawCallbackMe
   grpc::ServerUnaryReactor* Renew(grpc::CallbackServerContext* context,
                                   const medic::v1::RenewRequest* request,
                                   medic::v1::EnrollResponse* response) override;
+  bool SendTo(const std::string& machine_id, medic::v1::CollectorMessage message) override;
 
   // Streams open now.
   int64_t connected_streams() const { return streams_.load(); }
@@ -81,7 +116,8 @@ class AgentServiceImpl final : public medic::v1::AgentService::WithRawCallbackMe
   // refused. Returns the reason for a refusal, or "".
   std::string Claim(const medic::v1::Hello& hello, const std::string& peer, Stream* stream);
   // `stream` ended; forgets it unless a newer stream has claimed the machine.
-  void Forget(const std::string& machine_id, Stream* stream);
+  // Returns whether it was still the machine's live stream.
+  bool Forget(const std::string& machine_id, Stream* stream);
 
   struct Live {
     Stream* stream;

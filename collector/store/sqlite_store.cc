@@ -161,6 +161,21 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_by_time ON audit(at_ms);
 )sql",
+    // Live diagnostics queued for machines that were offline (issue 7).
+    R"sql(
+CREATE TABLE queued_diagnostics (
+  id INTEGER PRIMARY KEY,
+  run_id TEXT NOT NULL,
+  machine_id TEXT NOT NULL,
+  hostname TEXT NOT NULL,
+  request BLOB NOT NULL,
+  queued_until_ms INTEGER NOT NULL,
+  sent INTEGER NOT NULL DEFAULT 0,
+  result BLOB,
+  UNIQUE (run_id, machine_id)
+);
+CREATE INDEX queued_diagnostics_waiting ON queued_diagnostics(machine_id) WHERE sent = 0;
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -594,6 +609,101 @@ class SqliteStore final : public Store {
     ASSIGN_OR_RETURN(bool row, stmt->Step());
     return row ? stmt->ColumnInt(0) : 0;
   }
+  absl::Status QueueDiagnostic(const QueuedDiagnostic& q) override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(
+        auto stmt,
+        db_->Prepare("INSERT INTO queued_diagnostics (run_id, machine_id, hostname, request, "
+                     "queued_until_ms, sent, result) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                     "ON CONFLICT(run_id, machine_id) DO UPDATE SET hostname = excluded.hostname, "
+                     "request = excluded.request, queued_until_ms = excluded.queued_until_ms, "
+                     "sent = excluded.sent, result = excluded.result"));
+    stmt->Bind(1, q.run_id)
+        .Bind(2, q.machine_id)
+        .Bind(3, q.hostname)
+        .BindBlob(4, q.request.SerializeAsString())
+        .Bind(5, Ms(q.queued_until))
+        .Bind(6, int64_t{q.sent ? 1 : 0});
+    if (q.result) {
+      stmt->BindBlob(7, q.result->SerializeAsString());
+    } else {
+      stmt->BindNull(7);
+    }
+    return stmt->Run();
+  }
+
+  absl::StatusOr<std::vector<QueuedDiagnostic>> TakeQueuedDiagnostics(std::string_view machine_id,
+                                                                      absl::Time now) override {
+    std::lock_guard lock(mu_);
+    std::vector<QueuedDiagnostic> taken;
+    RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
+      ASSIGN_OR_RETURN(
+          auto select,
+          db_->Prepare(common::StrCat(kQueuedColumns,
+                                      " WHERE machine_id = ? AND sent = 0 AND queued_until_ms > ? "
+                                      "ORDER BY id")));
+      select->Bind(1, machine_id).Bind(2, Ms(now));
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, select->Step());
+        if (!row) break;
+        taken.push_back(ReadQueued(*select));
+      }
+      ASSIGN_OR_RETURN(auto update,
+                       db_->Prepare("UPDATE queued_diagnostics SET sent = 1 WHERE machine_id = ? "
+                                    "AND sent = 0 AND queued_until_ms > ?"));
+      update->Bind(1, machine_id).Bind(2, Ms(now));
+      return update->Run();
+    }));
+    for (auto& q : taken) q.sent = true;
+    return taken;
+  }
+
+  absl::Status SaveQueuedResult(std::string_view run_id, std::string_view machine_id,
+                                const medic::v1::DiagnosticResult& result) override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto update, db_->Prepare("UPDATE queued_diagnostics SET result = ?, sent = 1 "
+                                               "WHERE run_id = ? AND machine_id = ?"));
+    update->BindBlob(1, result.SerializeAsString()).Bind(2, run_id).Bind(3, machine_id);
+    RETURN_IF_ERROR(update->Run());
+    if (sqlite3_changes(db_->handle()) == 0) {
+      return absl::NotFoundError(
+          common::StrCat("no diagnostic ", run_id, " was queued for ", machine_id));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<QueuedDiagnostic>> QueuedRun(std::string_view run_id) override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto select,
+                     db_->Prepare(common::StrCat(kQueuedColumns, " WHERE run_id = ? ORDER BY id")));
+    select->Bind(1, run_id);
+    std::vector<QueuedDiagnostic> rows;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, select->Step());
+      if (!row) break;
+      rows.push_back(ReadQueued(*select));
+    }
+    return rows;
+  }
+
+  static constexpr std::string_view kQueuedColumns =
+      "SELECT run_id, machine_id, hostname, request, queued_until_ms, sent, result "
+      "FROM queued_diagnostics";
+
+  static QueuedDiagnostic ReadQueued(const SqliteStatement& row) {
+    QueuedDiagnostic q;
+    q.run_id = row.ColumnText(0);
+    q.machine_id = row.ColumnText(1);
+    q.hostname = row.ColumnText(2);
+    q.request.ParseFromString(row.ColumnBlob(3));
+    q.queued_until = FromMs(row.ColumnInt(4));
+    q.sent = row.ColumnInt(5) != 0;
+    if (!row.ColumnIsNull(6)) {
+      q.result.emplace();
+      q.result->ParseFromString(row.ColumnBlob(6));
+    }
+    return q;
+  }
 
  private:
   static int64_t NumberOf(std::string_view id) {
@@ -853,6 +963,21 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
   auto store = std::make_unique<SqliteStore>(std::move(db), options);
   RETURN_IF_ERROR(store->Init());
   return store;
+}
+
+absl::Status Store::QueueDiagnostic(const QueuedDiagnostic&) {
+  return absl::UnimplementedError("this store keeps no queued diagnostics");
+}
+absl::StatusOr<std::vector<Store::QueuedDiagnostic>> Store::TakeQueuedDiagnostics(std::string_view,
+                                                                                  absl::Time) {
+  return absl::UnimplementedError("this store keeps no queued diagnostics");
+}
+absl::Status Store::SaveQueuedResult(std::string_view, std::string_view,
+                                     const medic::v1::DiagnosticResult&) {
+  return absl::UnimplementedError("this store keeps no queued diagnostics");
+}
+absl::StatusOr<std::vector<Store::QueuedDiagnostic>> Store::QueuedRun(std::string_view) {
+  return absl::UnimplementedError("this store keeps no queued diagnostics");
 }
 
 }  // namespace medic::collector

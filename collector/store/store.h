@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "medic/v1/agent.pb.h"
+#include "medic/v1/diagnostics.pb.h"
 #include "medic/v1/fleet.pb.h"
 #include "medic/v1/technician.pb.h"
 
@@ -127,6 +129,30 @@ class Store {
   virtual absl::Status OutboxGiveUp(int64_t id, std::string_view error) = 0;
   // Events not yet delivered or given up.
   virtual absl::StatusOr<int64_t> OutboxPending() = 0;
+
+  // --- Live diagnostics queued for machines that were offline (issue 7) ---
+  // Not pure: a store without them (a test double) answers Unimplemented.
+
+  // One machine's part of a diagnostic run that was queued for it.
+  struct QueuedDiagnostic {
+    std::string run_id;  // "D-…", what `medic diagnose --results` takes
+    std::string machine_id;
+    std::string hostname;
+    medic::v1::DiagnosticRequest request;  // as it will be sent to the agent
+    absl::Time queued_until;
+    bool sent = false;  // handed to the agent; the result may still be on its way
+    std::optional<medic::v1::DiagnosticResult> result;
+  };
+  // Keeps `queued` (replacing one of the same run and machine).
+  virtual absl::Status QueueDiagnostic(const QueuedDiagnostic& queued);
+  // The requests still queued for `machine_id` at `now`, oldest first, marked sent.
+  virtual absl::StatusOr<std::vector<QueuedDiagnostic>> TakeQueuedDiagnostics(
+      std::string_view machine_id, absl::Time now);
+  // Keeps the result of a queued request. NotFound when no such request was queued.
+  virtual absl::Status SaveQueuedResult(std::string_view run_id, std::string_view machine_id,
+                                        const medic::v1::DiagnosticResult& result);
+  // Every machine's part of a queued run, in queueing order; empty when there is none.
+  virtual absl::StatusOr<std::vector<QueuedDiagnostic>> QueuedRun(std::string_view run_id);
 };
 
 // The embedded store: one SQLite file in WAL mode (":memory:" for tests). Creates the schema

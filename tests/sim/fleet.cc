@@ -55,6 +55,7 @@ class Stream final : public grpc::ClientBidiReactor<AgentMessage, CollectorMessa
 
   void OnReadDone(bool ok) override {
     if (!ok) return;
+    if (in_.has_diagnostic_request()) agent_->Answer(in_.diagnostic_request());
     if (in_.has_ack()) {
       uint64_t seen = agent_->acked_.load();
       while (in_.ack().sequence() > seen &&
@@ -203,6 +204,43 @@ void SimAgent::Send(AgentMessage message, bool sequenced) {
   }
   *message.mutable_sent_at() = common::ToProtoTime(absl::Now());
   stream->Write(std::move(message));
+}
+
+void SimAgent::Answer(const medic::v1::DiagnosticRequest& request) {
+  if (!answers_diagnostics_.load()) return;
+  const absl::Time start = absl::Now();
+  AgentMessage m;
+  medic::v1::DiagnosticResult& r = *m.mutable_diagnostic_result();
+  r.set_request_id(request.request_id());
+  r.set_check(request.check());
+  *r.mutable_started_at() = common::ToProtoTime(start);
+  {
+    std::lock_guard lock(mu_);
+    switch (request.check()) {
+      case medic::v1::DIAGNOSTIC_CHECK_HEALTH:
+        for (const auto& [key, f] : standing_) *r.add_findings() = f;
+        r.set_summary(common::StrCat("health: simulated; ", standing_.size(), " findings"));
+        break;
+      case medic::v1::DIAGNOSTIC_CHECK_DNS: {
+        auto name = request.params().find("name");
+        const std::string asked = name == request.params().end() ? "." : name->second;
+        for (const std::string& server : group_.dns) {
+          r.add_lines(common::StrCat(server, ": ", asked, " → 10.0.0.10 in 3 ms"));
+        }
+        r.set_summary(common::StrCat("dns ", asked, " on ", group_.dns.size(),
+                                     " servers: nothing wrong found"));
+        break;
+      }
+      default:
+        r.set_summary("simulated: nothing wrong found");
+        break;
+    }
+  }
+  r.set_outcome(r.findings().empty() ? medic::v1::DIAGNOSTIC_OUTCOME_PASSED
+                                     : medic::v1::DIAGNOSTIC_OUTCOME_FOUND);
+  *r.mutable_took() = common::ToProtoDuration(absl::Now() - start);
+  diagnostics_answered_.fetch_add(1);
+  Send(std::move(m), true);
 }
 
 void SimAgent::Heartbeat(absl::Duration interval) {

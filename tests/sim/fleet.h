@@ -40,10 +40,16 @@ class SimAgent {
   // Records the collector acknowledged so far in this epoch.
   uint64_t acked() const { return acked_.load(); }
   uint64_t sent() const;
+  // Whether it answers diagnostic requests (health and dns plausibly from what stands and its
+  // group's DNS servers; the rest PASSED with nothing found). Default true; false plays an
+  // agent that is connected but never answers.
+  void set_answers_diagnostics(bool answers) { answers_diagnostics_.store(answers); }
+  uint64_t diagnostics_answered() const { return diagnostics_answered_.load(); }
 
  private:
   friend class Stream;
   void Send(medic::v1::AgentMessage message, bool sequenced);
+  void Answer(const medic::v1::DiagnosticRequest& request);
   medic::v1::Topology TopologyLocked() const;
 
   const std::string hostname_;
@@ -53,6 +59,8 @@ class SimAgent {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<medic::v1::AgentService::Stub> stub_;
   std::atomic<uint64_t> acked_{0};
+  std::atomic<bool> answers_diagnostics_{true};
+  std::atomic<uint64_t> diagnostics_answered_{0};
 
   mutable std::mutex mu_;
   std::shared_ptr<Stream> stream_;

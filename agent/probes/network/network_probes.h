@@ -3,6 +3,8 @@
 // The network probe: interfaces, addresses, routes and resolver configuration.
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "agent/probes/probe.h"
 
@@ -51,5 +53,21 @@ std::unique_ptr<Probe> NewNetworkProbe();
 // read or parsed, or a target in config does not parse. Observations: net.gateway_rtt_ms,
 // net.gateway_loss_pct (resource = gateway), dns.answer_ms (server), net.connect_ms (host:port).
 std::unique_ptr<Probe> NewConnectivityProbe();
+
+// Which of the connectivity checks to run: the probe runs the default (every gateway, every
+// resolver asked for the test names, every configured target); a live diagnostic runs one part.
+struct ConnectivityPlan {
+  bool gateways = true;                    // each IPv4 default gateway
+  std::vector<std::string> ping_hosts;     // IPv4 addresses, echoed like a gateway
+  bool dns = true;                         // each resolver for the test names
+  std::vector<std::string> dns_names;      // replaces network.dns_test_names when not empty
+  bool targets = true;                     // network.targets
+  std::vector<std::string> extra_targets;  // more targets, in network.targets' syntax
+};
+
+// Runs the checks of `plan` as the connectivity probe does (same report, observations and
+// findings), within ctx.deadline. Fails as the probe does.
+absl::StatusOr<ProbeOutput> RunConnectivityChecks(const ProbeContext& ctx,
+                                                  const ConnectivityPlan& plan);
 
 }  // namespace medic::agent

@@ -560,39 +560,58 @@ class ConnectivityProbe : public Probe {
   std::string_view name() const override { return "connectivity"; }
 
   absl::StatusOr<ProbeOutput> Collect(const ProbeContext& ctx) override {
-    const NetworkSettings settings = NetworkSettingsFrom(ctx.config);
-    std::vector<std::string> ipv6_gateways;
-    ASSIGN_OR_RETURN(std::vector<Gateway> gateways, ReadGateways(ctx.fs, &ipv6_gateways));
-    ASSIGN_OR_RETURN(Resolvers resolvers, ReadResolvers(ctx.fs, settings));
-    std::vector<std::pair<std::string, TargetSpec>> targets;
-    for (const std::string& text : settings.targets) {
-      ASSIGN_OR_RETURN(TargetSpec spec, ParseTarget(text));
-      targets.emplace_back(text, std::move(spec));
-    }
+    return RunConnectivityChecks(ctx, ConnectivityPlan{});
+  }
+};
 
-    ProbeOutput output;
-    output.report.set_probe(std::string(name()));
-    medic::v1::ConnectivityStatus& status = *output.report.mutable_connectivity();
-    if (gateways.empty() && ipv6_gateways.empty()) status.add_notes("no default gateway");
-    for (const std::string& g : ipv6_gateways) {
-      status.add_notes(common::StrCat("IPv6 gateway ", g, " not checked (IPv4 only for now)"));
-    }
-    if (resolvers.servers.empty()) {
-      status.add_notes(common::StrCat("no DNS servers in ", resolvers.source.empty()
-                                                                ? settings.resolv_conf
-                                                                : resolvers.source));
-    }
+}  // namespace
 
-    // The io_context is declared before the checks so it outlives their sockets and timers.
-    asio::io_context io;
-    std::vector<std::unique_ptr<GatewayPing>> pings;
-    std::vector<std::unique_ptr<DnsQuery>> queries;
-    std::vector<std::unique_ptr<TargetConnect>> connects;
-    uint16_t id = static_cast<uint16_t>(std::random_device{}());
-    for (const Gateway& g : gateways) {
-      pings.push_back(std::make_unique<GatewayPing>(io, ctx.fs, g.address, g.interface, settings));
-      pings.back()->Start(id++);
-    }
+absl::StatusOr<ProbeOutput> RunConnectivityChecks(const ProbeContext& ctx,
+                                                  const ConnectivityPlan& plan) {
+  NetworkSettings settings = NetworkSettingsFrom(ctx.config);
+  if (!plan.dns_names.empty()) settings.dns_test_names = plan.dns_names;
+  std::vector<std::string> ipv6_gateways;
+  std::vector<Gateway> gateways;
+  if (plan.gateways) {
+    ASSIGN_OR_RETURN(gateways, ReadGateways(ctx.fs, &ipv6_gateways));
+  }
+  for (const std::string& host : plan.ping_hosts) gateways.push_back(Gateway{host, ""});
+  ASSIGN_OR_RETURN(Resolvers resolvers, ReadResolvers(ctx.fs, settings));
+  std::vector<std::pair<std::string, TargetSpec>> targets;
+  std::vector<std::string> target_texts = plan.extra_targets;
+  if (plan.targets) {
+    target_texts.insert(target_texts.end(), settings.targets.begin(), settings.targets.end());
+  }
+  for (const std::string& text : target_texts) {
+    ASSIGN_OR_RETURN(TargetSpec spec, ParseTarget(text));
+    targets.emplace_back(text, std::move(spec));
+  }
+
+  ProbeOutput output;
+  output.report.set_probe("connectivity");
+  medic::v1::ConnectivityStatus& status = *output.report.mutable_connectivity();
+  if (plan.gateways && gateways.empty() && ipv6_gateways.empty()) {
+    status.add_notes("no default gateway");
+  }
+  for (const std::string& g : ipv6_gateways) {
+    status.add_notes(common::StrCat("IPv6 gateway ", g, " not checked (IPv4 only for now)"));
+  }
+  if (resolvers.servers.empty() && (plan.dns || !targets.empty())) {
+    status.add_notes(common::StrCat(
+        "no DNS servers in ", resolvers.source.empty() ? settings.resolv_conf : resolvers.source));
+  }
+
+  // The io_context is declared before the checks so it outlives their sockets and timers.
+  asio::io_context io;
+  std::vector<std::unique_ptr<GatewayPing>> pings;
+  std::vector<std::unique_ptr<DnsQuery>> queries;
+  std::vector<std::unique_ptr<TargetConnect>> connects;
+  uint16_t id = static_cast<uint16_t>(std::random_device{}());
+  for (const Gateway& g : gateways) {
+    pings.push_back(std::make_unique<GatewayPing>(io, ctx.fs, g.address, g.interface, settings));
+    pings.back()->Start(id++);
+  }
+  if (plan.dns) {
     for (const std::string& server : resolvers.servers) {
       for (const std::string& test_name : settings.dns_test_names) {
         queries.push_back(std::make_unique<DnsQuery>(io, server, test_name,
@@ -601,46 +620,44 @@ class ConnectivityProbe : public Probe {
         queries.back()->Start(id++);
       }
     }
-    for (auto& [text, spec] : targets) {
-      connects.push_back(
-          std::make_unique<TargetConnect>(io, text, spec, resolvers.servers, settings));
-      connects.back()->Start(id);
-      id = static_cast<uint16_t>(id + resolvers.servers.size() + 1);
-    }
-    // Every check has its own timeout; this bounds the whole cycle should one not fire.
-    const absl::Duration budget = ctx.deadline - ctx.clock.Now() - kReportMargin;
-    io.run_for(Chrono(std::max(budget, absl::ZeroDuration())));
-
-    for (auto& p : pings) {
-      p->Abandon();
-      const medic::v1::GatewayCheck& g = *status.add_gateways() = p->check();
-      if (g.method() != medic::v1::GATEWAY_METHOD_NEIGHBOUR && g.sent() > 0) {
-        AddObservation(output.report, "net.gateway_loss_pct", g.gateway(), g.loss_pct(), "pct");
-        if (g.received() > 0) {
-          AddObservation(output.report, "net.gateway_rtt_ms", g.gateway(), g.rtt_avg_ms(), "ms");
-        }
-      }
-    }
-    for (auto& q : queries) {
-      q->Abandon();
-      const medic::v1::DnsCheck& c = *status.add_dns() = q->check();
-      if (c.outcome() == medic::v1::DNS_OUTCOME_ANSWERED) {
-        AddObservation(output.report, "dns.answer_ms", c.server(), c.answer_ms(), "ms");
-      }
-    }
-    for (auto& t : connects) {
-      t->Abandon();
-      const medic::v1::TargetCheck& c = *status.add_targets() = t->check();
-      if (c.connected()) {
-        AddObservation(output.report, "net.connect_ms", c.endpoint(), c.connect_ms(), "ms");
-      }
-    }
-    output.findings = JudgeConnectivity(status, settings, ctx.standing);
-    return output;
   }
-};
+  for (auto& [text, spec] : targets) {
+    connects.push_back(
+        std::make_unique<TargetConnect>(io, text, spec, resolvers.servers, settings));
+    connects.back()->Start(id);
+    id = static_cast<uint16_t>(id + resolvers.servers.size() + 1);
+  }
+  // Every check has its own timeout; this bounds the whole cycle should one not fire.
+  const absl::Duration budget = ctx.deadline - ctx.clock.Now() - kReportMargin;
+  io.run_for(Chrono(std::max(budget, absl::ZeroDuration())));
 
-}  // namespace
+  for (auto& p : pings) {
+    p->Abandon();
+    const medic::v1::GatewayCheck& g = *status.add_gateways() = p->check();
+    if (g.method() != medic::v1::GATEWAY_METHOD_NEIGHBOUR && g.sent() > 0) {
+      AddObservation(output.report, "net.gateway_loss_pct", g.gateway(), g.loss_pct(), "pct");
+      if (g.received() > 0) {
+        AddObservation(output.report, "net.gateway_rtt_ms", g.gateway(), g.rtt_avg_ms(), "ms");
+      }
+    }
+  }
+  for (auto& q : queries) {
+    q->Abandon();
+    const medic::v1::DnsCheck& c = *status.add_dns() = q->check();
+    if (c.outcome() == medic::v1::DNS_OUTCOME_ANSWERED) {
+      AddObservation(output.report, "dns.answer_ms", c.server(), c.answer_ms(), "ms");
+    }
+  }
+  for (auto& t : connects) {
+    t->Abandon();
+    const medic::v1::TargetCheck& c = *status.add_targets() = t->check();
+    if (c.connected()) {
+      AddObservation(output.report, "net.connect_ms", c.endpoint(), c.connect_ms(), "ms");
+    }
+  }
+  output.findings = JudgeConnectivity(status, settings, ctx.standing);
+  return output;
+}
 
 std::unique_ptr<Probe> NewConnectivityProbe() { return std::make_unique<ConnectivityProbe>(); }
 
