@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   config.set_db(dir.File("c.db"));
   config.set_log_level(medic::v1::LOG_LEVEL_ERROR);
   *config.mutable_offline_after() = medic::common::ToProtoDuration(absl::Seconds(120));
-  auto collector = medic::collector::Collector::Start(config);
+  auto collector = medic::collector::Collector::Start(config, /*insecure=*/true);
   if (!collector.ok()) {
     std::fprintf(stderr, "cannot start the collector: %s\n",
                  std::string(collector.status().message()).c_str());
@@ -64,10 +64,11 @@ int main(int argc, char** argv) {
 
   // 1. health on a real agent.
   medic::test::WriteFile(dir.File("a.yaml"), "network:\n  dns_servers: [\"127.0.0.1\"]\n");
-  medic::test::Process agent({bin + "/medic-agent", "--config", dir.File("a.yaml"), "--collector",
-                              address, "--state-dir", dir.File("state"), "--hostname", "ws-real",
-                              "--probes", "memory,filesystems,cpu", "--log-level", "warning"},
-                             dir.path(), "agent");
+  medic::test::Process agent(
+      {bin + "/medic-agent", "--insecure", "--config", dir.File("a.yaml"), "--collector", address,
+       "--state-dir", dir.File("state"), "--hostname", "ws-real", "--probes",
+       "memory,filesystems,cpu", "--log-level", "warning"},
+      dir.path(), "agent");
   std::vector<double> overhead_ms, total_ms, took_ms;
   for (int i = 0; i < 100; ++i) {
     medic::v1::ListMachinesResponse machines;

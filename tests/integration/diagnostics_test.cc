@@ -25,8 +25,8 @@ class Fleet {
   Fleet() : address_("127.0.0.1:" + std::to_string(FreePort())) {
     WriteFile(dir_.File("c.yaml"), "heartbeat_interval: 1s\noffline_after: 30s\n");
     collector_ = std::make_unique<Process>(
-        std::vector<std::string>{kBin + "/medic-collector", "--listen", address_, "--db",
-                                 dir_.File("c.db"), "--config", dir_.File("c.yaml")},
+        std::vector<std::string>{kBin + "/medic-collector", "--insecure", "--listen", address_,
+                                 "--db", dir_.File("c.db"), "--config", dir_.File("c.yaml")},
         dir_.path(), "collector");
   }
   bool Ready() { return collector_->WaitForStdout("listening on", absl::Seconds(20)); }
@@ -37,14 +37,15 @@ class Fleet {
     WriteFile(config,
               "network:\n  dns_servers: [\"127.0.0.1\"]\nheartbeat_interval: 1s\n" + extra_yaml);
     return std::make_unique<Process>(
-        std::vector<std::string>{kBin + "/medic-agent", "--config", config, "--collector", address_,
-                                 "--state-dir", dir_.File(host + "-state"), "--hostname", host,
-                                 "--site", "hq", "--probes", "memory,filesystems"},
+        std::vector<std::string>{kBin + "/medic-agent", "--insecure", "--config", config,
+                                 "--collector", address_, "--state-dir", dir_.File(host + "-state"),
+                                 "--hostname", host, "--site", "hq", "--probes",
+                                 "memory,filesystems"},
         dir_.path(), host);
   }
 
   RunResult Medic(std::vector<std::string> args) {
-    args.insert(args.begin(), {kBin + "/medic", "--collector", address_});
+    args.insert(args.begin(), {kBin + "/medic", "--insecure", "--collector", address_});
     return RunCommand(args);
   }
 
@@ -197,8 +198,8 @@ TEST(DiagnosticsTest, QueuedRequestRunsWhenTheMachineReconnects) {
 TEST(DiagnosticsTest, WatchShowsAFaultAppearAndClear) {
   Fleet fleet;
   ASSERT_TRUE(fleet.Ready()) << fleet.Describe();
-  Process watch({kBin + "/medic", "--collector", fleet.address(), "watch"}, fleet.dir().path(),
-                "watch");
+  Process watch({kBin + "/medic", "--insecure", "--collector", fleet.address(), "watch"},
+                fleet.dir().path(), "watch");
   ASSERT_TRUE(watch.WaitForStderr("Watching the fleet", absl::Seconds(10))) << watch.Describe();
   sim::FleetGroup hq;
   hq.prefix = "ws";

@@ -220,13 +220,13 @@ class HostileInputTest : public ::testing::Test {
 
   // What the store knows about a machine, through the CLI a technician uses.
   std::string Health(const std::string& host) {
-    RunResult r = RunCommand(
-        {kBin + "/medic", "--collector", "127.0.0.1:" + port_, "health", host, "--json"});
+    RunResult r = RunCommand({kBin + "/medic", "--insecure", "--collector", "127.0.0.1:" + port_,
+                              "health", host, "--json"});
     return r.out + r.err;
   }
   std::string Machines() {
-    RunResult r =
-        RunCommand({kBin + "/medic", "--collector", "127.0.0.1:" + port_, "machines", "--json"});
+    RunResult r = RunCommand(
+        {kBin + "/medic", "--insecure", "--collector", "127.0.0.1:" + port_, "machines", "--json"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return r.out;
   }
