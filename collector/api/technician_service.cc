@@ -116,6 +116,12 @@ grpc::ServerUnaryReactor* TechnicianServiceImpl::UpdateTicket(
     reactor->Finish(StoreError(ticket.status()));
     return reactor;
   }
+  if (events_ != nullptr) {
+    medic::v1::Event event;
+    *event.mutable_at() = common::ToProtoTime(clock_.Now());
+    *event.mutable_ticket() = *ticket;
+    events_->Publish(event);
+  }
   *response = std::move(*ticket);
   reactor->Finish(grpc::Status::OK);
   return reactor;
