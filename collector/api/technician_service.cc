@@ -190,6 +190,12 @@ grpc::ServerUnaryReactor* TechnicianServiceImpl::UpdateTicket(
                   StoreError(ticket.status()), what);
     return reactor;
   }
+  if (events_ != nullptr) {
+    medic::v1::Event event;
+    *event.mutable_at() = common::ToProtoTime(clock_.Now());
+    *event.mutable_ticket() = *ticket;
+    events_->Publish(event);
+  }
   *response = std::move(*ticket);
   FinishAudited(context, reactor, principal, "UpdateTicket", request->ticket_id(), grpc::Status::OK,
                 what);

@@ -381,7 +381,7 @@ int main(int argc, char** argv) {
     if (!json) std::cerr << "Watching the fleet at " << collector << " (Ctrl-C to stop)…\n";
     medic::v1::Event event;
     while (reader->Read(&event)) {
-      std::cout << (json ? medic::common::ToJson(event) + "\n"
+      std::cout << (json ? medic::common::ToJsonLine(event) + "\n"
                          : medic::cli::RenderEvent(event, color))
                 << std::flush;
     }
@@ -463,7 +463,7 @@ int main(int argc, char** argv) {
     std::vector<medic::v1::DiagnosticResult> results;
     medic::v1::DiagnosticResult result;
     while (reader->Read(&result)) {
-      std::cout << (json ? medic::common::ToJson(result) + "\n"
+      std::cout << (json ? medic::common::ToJsonLine(result) + "\n"
                          : medic::cli::RenderResult(result, color))
                 << std::flush;
       results.push_back(result);

@@ -9,4 +9,7 @@ namespace medic::common {
 // The proto JSON mapping of `message`, indented for people, as `--json` prints it.
 std::string ToJson(const google::protobuf::Message& message);
 
+// The same on one line, for streams of messages (one JSON object per line).
+std::string ToJsonLine(const google::protobuf::Message& message);
+
 }  // namespace medic::common

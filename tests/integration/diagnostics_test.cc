@@ -4,6 +4,8 @@
 
 #include <signal.h>
 
+#include <algorithm>
+
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
@@ -89,8 +91,10 @@ TEST(DiagnosticsTest, DiagnoseOneHostAndRefusals) {
 
   RunResult json = fleet.Medic({"diagnose", "ws-a", "disk", "--json"});
   EXPECT_EQ(json.exit_code, 0) << json.err;
-  EXPECT_THAT(json.out, HasSubstr("\"outcome\": \"DIAGNOSTIC_OUTCOME_PASSED\""));
-  EXPECT_THAT(json.out, HasSubstr("\"mountPoint\": \"/\""));
+  // One JSON object per line, as results arrive.
+  EXPECT_THAT(json.out, HasSubstr("\"outcome\":\"DIAGNOSTIC_OUTCOME_PASSED\""));
+  EXPECT_THAT(json.out, HasSubstr("\"mountPoint\":\"/\""));
+  EXPECT_EQ(std::count(json.out.begin(), json.out.end(), '\n'), 1);
 
   // Disabled by the machine's own config: refused there, with the reason.
   RunResult logs = fleet.Medic({"diagnose", "ws-a", "logs", "cups.service"});
@@ -217,6 +221,11 @@ TEST(DiagnosticsTest, WatchShowsAFaultAppearAndClear) {
   EXPECT_TRUE(watch.WaitForStdout("raised   disk.space_low  / has 3% free", absl::Seconds(10)))
       << watch.Describe();
   EXPECT_TRUE(watch.WaitForStdout("incident I-1", absl::Seconds(10))) << watch.Describe();
+  EXPECT_TRUE(watch.WaitForStdout("ticket MED-1  open", absl::Seconds(10))) << watch.Describe();
+  RunResult ack = fleet.Medic({"tickets", "ack", "MED-1"});
+  EXPECT_EQ(ack.exit_code, 0) << ack.err;
+  EXPECT_TRUE(watch.WaitForStdout("ticket MED-1  acknowledged", absl::Seconds(10)))
+      << watch.Describe();
   medic::v1::FindingCleared clear;
   clear.set_code("disk.space_low");
   clear.set_resource("/");
