@@ -11,6 +11,7 @@ namespace medic::collector {
 namespace {
 
 constexpr absl::Duration kHousekeepingEvery = absl::Minutes(10);
+constexpr char kDefaultHttpListen[] = "127.0.0.1:7080";
 
 }  // namespace
 
@@ -91,6 +92,9 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
   IngestOptions ingest;
   ingest.heartbeat_interval = common::FromProtoDuration(config.heartbeat_interval());
   ingest.observer = collector->engine_.get();
+  ingest.records_received = collector->metrics_->records_received;
+  ingest.ingest_latency = collector->metrics_->ingest_latency;
+  ingest.commit_latency = collector->metrics_->store_commit_latency;
   collector->agents_ = std::make_unique<AgentServiceImpl>(*collector->store_, clock, ingest);
   collector->technicians_ =
       std::make_unique<TechnicianServiceImpl>(*collector->store_, clock, collector->tickets_.get());
@@ -116,6 +120,24 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
   }
   const std::string host = config.listen().substr(0, config.listen().rfind(':'));
   collector->address_ = common::StrCat(host, ":", port);
+  collector->metrics_->CollectFrom(
+      *collector->store_, [a = collector->agents_.get()] { return a->connected_streams(); });
+  web::WebOptions web_options;
+  web_options.listen = config.has_http_listen() ? config.http_listen() : kDefaultHttpListen;
+  if (!web_options.listen.empty()) {
+    // The console's API goes through the same TechnicianService as `medic`, in process.
+    auto web = web::WebServer::Start(web_options,
+                                     collector->server_->InProcessChannel(grpc::ChannelArguments()),
+                                     &collector->registry_);
+    if (web.ok()) {
+      collector->web_ = std::move(*web);
+      collector->web_address_ = collector->web_->address();
+    } else if (config.has_http_listen()) {
+      return web.status();
+    } else {
+      spdlog::warn("{}; running without the web console", web.status().message());
+    }
+  }
   collector->housekeeping_ = std::thread([c = collector.get()] { c->Housekeeping(); });
   return collector;
 }
@@ -129,6 +151,8 @@ void Collector::Shutdown(absl::Duration grace) {
     stopping_ = true;
   }
   stop_cv_.notify_all();
+  // Before the gRPC server: the console's calls run through it and must end first.
+  if (web_ != nullptr) web_->Stop();
   if (server_ != nullptr) {
     server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
   }

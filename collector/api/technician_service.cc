@@ -2,6 +2,7 @@
 
 #include "common/status/grpc_status.h"
 #include "common/strings/str_cat.h"
+#include "common/time/clock.h"
 
 namespace medic::collector {
 namespace {
@@ -111,6 +112,27 @@ grpc::ServerUnaryReactor* TechnicianServiceImpl::UpdateTicket(
     return reactor;
   }
   *response = std::move(*ticket);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* TechnicianServiceImpl::GetMachineHistory(
+    grpc::CallbackServerContext* context, const medic::v1::GetMachineHistoryRequest* request,
+    medic::v1::MachineHistory* response) {
+  auto* reactor = context->DefaultReactor();
+  if (request->host().empty()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no host given"));
+    return reactor;
+  }
+  const absl::Time since = request->has_since() ? common::FromProtoTime(request->since())
+                                                : clock_.Now() - absl::Hours(24);
+  const std::vector<std::string> metrics(request->metrics().begin(), request->metrics().end());
+  auto history = store_.GetMachineHistory(request->host(), since, metrics);
+  if (!history.ok()) {
+    reactor->Finish(StoreError(history.status()));
+    return reactor;
+  }
+  *response = std::move(*history);
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

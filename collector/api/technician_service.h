@@ -34,6 +34,10 @@ class TechnicianServiceImpl final : public medic::v1::TechnicianService::Callbac
   grpc::ServerUnaryReactor* UpdateTicket(grpc::CallbackServerContext* context,
                                          const medic::v1::UpdateTicketRequest* request,
                                          medic::v1::Ticket* response) override;
+  // Web console (issue 7).
+  grpc::ServerUnaryReactor* GetMachineHistory(grpc::CallbackServerContext* context,
+                                              const medic::v1::GetMachineHistoryRequest* request,
+                                              medic::v1::MachineHistory* response) override;
 
  private:
   Store& store_;

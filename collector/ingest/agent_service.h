@@ -9,6 +9,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
 #include "collector/store/store.h"
+#include "common/metrics/metrics.h"
 #include "common/time/clock.h"
 #include "medic/v1/agent.grpc.pb.h"
 
@@ -33,6 +34,11 @@ struct IngestOptions {
   absl::Duration heartbeat_interval = absl::Seconds(15);  // told to agents in the welcome
   std::string collector_version = MEDIC_VERSION;
   IngestObserver* observer = nullptr;  // not owned; outlives the service
+  // /metrics (not owned, may be null): records stored by kind, the time from a record's
+  // arrival to its acknowledgement, and the store's commit alone.
+  common::metrics::CounterFamily* records_received = nullptr;  // label: kind
+  common::metrics::HistogramFamily* ingest_latency = nullptr;  // label: kind
+  common::metrics::HistogramFamily* commit_latency = nullptr;  // no labels
 };
 
 // Serves AgentService.Connect: one callback reactor per agent stream (no thread per stream).
