@@ -9,8 +9,8 @@
 #include <filesystem>
 
 #include "collector/tickets/http_client.h"
-#include "google/protobuf/util/time_util.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "tests/sim/fleet.h"
 #include "tests/support/devtools.h"
@@ -39,8 +39,8 @@ Collector StartCollector(const TempDir& dir) {
   WriteFile(dir.File("c.yaml"), "heartbeat_interval: 1s\noffline_after: 30s\n");
   c.process = std::make_unique<Process>(
       std::vector<std::string>{kBin + "/medic-collector", "--listen", c.grpc_address,
-                               "--http-listen", web_address, "--db", dir.File("c.db"),
-                               "--config", dir.File("c.yaml")},
+                               "--http-listen", web_address, "--db", dir.File("c.db"), "--config",
+                               dir.File("c.yaml")},
       dir.path(), "collector");
   return c;
 }
@@ -48,8 +48,8 @@ Collector StartCollector(const TempDir& dir) {
 medic::v1::ProbeReport Filesystems(absl::Time at, double free_bytes) {
   medic::v1::ProbeReport r;
   r.set_probe("filesystems");
-  *r.mutable_collected_at() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(
-      absl::ToUnixMillis(at));
+  *r.mutable_collected_at() =
+      google::protobuf::util::TimeUtil::MillisecondsToTimestamp(absl::ToUnixMillis(at));
   auto* o = r.add_observations();
   o->set_metric("fs.free_bytes");
   o->set_resource("/");
@@ -120,17 +120,19 @@ TEST(ConsoleBrowserTest, OverviewMachineDiagnosticAcknowledge) {
   EXPECT_TRUE(browser.Screenshot(kArtifacts + "/overview.png").ok());
 
   // The machine page, opened from the overview's link.
-  ASSERT_TRUE(browser.Evaluate("document.querySelector('a[href=\"#/machine/ws-042\"]').click()")
-                  .ok());
-  ASSERT_TRUE(browser.WaitFor("document.querySelector('main').dataset.page === 'machine'",
-                              absl::Seconds(10))
-                  .ok());
+  ASSERT_TRUE(
+      browser.Evaluate("document.querySelector('a[href=\"#/machine/ws-042\"]').click()").ok());
+  ASSERT_TRUE(
+      browser
+          .WaitFor("document.querySelector('main').dataset.page === 'machine'", absl::Seconds(10))
+          .ok());
   auto findings = browser.Evaluate("document.querySelector('#findings').innerText");
   EXPECT_THAT(findings->string_value(), HasSubstr("/ has 3% free"));
   auto chart = browser.Evaluate(
       "(() => { const f = document.querySelector('figure.chart[data-metric=\"fs.free_bytes\"]');"
       " return f ? f.dataset.points + ' ' + f.querySelector('svg polyline').getAttribute('points')"
-      ".split(' ').length + ' ' + f.querySelector('svg').getAttribute('aria-label') : 'none'; })()");
+      ".split(' ').length + ' ' + f.querySelector('svg').getAttribute('aria-label') : 'none'; "
+      "})()");
   ASSERT_TRUE(chart.ok()) << chart.status();
   EXPECT_THAT(chart->string_value(), HasSubstr("5 5 Disk free on / over the last day"));
   EXPECT_TRUE(browser.Screenshot(kArtifacts + "/machine.png").ok());
@@ -166,8 +168,9 @@ TEST(ConsoleBrowserTest, OverviewMachineDiagnosticAcknowledge) {
 
   // The ticket: acknowledge with a note.
   ASSERT_TRUE(browser.Navigate(c.web + "/#/ticket/MED-1").ok());
-  ASSERT_TRUE(browser.WaitFor("document.querySelector('#ticket-state')?.innerText === 'open'",
-                              absl::Seconds(10))
+  ASSERT_TRUE(browser
+                  .WaitFor("document.querySelector('#ticket-state')?.innerText === 'open'",
+                           absl::Seconds(10))
                   .ok());
   auto runbook = browser.Evaluate("document.querySelector('ol.runbook')?.children.length ?? 0");
   EXPECT_GT(runbook->number_value(), 0) << "runbook steps from the knowledge base";
@@ -191,6 +194,68 @@ TEST(ConsoleBrowserTest, OverviewMachineDiagnosticAcknowledge) {
   healthy.Disconnect();
   agent.WaitClosed(absl::Seconds(2));
   healthy.WaitClosed(absl::Seconds(2));
+  c.process->Stop(SIGTERM);
+}
+
+// /metrics of a real collector with simulated agents: what Prometheus would scrape.
+TEST(ConsoleMetricsTest, MetricsShowTheFleet) {
+  TempDir dir;
+  Collector c = StartCollector(dir);
+  ASSERT_TRUE(c.process->WaitForStdout("web console on", absl::Seconds(20)))
+      << c.process->Describe();
+  sim::FleetGroup group;
+  group.prefix = "ws";
+  group.site = "hq";
+  group.subnet = "10.1.0.0/24";
+  sim::SimAgent agent("ws-042", group, c.grpc_address, 1);
+  agent.Connect();
+  agent.Report(Filesystems(absl::Now(), 5e9));
+  medic::v1::Finding f;
+  f.set_code("disk.space_low");
+  f.set_resource("/");
+  f.set_severity(medic::v1::SEVERITY_CRITICAL);
+  agent.Raise(f);
+
+  auto scrape = [&] {
+    auto r = collector::tickets::HttpCall("GET", c.web + "/metrics", "", {}, absl::Seconds(10));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->body : "";
+  };
+  std::string text;
+  for (int i = 0; i < 100; ++i) {
+    text = scrape();
+    if (text.find("medic_tickets_open{scope=\"host\",state=\"open\"} 1") != std::string::npos)
+      break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_THAT(text, HasSubstr("# TYPE medic_connected_agents gauge\nmedic_connected_agents 1\n"));
+  EXPECT_THAT(text, HasSubstr("medic_records_received_total{kind=\"snapshot\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("medic_records_received_total{kind=\"delta\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("medic_ingest_latency_seconds_count{kind=\"delta\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("medic_store_commit_seconds_count 3\n"));
+  EXPECT_THAT(text, HasSubstr("medic_store_commit_seconds_bucket{le=\"+Inf\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("medic_findings_standing{code=\"disk.space_low\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("medic_incidents_open{scope=\"host\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("medic_tickets_open{scope=\"host\",state=\"open\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("medic_machines{state=\"online\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("medic_outbox_depth 0\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE medic_diagnostic_latency_seconds histogram\n"));
+
+  // The history behind the machine page's charts, through the JSON API.
+  int status = 0;
+  const std::string history =
+      Api(c, "GetMachineHistory", R"({"host":"ws-042","metrics":["fs.free_bytes"]})", &status);
+  EXPECT_EQ(status, 200) << history;
+  EXPECT_THAT(history, HasSubstr(R"("metric":"fs.free_bytes","resource":"/","unit":"bytes")"));
+  EXPECT_THAT(history, HasSubstr(R"("value":5000000000)"));
+
+  agent.Disconnect();
+  agent.WaitClosed(absl::Seconds(2));
+  for (int i = 0; i < 50 && text.find("medic_connected_agents 0") == std::string::npos; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    text = scrape();
+  }
+  EXPECT_THAT(text, HasSubstr("medic_connected_agents 0\n"));
   c.process->Stop(SIGTERM);
 }
 

@@ -7,12 +7,12 @@
 #include <regex>
 
 #include "absl/strings/escaping.h"
-#include "common/strings/str_cat.h"
 #include "boost/asio/connect.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
 #include "boost/beast/websocket.hpp"
+#include "common/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace medic::test {
@@ -28,7 +28,8 @@ constexpr char kChromium[] = "/usr/bin/chromium";
 absl::StatusOr<google::protobuf::Struct> ParseObject(const std::string& json) {
   google::protobuf::Struct out;
   auto s = google::protobuf::util::JsonStringToMessage(json, &out);
-  if (!s.ok()) return absl::InternalError(common::StrCat("not JSON from chromium: ", json.substr(0, 200)));
+  if (!s.ok())
+    return absl::InternalError(common::StrCat("not JSON from chromium: ", json.substr(0, 200)));
   return out;
 }
 
@@ -89,8 +90,10 @@ absl::StatusOr<std::unique_ptr<Browser>> Browser::Start(const std::string& dir) 
       http::read(socket, buffer, response);
       std::smatch page;
       const std::string& body = response.body();
-      if (std::regex_search(body, page,
-                            std::regex(R"re("type": "page",[^}]*"webSocketDebuggerUrl": "ws://[^/]+(/devtools/page/[^"]+)")re"))) {
+      if (std::regex_search(
+              body, page,
+              std::regex(
+                  R"re("type": "page",[^}]*"webSocketDebuggerUrl": "ws://[^/]+(/devtools/page/[^"]+)")re"))) {
         page_path = page[1];
       } else {
         absl::SleepFor(absl::Milliseconds(100));
@@ -151,9 +154,9 @@ absl::Status Browser::Navigate(std::string_view url) {
 }
 
 absl::StatusOr<google::protobuf::Value> Browser::Evaluate(std::string_view expression) {
-  auto result = Call("Runtime.evaluate",
-                     common::StrCat("{\"expression\":", Quote(expression),
-                                  ",\"returnByValue\":true,\"awaitPromise\":true}"));
+  auto result =
+      Call("Runtime.evaluate", common::StrCat("{\"expression\":", Quote(expression),
+                                              ",\"returnByValue\":true,\"awaitPromise\":true}"));
   if (!result.ok()) return result.status();
   auto exception = result->fields().find("exceptionDetails");
   if (exception != result->fields().end()) {
@@ -176,8 +179,8 @@ absl::Status Browser::WaitFor(std::string_view expression, absl::Duration timeou
     last = v.ok() ? "false" : std::string(v.status().message());
     absl::SleepFor(absl::Milliseconds(100));
   }
-  return absl::DeadlineExceededError(
-      common::StrCat("waited ", absl::FormatDuration(timeout), " for ", expression, " (", last, ")"));
+  return absl::DeadlineExceededError(common::StrCat("waited ", absl::FormatDuration(timeout),
+                                                    " for ", expression, " (", last, ")"));
 }
 
 absl::Status Browser::Screenshot(const std::string& path) {
