@@ -310,7 +310,10 @@ void Gateway::Untrack(grpc::ClientContext* context) {
 void Gateway::Shutdown() {
   std::unique_lock lock(mu_);
   shutting_down_ = true;
-  for (grpc::ClientContext* context : calls_) context->TryCancel();
+  const std::vector<grpc::ClientContext*> calls(calls_.begin(), calls_.end());
+  for (grpc::ClientContext* context : calls) {
+    if (calls_.contains(context)) context->TryCancel();
+  }
   idle_cv_.wait(lock, [this] { return calls_.empty(); });
 }
 

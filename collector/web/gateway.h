@@ -111,8 +111,9 @@ class Gateway {
 
   const google::protobuf::ServiceDescriptor* service_;
   grpc::GenericStub stub_;
-  std::mutex mu_;
-  std::condition_variable idle_cv_;
+  // Recursive: a call cancelled in Shutdown may end (and Untrack) on the cancelling thread.
+  std::recursive_mutex mu_;
+  std::condition_variable_any idle_cv_;
   std::set<grpc::ClientContext*> calls_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
 };
