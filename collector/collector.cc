@@ -11,6 +11,7 @@ namespace medic::collector {
 namespace {
 
 constexpr absl::Duration kHousekeepingEvery = absl::Minutes(10);
+constexpr char kDefaultHttpListen[] = "127.0.0.1:7080";
 
 bool IsLoopbackHost(std::string_view host) {
   return host == "localhost" || host == "::1" || host == "[::1]" || host.starts_with("127.");
@@ -120,6 +121,9 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
   ASSIGN_OR_RETURN(ingest.limits, ResolveLimits(config.limits()));
   const Limits limits = ingest.limits;
   ingest.security = collector->security_.get();
+  ingest.records_received = collector->metrics_->records_received;
+  ingest.ingest_latency = collector->metrics_->ingest_latency;
+  ingest.commit_latency = collector->metrics_->store_commit_latency;
   collector->agents_ = std::make_unique<AgentServiceImpl>(*collector->store_, clock, ingest);
   collector->router_ =
       std::make_unique<diagnostics::Router>(*collector->store_, *collector->agents_, clock);
@@ -161,6 +165,24 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
         ": the address is in use or not on this machine — choose another with --listen"));
   }
   collector->address_ = common::StrCat(listen_host, ":", port);
+  collector->metrics_->CollectFrom(
+      *collector->store_, [a = collector->agents_.get()] { return a->connected_streams(); });
+  web::WebOptions web_options;
+  web_options.listen = config.has_http_listen() ? config.http_listen() : kDefaultHttpListen;
+  if (!web_options.listen.empty()) {
+    // The console's API goes through the same TechnicianService as `medic`, in process.
+    auto web = web::WebServer::Start(web_options,
+                                     collector->server_->InProcessChannel(grpc::ChannelArguments()),
+                                     &collector->registry_);
+    if (web.ok()) {
+      collector->web_ = std::move(*web);
+      collector->web_address_ = collector->web_->address();
+    } else if (config.has_http_listen()) {
+      return web.status();
+    } else {
+      spdlog::warn("{}; running without the web console", web.status().message());
+    }
+  }
   collector->housekeeping_ = std::thread([c = collector.get()] { c->Housekeeping(); });
   return collector;
 }
@@ -174,6 +196,8 @@ void Collector::Shutdown(absl::Duration grace) {
     stopping_ = true;
   }
   stop_cv_.notify_all();
+  // Before the gRPC server: the console's calls run through it and must end first.
+  if (web_ != nullptr) web_->Stop();
   if (server_ != nullptr) {
     server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
   }

@@ -12,9 +12,12 @@
 #include "collector/diagnostics/router.h"
 #include "collector/engine/runner.h"
 #include "collector/ingest/agent_service.h"
+#include "collector/metrics/collector_metrics.h"
 #include "collector/store/store.h"
 #include "collector/tickets/outbound.h"
 #include "collector/tickets/tickets.h"
+#include "collector/web/web_server.h"
+#include "common/metrics/metrics.h"
 #include "grpcpp/server.h"
 #include "medic/v1/config.pb.h"
 
@@ -43,16 +46,23 @@ class Collector {
   const std::string& address() const { return address_; }
   // TLS material and the first admin token's file; null before Start.
   const Security* security() const { return security_.get(); }
+  // The web console's address (http_listen, with the real port); empty when it is off.
+  const std::string& web_address() const { return web_address_; }
+  // What /metrics shows; parts of the collector observe into its families.
+  CollectorMetrics& metrics() { return *metrics_; }
 
   // Stops taking new streams and calls, lets calls in flight finish for up to `grace`,
   // then cancels the rest. Safe to call more than once.
   void Shutdown(absl::Duration grace);
 
  private:
-  explicit Collector(medic::v1::CollectorConfig config) : config_(std::move(config)) {}
+  explicit Collector(medic::v1::CollectorConfig config)
+      : config_(std::move(config)), metrics_(std::make_unique<CollectorMetrics>(registry_)) {}
   void Housekeeping();
 
   const medic::v1::CollectorConfig config_;
+  common::metrics::Registry registry_;
+  std::unique_ptr<CollectorMetrics> metrics_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<Security> security_;
   std::unique_ptr<tickets::Tickets> tickets_;
@@ -66,6 +76,8 @@ class Collector {
   std::unique_ptr<TechnicianServiceImpl> technicians_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
+  std::unique_ptr<web::WebServer> web_;  // when http_listen is set
+  std::string web_address_;
 
   std::mutex mu_;
   std::condition_variable stop_cv_;

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "CLI/CLI.hpp"
 #include "collector/collector.h"
@@ -16,10 +17,14 @@ int main(int argc, char** argv) {
       "medic-collector: receives agent streams, keeps the fleet's state, serves "
       "technicians"};
   std::string config_file, listen, db, log_level;
+  std::optional<std::string> http_listen;
   app.add_option("--config", config_file, "YAML config file (CollectorConfig)");
   app.add_option("--listen", listen,
                  "HOST:PORT to serve agents and technicians on "
                  "(default 127.0.0.1:7070; port 0 picks a free one)");
+  app.add_option("--http-listen", http_listen,
+                 "HOST:PORT of the web console, JSON API and /metrics (default 127.0.0.1:7080; "
+                 "port 0 picks a free one; \"\" turns it off)");
   app.add_option("--db", db, "SQLite database file (default /var/lib/medic/collector.db)");
   app.add_option("--log-level", log_level, "trace, debug, info, warning or error");
   bool insecure = false;
@@ -38,6 +43,7 @@ int main(int argc, char** argv) {
   }
   if (!listen.empty()) config.set_listen(listen);
   if (!db.empty()) config.set_db(db);
+  if (http_listen.has_value()) config.set_http_listen(*http_listen);
   if (!log_level.empty()) {
     medic::v1::LogLevel level;
     if (!medic::common::ParseLogLevel(log_level, &level)) {
@@ -68,6 +74,9 @@ int main(int argc, char** argv) {
     std::printf("medic-collector CA %s, admin token file %s\n",
                 (*collector)->security()->ca_file().c_str(),
                 (*collector)->security()->admin_token_file().c_str());
+  }
+  if (!(*collector)->web_address().empty()) {
+    std::printf("medic-collector web console on http://%s/\n", (*collector)->web_address().c_str());
   }
   std::fflush(stdout);
 

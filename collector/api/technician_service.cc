@@ -9,6 +9,7 @@
 #include "common/proto/enum_words.h"
 #include "common/status/grpc_status.h"
 #include "common/strings/str_cat.h"
+#include "common/time/clock.h"
 
 namespace medic::collector {
 namespace {
@@ -199,6 +200,27 @@ grpc::ServerUnaryReactor* TechnicianServiceImpl::UpdateTicket(
   *response = std::move(*ticket);
   FinishAudited(context, reactor, principal, "UpdateTicket", request->ticket_id(), grpc::Status::OK,
                 what);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* TechnicianServiceImpl::GetMachineHistory(
+    grpc::CallbackServerContext* context, const medic::v1::GetMachineHistoryRequest* request,
+    medic::v1::MachineHistory* response) {
+  auto* reactor = context->DefaultReactor();
+  if (request->host().empty()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no host given"));
+    return reactor;
+  }
+  const absl::Time since = request->has_since() ? common::FromProtoTime(request->since())
+                                                : clock_.Now() - absl::Hours(24);
+  const std::vector<std::string> metrics(request->metrics().begin(), request->metrics().end());
+  auto history = store_.GetMachineHistory(request->host(), since, metrics);
+  if (!history.ok()) {
+    reactor->Finish(StoreError(history.status()));
+    return reactor;
+  }
+  *response = std::move(*history);
+  reactor->Finish(grpc::Status::OK);
   return reactor;
 }
 
@@ -409,7 +431,8 @@ grpc::ServerWriteReactor<medic::v1::Event>* TechnicianServiceImpl::WatchEvents(
     return writer;
   }
   Principal principal;
-  if (grpc::Status allowed = CheckStreamingCall(context, "WatchEvents", &principal); !allowed.ok()) {
+  if (grpc::Status allowed = CheckStreamingCall(context, "WatchEvents", &principal);
+      !allowed.ok()) {
     Writer<medic::v1::Event>::Close(writer->state(), allowed);
     return writer;
   }

@@ -88,6 +88,10 @@ class TechnicianServiceImpl final : public medic::v1::TechnicianService::Callbac
   grpc::ServerUnaryReactor* ListAudit(grpc::CallbackServerContext* context,
                                       const medic::v1::ListAuditRequest* request,
                                       medic::v1::ListAuditResponse* response) override;
+  // Web console (issue 7).
+  grpc::ServerUnaryReactor* GetMachineHistory(grpc::CallbackServerContext* context,
+                                              const medic::v1::GetMachineHistoryRequest* request,
+                                              medic::v1::MachineHistory* response) override;
 
  private:
   // Authenticates the call and checks the role `method` needs (see RequiredRole). On refusal,

@@ -1,5 +1,6 @@
 #include "collector/ingest/agent_service.h"
 
+#include <chrono>
 #include <deque>
 #include <utility>
 
@@ -174,7 +175,9 @@ class AgentServiceImpl::Stream final
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "a record that must be stored arrived without a sequence number");
     }
+    const auto arrived = std::chrono::steady_clock::now();
     absl::Status stored = service_->store_.Commit(machine_id_, epoch_, message, now);
+    const auto committed = std::chrono::steady_clock::now();
     if (!stored.ok()) {
       if (stored.code() == absl::StatusCode::kFailedPrecondition)
         return common::ToGrpcStatus(stored);
@@ -182,6 +185,7 @@ class AgentServiceImpl::Stream final
     }
     if (auto* observer = service_->options_.observer) observer->OnRecord(machine_id_, message);
     Acknowledge(message.sequence());
+    RecordMetrics(message, arrived, committed);
     return grpc::Status::OK;
   }
 
@@ -239,6 +243,19 @@ class AgentServiceImpl::Stream final
         common::StrCat("machine ", hostname_, " sent more than ", limits.records_per_second,
                        " messages a second (", limits.record_burst,
                        " at once); the collector refuses them until it slows down"));
+  }
+
+  void RecordMetrics(const AgentMessage& message, std::chrono::steady_clock::time_point arrived,
+                     std::chrono::steady_clock::time_point committed) {
+    const IngestOptions& o = service_->options_;
+    if (o.records_received == nullptr) return;
+    const auto* field = AgentMessage::descriptor()->FindFieldByNumber(message.kind_case());
+    const std::vector<std::string> kind{field != nullptr ? field->name() : "unknown"};
+    const std::chrono::duration<double> commit = committed - arrived;
+    const std::chrono::duration<double> total = std::chrono::steady_clock::now() - arrived;
+    o.records_received->Get(kind).Increment();
+    if (o.commit_latency != nullptr) o.commit_latency->Get({}).Observe(commit.count());
+    if (o.ingest_latency != nullptr) o.ingest_latency->Get(kind).Observe(total.count());
   }
 
   grpc::Status Unavailable(const absl::Status& status) {

@@ -12,6 +12,7 @@
 #include "collector/ingest/limits.h"
 #include "collector/security/security.h"
 #include "collector/store/store.h"
+#include "common/metrics/metrics.h"
 #include "common/time/clock.h"
 #include "medic/v1/agent.grpc.pb.h"
 
@@ -72,6 +73,11 @@ struct IngestOptions {
   // Not owned. Enrollment, and the identity of a stream from its client certificate; without
   // it (unit tests) the hello's machine id is trusted and Enroll/Renew are UNIMPLEMENTED.
   Security* security = nullptr;
+  // /metrics (not owned, may be null): records stored by kind, the time from a record's
+  // arrival to its acknowledgement, and the store's commit alone.
+  common::metrics::CounterFamily* records_received = nullptr;  // label: kind
+  common::metrics::HistogramFamily* ingest_latency = nullptr;  // label: kind
+  common::metrics::HistogramFamily* commit_latency = nullptr;  // no labels
 };
 
 // Serves AgentService.Connect: one callback reactor per agent stream (no thread per stream).

@@ -705,6 +705,79 @@ class SqliteStore final : public Store {
     return q;
   }
 
+  absl::StatusOr<medic::v1::MachineHistory> GetMachineHistory(
+      std::string_view host, absl::Time since, const std::vector<std::string>& metrics) override {
+    std::lock_guard lock(mu_);
+    medic::v1::MachineHistory history;
+    {
+      // The same choice as GetMachineHealth: an exact id wins, else a unique hostname.
+      ASSIGN_OR_RETURN(auto who, db_->Prepare("SELECT machine_id, hostname FROM machines "
+                                              "WHERE machine_id = ?1 OR hostname = ?1 "
+                                              "ORDER BY (machine_id = ?1) DESC"));
+      who->Bind(1, host);
+      std::vector<std::pair<std::string, std::string>> matches;
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, who->Step());
+        if (!row) break;
+        matches.emplace_back(who->ColumnText(0), who->ColumnText(1));
+      }
+      if (matches.empty()) {
+        return absl::NotFoundError(common::StrCat("no machine named '", host, "' has reported"));
+      }
+      if (matches.size() > 1 && matches[0].first != host) {
+        std::vector<std::string> ids;
+        for (const auto& m : matches) ids.push_back(m.first);
+        return absl::FailedPreconditionError(
+            common::StrCat(matches.size(), " machines are named '", host,
+                           "'; ask for one by machine id: ", absl::StrJoin(ids, ", ")));
+      }
+      history.set_machine_id(matches[0].first);
+      history.set_hostname(matches[0].second);
+    }
+    // Units are not kept per row (they never change for a name); the latest reports say them.
+    std::map<std::pair<std::string, std::string>, std::string> units;
+    ASSIGN_OR_RETURN(auto reports,
+                     db_->Prepare("SELECT report FROM probe_reports WHERE machine_id = ?"));
+    reports->Bind(1, history.machine_id());
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, reports->Step());
+      if (!row) break;
+      ProbeReport report;
+      if (!report.ParseFromString(reports->ColumnBlob(0))) continue;
+      for (const auto& o : report.observations()) units[{o.metric(), o.resource()}] = o.unit();
+    }
+    std::string sql =
+        "SELECT metric, resource, at_ms, value FROM observations WHERE machine_id = ? AND "
+        "at_ms >= ?";
+    if (!metrics.empty()) {
+      sql += " AND metric IN (";
+      for (size_t i = 0; i < metrics.size(); ++i) sql += i == 0 ? "?" : ", ?";
+      sql += ")";
+    }
+    sql += " ORDER BY metric, resource, at_ms";
+    ASSIGN_OR_RETURN(auto points, db_->Prepare(sql));
+    points->Bind(1, history.machine_id()).Bind(2, Ms(since));
+    for (size_t i = 0; i < metrics.size(); ++i) points->Bind(static_cast<int>(i) + 3, metrics[i]);
+    medic::v1::ObservationSeries* series = nullptr;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, points->Step());
+      if (!row) break;
+      std::string metric = points->ColumnText(0);
+      std::string resource = points->ColumnText(1);
+      if (series == nullptr || series->metric() != metric || series->resource() != resource) {
+        series = history.add_series();
+        auto unit = units.find({metric, resource});
+        if (unit != units.end()) series->set_unit(unit->second);
+        series->set_metric(std::move(metric));
+        series->set_resource(std::move(resource));
+      }
+      auto* point = series->add_points();
+      *point->mutable_at() = common::ToProtoTime(absl::FromUnixMillis(points->ColumnInt(2)));
+      point->set_value(points->ColumnDouble(3));
+    }
+    return history;
+  }
+
  private:
   static int64_t NumberOf(std::string_view id) {
     const size_t dash = id.rfind('-');

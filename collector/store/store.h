@@ -153,6 +153,18 @@ class Store {
                                         const medic::v1::DiagnosticResult& result);
   // Every machine's part of a queued run, in queueing order; empty when there is none.
   virtual absl::StatusOr<std::vector<QueuedDiagnostic>> QueuedRun(std::string_view run_id);
+  // --- Web console (issue 7) ---
+
+  // The observation history of the machine whose hostname or machine id is `host`, from
+  // `since` on, for the observation names in `metrics` (every name when empty): one series per
+  // name and resource, sorted by name then resource, points oldest first. A series' unit is
+  // the one of the machine's latest report of it (empty when it is no longer reported).
+  // NotFound / FailedPrecondition as GetMachineHealth. Stores that keep no history (test
+  // doubles) answer Unimplemented.
+  virtual absl::StatusOr<medic::v1::MachineHistory> GetMachineHistory(
+      std::string_view host, absl::Time since, const std::vector<std::string>& metrics) {
+    return absl::UnimplementedError("this store keeps no observation history");
+  }
 };
 
 // The embedded store: one SQLite file in WAL mode (":memory:" for tests). Creates the schema

@@ -1,5 +1,7 @@
 #include <sqlite3.h>
 
+#include <tuple>
+
 #include "collector/store/store.h"
 #include "common/time/clock.h"
 #include "gmock/gmock.h"
@@ -334,6 +336,58 @@ TEST_F(SqliteFileTest, NewerSchemaIsRefused) {
   auto store = OpenSqliteStore(path, {});
   ASSERT_FALSE(store.ok());
   EXPECT_THAT(store.status().message(), HasSubstr("schema version 99"));
+}
+
+// The console's charts: one series per observation name and resource, oldest point first,
+// only the names asked for and only since the time asked for, with the unit of the latest
+// report.
+TEST_F(SqliteStoreTest, MachineHistoryBySeriesSinceATime) {
+  ASSERT_TRUE(store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0).ok());
+  uint64_t sequence = 0;
+  auto report = [&](absl::Time at, double root_free, double dns_ms) {
+    medic::v1::AgentMessage m;
+    m.set_sequence(++sequence);
+    auto* r = m.mutable_delta()->add_reports();
+    r->set_probe("filesystems");
+    *r->mutable_collected_at() = common::ToProtoTime(at);
+    for (auto [metric, resource, value, unit] :
+         {std::tuple{"fs.free_bytes", "/", root_free, "bytes"},
+          std::tuple{"fs.free_bytes", "/home", root_free * 2, "bytes"},
+          std::tuple{"dns.answer_ms", "10.0.0.53", dns_ms, "ms"}}) {
+      auto* o = r->add_observations();
+      o->set_metric(metric);
+      o->set_resource(resource);
+      o->set_value(value);
+      o->set_unit(unit);
+    }
+    ASSERT_TRUE(store_->Commit("m1", 7, m, at).ok());
+  };
+  report(kT0 - absl::Hours(30), 1, 1);  // older than asked for
+  report(kT0 - absl::Hours(2), 300, 12);
+  report(kT0 - absl::Hours(1), 200, 15);
+
+  auto history = store_->GetMachineHistory("ws-1", kT0 - absl::Hours(24), {"fs.free_bytes"});
+  ASSERT_TRUE(history.ok()) << history.status();
+  EXPECT_EQ(history->machine_id(), "m1");
+  ASSERT_EQ(history->series_size(), 2) << history->DebugString();
+  const auto& root = history->series(0);
+  EXPECT_EQ(root.metric(), "fs.free_bytes");
+  EXPECT_EQ(root.resource(), "/");
+  EXPECT_EQ(root.unit(), "bytes");
+  ASSERT_EQ(root.points_size(), 2);
+  EXPECT_EQ(root.points(0).value(), 300);
+  EXPECT_EQ(common::FromProtoTime(root.points(0).at()), kT0 - absl::Hours(2));
+  EXPECT_EQ(root.points(1).value(), 200);
+  EXPECT_EQ(history->series(1).resource(), "/home");
+
+  auto all = store_->GetMachineHistory("m1", kT0 - absl::Hours(48), {});
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->series_size(), 3);
+  EXPECT_EQ(all->series(0).metric(), "dns.answer_ms");
+  EXPECT_EQ(all->series(0).points_size(), 3);
+
+  EXPECT_EQ(store_->GetMachineHistory("ws-9", kT0, {}).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -265,6 +265,14 @@ void SimAgent::Raise(const medic::v1::Finding& finding) {
   Send(std::move(m), true);
 }
 
+void SimAgent::Report(const medic::v1::ProbeReport& report) {
+  AgentMessage m;
+  medic::v1::ProbeReport* r = m.mutable_delta()->add_reports();
+  *r = report;
+  if (!r->has_collected_at()) *r->mutable_collected_at() = common::ToProtoTime(absl::Now());
+  Send(std::move(m), true);
+}
+
 void SimAgent::Clear(const medic::v1::FindingCleared& clear) {
   {
     std::lock_guard lock(mu_);

@@ -35,6 +35,9 @@ class SimAgent {
   void Heartbeat(absl::Duration interval);
   void Raise(const medic::v1::Finding& finding);
   void Clear(const medic::v1::FindingCleared& clear);
+  // Sends a probe report with its observations (a delta); the collector keeps the
+  // observations as history at `report.collected_at` (now when unset).
+  void Report(const medic::v1::ProbeReport& report);
   // Waits (up to `timeout`) until the stream has ended after Disconnect.
   void WaitClosed(absl::Duration timeout);
   // Records the collector acknowledged so far in this epoch.

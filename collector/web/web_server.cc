@@ -1,0 +1,483 @@
+#include "collector/web/web_server.h"
+
+#include <deque>
+#include <optional>
+
+#include "absl/strings/numbers.h"
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/steady_timer.hpp"
+#include "boost/asio/strand.hpp"
+#include "boost/asio/write.hpp"
+#include "boost/beast/core.hpp"
+#include "boost/beast/http.hpp"
+#include "collector/web/assets.h"
+#include "collector/web/gateway.h"
+#include "common/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace medic::collector::web {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+constexpr std::string_view kApiPrefix = "/api/v1/";
+// A stream that has sent nothing yet gets its 200 and SSE header after this: a stream that
+// fails at once (UNIMPLEMENTED, NOT_FOUND) answers with a plain HTTP error instead.
+constexpr auto kStreamHeaderDelay = std::chrono::milliseconds(300);
+
+std::string Decode(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+') {
+      out += ' ';
+    } else if (text[i] == '%' && i + 2 < text.size()) {
+      const std::string hex(text.substr(i + 1, 2));
+      char* end = nullptr;
+      const long value = std::strtol(hex.c_str(), &end, 16);
+      if (end == hex.c_str() + 2) {
+        out += static_cast<char>(value);
+        i += 2;
+      } else {
+        out += '%';
+      }
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> ParseQueryString(std::string_view query) {
+  std::vector<std::pair<std::string, std::string>> out;
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    if (!pair.empty()) {
+      const size_t eq = pair.find('=');
+      out.emplace_back(Decode(pair.substr(0, eq)),
+                       eq == std::string_view::npos ? "" : Decode(pair.substr(eq + 1)));
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+bool IsReadOnlyName(std::string_view method) {
+  return method.starts_with("Get") || method.starts_with("List") || method.starts_with("Watch");
+}
+
+}  // namespace
+
+struct WebServer::Impl {
+  WebOptions options;
+  asio::io_context io;
+  tcp::acceptor acceptor{io};
+  Gateway gateway;
+  const common::metrics::Registry* registry;
+  std::atomic<bool> stopped{false};
+
+  Impl(WebOptions o, std::shared_ptr<grpc::Channel> channel, const common::metrics::Registry* r)
+      : options(std::move(o)),
+        gateway(std::move(channel), "medic.v1.TechnicianService"),
+        registry(r) {}
+
+  void Accept();
+};
+
+namespace {
+
+// One HTTP connection: requests one after another (keep-alive), or one SSE stream.
+class Session : public std::enable_shared_from_this<Session>, public StreamReceiver {
+ public:
+  Session(tcp::socket socket, WebServer::Impl& server)
+      : stream_(std::move(socket)), server_(server), timer_(stream_.get_executor()) {}
+
+  void Start() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadRequest(); });
+  }
+
+  // --- StreamReceiver: on gRPC threads; everything moves to this connection's strand. ---
+  void OnMessage(std::string json) override {
+    asio::post(stream_.get_executor(), [self = shared_from_this(), json = std::move(json)] {
+      self->SendEvent("", json, /*then_read_next=*/true);
+    });
+  }
+  void OnDone(const grpc::Status& status) override {
+    asio::post(stream_.get_executor(),
+               [self = shared_from_this(), status] { self->StreamEnded(status); });
+  }
+
+ private:
+  using Response = http::response<http::string_body>;
+
+  void ReadRequest() {
+    parser_.emplace();
+    parser_->body_limit(server_.options.max_body_bytes);
+    parser_->header_limit(static_cast<uint32_t>(server_.options.max_header_bytes));
+    stream_.expires_after(absl::ToChronoMilliseconds(server_.options.read_timeout));
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
+      return Close();
+    }
+    if (ec == http::error::body_limit) {
+      return SendError(413, "PAYLOAD_TOO_LARGE",
+                       common::StrCat("the request body is larger than ",
+                                      server_.options.max_body_bytes, " bytes"),
+                       false);
+    }
+    if (ec == http::error::header_limit) {
+      return SendError(431, "HEADERS_TOO_LARGE",
+                       common::StrCat("the request headers are larger than ",
+                                      server_.options.max_header_bytes, " bytes"),
+                       false);
+    }
+    if (ec)
+      return SendError(400, "BAD_REQUEST", common::StrCat("bad HTTP request: ", ec.message()),
+                       false);
+    request_ = parser_->release();
+    keep_alive_ = request_.keep_alive();
+    Route();
+  }
+
+  void Route() {
+    const std::string_view target(request_.target().data(), request_.target().size());
+    const size_t q = target.find('?');
+    const std::string_view path = target.substr(0, q);
+    const std::string_view query = q == std::string_view::npos ? "" : target.substr(q + 1);
+    if (path.starts_with(kApiPrefix)) return Api(path.substr(kApiPrefix.size()), query);
+    if (request_.method() != http::verb::get && request_.method() != http::verb::head) {
+      return SendError(405, "METHOD_NOT_ALLOWED", "only GET is allowed here", keep_alive_);
+    }
+    if (path == "/metrics" && server_.registry != nullptr) {
+      return Send(200, "text/plain; version=0.0.4; charset=utf-8", server_.registry->Expose());
+    }
+    if (path == "/healthz") return Send(200, "text/plain; charset=utf-8", "ok\n");
+    const Asset* asset = FindAsset(path == "/" ? "/index.html" : path);
+    if (asset == nullptr) {
+      return SendError(404, "NOT_FOUND", common::StrCat("nothing at ", path), keep_alive_);
+    }
+    Send(200, asset->content_type, std::string(asset->data, asset->size));
+  }
+
+  void Api(std::string_view name, std::string_view query) {
+    const google::protobuf::MethodDescriptor* method = server_.gateway.Find(name);
+    if (method == nullptr) {
+      return SendError(
+          404, "NOT_FOUND",
+          common::StrCat("no API method '", name, "': see /api/v1/ methods in TechnicianService"),
+          keep_alive_);
+    }
+    method_name_ = method->name();
+    absl::StatusOr<std::unique_ptr<google::protobuf::Message>> parsed;
+    if (request_.method() == http::verb::get) {
+      if (!IsReadOnlyName(method->name())) {
+        return SendError(
+            405, "METHOD_NOT_ALLOWED",
+            common::StrCat(method->name(), " changes things: use POST with a JSON body"),
+            keep_alive_);
+      }
+      parsed = server_.gateway.ParseQuery(*method, ParseQueryString(query));
+    } else if (request_.method() == http::verb::post) {
+      // A JSON content type keeps plain HTML forms of other sites from posting here.
+      const std::string_view type(request_[http::field::content_type].data(),
+                                  request_[http::field::content_type].size());
+      if (!type.starts_with("application/json")) {
+        return SendError(415, "UNSUPPORTED_MEDIA_TYPE",
+                         "send the request as Content-Type: application/json", keep_alive_);
+      }
+      parsed = server_.gateway.ParseRequest(*method, request_.body());
+    } else {
+      return SendError(405, "METHOD_NOT_ALLOWED", "use GET or POST", keep_alive_);
+    }
+    if (!parsed.ok()) {
+      return SendError(400, "INVALID_ARGUMENT", std::string(parsed.status().message()),
+                       keep_alive_);
+    }
+    const std::string authorization(request_[http::field::authorization]);
+    if (method->server_streaming()) {
+      if (method->client_streaming()) {
+        return SendError(501, "UNIMPLEMENTED", "client-streaming methods have no HTTP form",
+                         keep_alive_);
+      }
+      timer_.expires_after(kStreamHeaderDelay);
+      timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+        if (!ec) self->SendStreamHeader();
+      });
+      WatchForHangUp();
+      call_ = server_.gateway.CallStreaming(*method, **parsed, authorization, shared_from_this());
+      return;
+    }
+    if (method->client_streaming()) {
+      return SendError(501, "UNIMPLEMENTED", "client-streaming methods have no HTTP form",
+                       keep_alive_);
+    }
+    server_.gateway.CallUnary(*method, **parsed, authorization,
+                              [self = shared_from_this()](grpc::Status status, std::string json) {
+                                asio::post(
+                                    self->stream_.get_executor(),
+                                    [self, status = std::move(status), json = std::move(json)] {
+                                      if (status.ok()) {
+                                        self->Send(200, "application/json", json);
+                                      } else {
+                                        self->SendGrpcError(status, self->keep_alive_);
+                                      }
+                                    });
+                              });
+  }
+
+  void SendGrpcError(const grpc::Status& status, bool keep_alive) {
+    Response response{static_cast<http::status>(HttpStatusFor(status.error_code())),
+                      request_.version()};
+    Finish(std::move(response), "application/json", ErrorJson(status.error_code(), Explain(status)),
+           keep_alive);
+  }
+
+  // gRPC's own UNIMPLEMENTED (a method this collector does not serve yet) has no message.
+  std::string Explain(const grpc::Status& status) const {
+    if (!status.error_message().empty()) return status.error_message();
+    if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+      return common::StrCat(method_name_, " is not available on this collector");
+    }
+    return common::StrCat(method_name_, " failed (", StatusCodeName(status.error_code()), ")");
+  }
+
+  void SendError(int code, std::string_view name, std::string_view message, bool keep_alive) {
+    Response response{static_cast<http::status>(code),
+                      request_.version() ? request_.version() : 11};
+    Finish(std::move(response), "application/json",
+           common::StrCat("{\"error\":{\"code\":\"", name, "\",\"status\":", code,
+                          ",\"message\":", JsonQuote(message), "}}"),
+           keep_alive);
+  }
+
+  void Send(int code, std::string_view content_type, std::string body) {
+    Response response{static_cast<http::status>(code), request_.version()};
+    Finish(std::move(response), content_type, std::move(body), keep_alive_);
+  }
+
+  void Finish(Response response, std::string_view content_type, std::string body, bool keep_alive) {
+    response.set(http::field::server, "medic-collector");
+    response.set(http::field::content_type, content_type);
+    response.set(http::field::cache_control, "no-store");
+    response.set("X-Content-Type-Options", "nosniff");
+    response.set("Content-Security-Policy",
+                 "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+    response.keep_alive(keep_alive);
+    const bool head = request_.method() == http::verb::head;
+    response.body() = std::move(body);
+    response.prepare_payload();
+    if (head) response.body().clear();
+    auto shared = std::make_shared<Response>(std::move(response));
+    stream_.expires_after(std::chrono::seconds(30));
+    http::async_write(
+        stream_, *shared,
+        [self = shared_from_this(), shared, keep_alive](beast::error_code ec, size_t) {
+          if (ec || !keep_alive) return self->Close();
+          self->ReadRequest();
+        });
+  }
+
+  // --- Server-sent events ---
+
+  // While streaming nothing more is read from the browser: a read that ends means it hung up.
+  void WatchForHangUp() {
+    stream_.expires_never();
+    stream_.socket().async_wait(tcp::socket::wait_read,
+                                [self = shared_from_this()](beast::error_code ec) {
+                                  if (self->call_ != nullptr) self->call_->Cancel();
+                                });
+  }
+
+  void SendStreamHeader() {
+    if (header_sent_ || closed_) return;
+    header_sent_ = true;
+    Write(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
+        "X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n: stream open\n\n",
+        false);
+    ScheduleKeepalive();
+  }
+
+  void ScheduleKeepalive() {
+    timer_.expires_after(absl::ToChronoMilliseconds(server_.options.keepalive_every));
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->ended_) return;
+      self->Write(": keepalive\n\n", false);
+      self->ScheduleKeepalive();
+    });
+  }
+
+  void SendEvent(std::string_view event, std::string_view json, bool then_read_next) {
+    SendStreamHeader();
+    std::string text;
+    if (!event.empty()) text = common::StrCat("event: ", event, "\n");
+    // The proto JSON printer writes no raw newlines, so the message is one data line.
+    text += common::StrCat("data: ", json, "\n\n");
+    Write(std::move(text), then_read_next);
+  }
+
+  void StreamEnded(const grpc::Status& status) {
+    ended_ = true;
+    if (!header_sent_) {
+      timer_.cancel();
+      keep_alive_ = false;
+      if (!status.ok()) return SendGrpcError(status, false);
+      SendStreamHeader();
+    }
+    if (status.ok()) {
+      SendEvent("end", "{}", false);
+    } else {
+      SendEvent("error", ErrorJson(status.error_code(), Explain(status)), false);
+    }
+    close_after_writes_ = true;
+    if (!writing_) Close();
+  }
+
+  // Writes one at a time, in order; `read_next` asks the stream for its next message once
+  // this one is out (flow control: a slow browser slows the stream).
+  void Write(std::string text, bool read_next) {
+    writes_.push_back({std::move(text), read_next});
+    if (!writing_) WriteNext();
+  }
+
+  void WriteNext() {
+    if (writes_.empty()) {
+      writing_ = false;
+      if (close_after_writes_) Close();
+      return;
+    }
+    writing_ = true;
+    stream_.expires_after(std::chrono::seconds(30));
+    asio::async_write(stream_, asio::buffer(writes_.front().text),
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        const bool read_next = self->writes_.front().read_next;
+                        self->writes_.pop_front();
+                        if (ec) {
+                          if (self->call_ != nullptr) self->call_->Cancel();
+                          self->writes_.clear();
+                          self->writing_ = false;
+                          return self->Close();
+                        }
+                        if (read_next && self->call_ != nullptr) self->call_->ReadNext();
+                        self->WriteNext();
+                      });
+  }
+
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    timer_.cancel();
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+    // Ends the stream's hold on this session once gRPC says OnDone.
+    if (call_ != nullptr && !ended_) call_->Cancel();
+  }
+
+  struct PendingWrite {
+    std::string text;
+    bool read_next;
+  };
+
+  beast::tcp_stream stream_;
+  WebServer::Impl& server_;
+  asio::steady_timer timer_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::request<http::string_body> request_;
+  bool keep_alive_ = false;
+  std::string method_name_;
+  std::shared_ptr<StreamCall> call_;
+  std::deque<PendingWrite> writes_;
+  bool writing_ = false;
+  bool header_sent_ = false;
+  bool ended_ = false;
+  bool close_after_writes_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+void WebServer::Impl::Accept() {
+  acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+    if (stopped) return;
+    if (!ec) {
+      std::make_shared<Session>(std::move(socket), *this)->Start();
+    } else {
+      spdlog::debug("web console: accept failed: {}", ec.message());
+    }
+    Accept();
+  });
+}
+
+WebServer::WebServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+absl::StatusOr<std::unique_ptr<WebServer>> WebServer::Start(
+    const WebOptions& options, std::shared_ptr<grpc::Channel> channel,
+    const common::metrics::Registry* registry) {
+  const size_t colon = options.listen.rfind(':');
+  if (colon == std::string::npos) {
+    return absl::InvalidArgumentError(common::StrCat("http_listen: '", options.listen,
+                                                     "' is not HOST:PORT (e.g. 127.0.0.1:7080)"));
+  }
+  std::string host = options.listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  int port = 0;
+  if (!absl::SimpleAtoi(options.listen.substr(colon + 1), &port) || port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        common::StrCat("http_listen: '", options.listen, "' has no valid port"));
+  }
+  auto impl = std::make_unique<Impl>(options, std::move(channel), registry);
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(common::StrCat(
+        "http_listen: '", host, "' is not an IP address (use 127.0.0.1 or 0.0.0.0)"));
+  }
+  const tcp::endpoint endpoint(address, static_cast<uint16_t>(port));
+  impl->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(endpoint, ec);
+  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        common::StrCat("cannot serve the web console on ", options.listen, ": ", ec.message(),
+                       " — choose another address with http_listen (or \"\" to turn it off)"));
+  }
+  const uint16_t bound = impl->acceptor.local_endpoint().port();
+  std::unique_ptr<WebServer> server(new WebServer(std::move(impl)));
+  server->address_ = common::StrCat(options.listen.substr(0, colon), ":", bound);
+  server->impl_->Accept();
+  for (int i = 0; i < std::max(1, options.threads); ++i) {
+    server->threads_.emplace_back([io = &server->impl_->io] { io->run(); });
+  }
+  return server;
+}
+
+WebServer::~WebServer() { Stop(); }
+
+void WebServer::Stop() {
+  if (impl_->stopped.exchange(true)) return;
+  // Calls first: their callbacks post into the io_context, which must still run them.
+  impl_->gateway.Shutdown();
+  asio::post(impl_->io, [impl = impl_.get()] {
+    beast::error_code ignored;
+    impl->acceptor.close(ignored);
+  });
+  impl_->io.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+}  // namespace medic::collector::web

@@ -1,0 +1,234 @@
+// The console's HTTP side against a fake TechnicianService in an in-process gRPC server: the
+// JSON gateway (methods from the descriptor, gRPC status -> HTTP status with the message,
+// query parameters, the Authorization header as metadata), server-sent events for streams,
+// limits, assets and /metrics.
+
+#include "collector/web/web_server.h"
+
+#include "collector/tickets/http_client.h"
+#include "collector/web/gateway.h"
+#include "gmock/gmock.h"
+#include "grpcpp/server_builder.h"
+#include "gtest/gtest.h"
+#include "medic/v1/technician.grpc.pb.h"
+
+namespace medic::collector::web {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+using tickets::HttpCall;
+
+// Answers from what the request said, so a test sees what reached the service.
+class FakeTechnicians final : public medic::v1::TechnicianService::CallbackService {
+ public:
+  grpc::ServerUnaryReactor* ListMachines(grpc::CallbackServerContext* context,
+                                         const medic::v1::ListMachinesRequest* request,
+                                         medic::v1::ListMachinesResponse* response) override {
+    auto* m = response->add_machines();
+    m->set_hostname("ws-042");
+    m->set_site(request->selector().site());
+    for (const auto& h : request->selector().hosts()) m->add_labels(h);
+    m->set_state(request->state());
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  grpc::ServerUnaryReactor* GetMachineHealth(grpc::CallbackServerContext* context,
+                                             const medic::v1::GetMachineHealthRequest* request,
+                                             medic::v1::MachineHealth*) override {
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                 "no machine named '" + request->host() + "' has reported"));
+    return reactor;
+  }
+  grpc::ServerUnaryReactor* GetTicket(grpc::CallbackServerContext* context,
+                                      const medic::v1::GetTicketRequest* request,
+                                      medic::v1::Ticket* response) override {
+    auto* reactor = context->DefaultReactor();
+    auto auth = context->client_metadata().find("authorization");
+    if (auth == context->client_metadata().end()) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no token given"));
+      return reactor;
+    }
+    response->set_ticket_id(request->ticket_id());
+    response->set_title(std::string(auth->second.data(), auth->second.size()));
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  grpc::ServerUnaryReactor* UpdateTicket(grpc::CallbackServerContext* context,
+                                         const medic::v1::UpdateTicketRequest* request,
+                                         medic::v1::Ticket*) override {
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                 request->ticket_id() + " is acknowledged already"));
+    return reactor;
+  }
+  // Two events, then the end of the stream.
+  grpc::ServerWriteReactor<medic::v1::Event>* WatchEvents(
+      grpc::CallbackServerContext* context, const medic::v1::WatchEventsRequest*) override {
+    class Writer : public grpc::ServerWriteReactor<medic::v1::Event> {
+     public:
+      Writer() { Next(); }
+      void OnWriteDone(bool ok) override {
+        if (!ok) return Finish(grpc::Status::CANCELLED);
+        Next();
+      }
+      void OnDone() override { delete this; }
+
+     private:
+      void Next() {
+        if (sent_ == 2) return Finish(grpc::Status::OK);
+        event_.set_host(sent_ == 0 ? "ws-1" : "ws-\"2\"\nnext");
+        ++sent_;
+        StartWrite(&event_);
+      }
+      medic::v1::Event event_;
+      int sent_ = 0;
+    };
+    return new Writer;
+  }
+  // RunDiagnostic is left UNIMPLEMENTED, as on a collector without live diagnostics.
+};
+
+class WebServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    registry_.AddCounter("medic_test_total", "A test counter.", {}).Get({}).Increment(3);
+    WebOptions options;
+    options.listen = "127.0.0.1:0";
+    options.max_body_bytes = 4096;
+    auto web =
+        WebServer::Start(options, server_->InProcessChannel(grpc::ChannelArguments()), &registry_);
+    ASSERT_TRUE(web.ok()) << web.status();
+    web_ = std::move(*web);
+  }
+  void TearDown() override {
+    if (web_ != nullptr) web_->Stop();
+    server_->Shutdown();
+  }
+
+  tickets::HttpResponse Call(std::string_view method, std::string_view path,
+                             std::string_view body = "",
+                             std::map<std::string, std::string> headers = {
+                                 {"Content-Type", "application/json"}}) {
+    auto r = HttpCall(method, "http://" + web_->address() + std::string(path), body, headers,
+                      absl::Seconds(10));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : tickets::HttpResponse{};
+  }
+
+  FakeTechnicians service_;
+  std::unique_ptr<grpc::Server> server_;
+  common::metrics::Registry registry_;
+  std::unique_ptr<WebServer> web_;
+};
+
+TEST_F(WebServerTest, UnaryPostIsTheProtoJsonMapping) {
+  auto r = Call("POST", "/api/v1/ListMachines",
+                R"({"selector": {"site": "hq"}, "state": "MACHINE_STATE_ONLINE"})");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_THAT(r.body, HasSubstr(R"("hostname":"ws-042")"));
+  EXPECT_THAT(r.body, HasSubstr(R"("site":"hq")"));
+  EXPECT_THAT(r.body, HasSubstr(R"("state":"MACHINE_STATE_ONLINE")"));
+  EXPECT_THAT(r.body, HasSubstr(R"("openFindings":0)")) << "defaults are printed";
+}
+
+TEST_F(WebServerTest, GetTakesQueryParameters) {
+  auto r = Call("GET",
+                "/api/v1/ListMachines?selector.site=h%20q&selector.hosts=a&selector.hosts=b"
+                "&state=MACHINE_STATE_OFFLINE");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr(R"("site":"h q")"));
+  EXPECT_THAT(r.body, HasSubstr(R"("labels":["a","b"])"));
+  EXPECT_THAT(r.body, HasSubstr("MACHINE_STATE_OFFLINE"));
+  auto unknown = Call("GET", "/api/v1/ListMachines?sight=hq");
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_THAT(unknown.body, HasSubstr("ListMachinesRequest has no field 'sight'"));
+}
+
+TEST_F(WebServerTest, GrpcStatusBecomesHttpStatusWithTheMessage) {
+  auto missing = Call("POST", "/api/v1/GetMachineHealth", R"({"host": "ws-9"})");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(
+      missing.body,
+      R"({"error":{"code":"NOT_FOUND","status":404,"message":"no machine named 'ws-9' has reported"}})");
+  auto conflict = Call("POST", "/api/v1/UpdateTicket", R"({"ticketId": "MED-1"})");
+  EXPECT_EQ(conflict.status, 400);
+  EXPECT_THAT(conflict.body, HasSubstr("FAILED_PRECONDITION"));
+  EXPECT_THAT(conflict.body, HasSubstr("MED-1 is acknowledged already"));
+  auto unauthenticated = Call("POST", "/api/v1/GetTicket", R"({"ticketId": "MED-1"})");
+  EXPECT_EQ(unauthenticated.status, 401);
+}
+
+TEST_F(WebServerTest, AuthorizationHeaderReachesTheServiceAsMetadata) {
+  auto r = Call("POST", "/api/v1/GetTicket", R"({"ticketId": "MED-7"})",
+                {{"Content-Type", "application/json"}, {"Authorization", "Bearer s3cret"}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr(R"("title":"Bearer s3cret")"));
+}
+
+TEST_F(WebServerTest, UnknownMethodIs404) {
+  auto r = Call("POST", "/api/v1/DeleteEverything", "{}");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_THAT(r.body, HasSubstr("no API method 'DeleteEverything'"));
+}
+
+TEST_F(WebServerTest, BadRequestsAreRefusedWithAReason) {
+  auto json = Call("POST", "/api/v1/ListMachines", R"({"selector": )");
+  EXPECT_EQ(json.status, 400);
+  EXPECT_THAT(json.body, HasSubstr("not a ListMachinesRequest in JSON"));
+  auto field = Call("POST", "/api/v1/ListMachines", R"({"colour": "red"})");
+  EXPECT_EQ(field.status, 400);
+  auto form = Call("POST", "/api/v1/ListMachines", "{}", {{"Content-Type", "text/plain"}});
+  EXPECT_EQ(form.status, 415) << "a plain form from another site cannot post";
+  auto get_change = Call("GET", "/api/v1/UpdateTicket?ticketId=MED-1");
+  EXPECT_EQ(get_change.status, 405);
+  EXPECT_THAT(get_change.body, HasSubstr("use POST"));
+}
+
+TEST_F(WebServerTest, OversizedBodyIs413) {
+  const std::string big = R"({"host": ")" + std::string(5000, 'x') + R"("})";
+  auto r = Call("POST", "/api/v1/GetMachineHealth", big);
+  EXPECT_EQ(r.status, 413);
+  EXPECT_THAT(r.body, HasSubstr("larger than 4096 bytes"));
+}
+
+TEST_F(WebServerTest, StreamsAreServerSentEvents) {
+  auto r = Call("POST", "/api/v1/WatchEvents", "{}");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_THAT(r.body, HasSubstr("data: {\"host\":\"ws-1\"}\n\n"));
+  // One data line per message: the newline inside a value stays escaped.
+  EXPECT_THAT(r.body, HasSubstr("data: {\"host\":\"ws-\\\"2\\\"\\nnext\"}\n\n"));
+  EXPECT_THAT(r.body, HasSubstr("event: end\n"));
+}
+
+TEST_F(WebServerTest, AStreamRefusedAtOnceIsAPlainHttpError) {
+  auto r = Call("POST", "/api/v1/RunDiagnostic", R"({"check": "DIAGNOSTIC_CHECK_DNS"})");
+  EXPECT_EQ(r.status, 501);
+  EXPECT_THAT(r.body, HasSubstr("RunDiagnostic is not available on this collector"));
+}
+
+TEST_F(WebServerTest, PagesAndMetrics) {
+  auto index = Call("GET", "/");
+  EXPECT_EQ(index.status, 200);
+  EXPECT_THAT(index.body, HasSubstr("<script src=\"/app.js\""));
+  EXPECT_EQ(Call("GET", "/app.js").status, 200);
+  EXPECT_EQ(Call("GET", "/nothing-here").status, 404);
+  EXPECT_EQ(Call("POST", "/metrics", "").status, 405);
+  auto metrics = Call("GET", "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_THAT(metrics.body, HasSubstr("# TYPE medic_test_total counter\nmedic_test_total 3\n"));
+}
+
+TEST_F(WebServerTest, AfterStopNothingAnswers) {
+  web_->Stop();
+  auto r = HttpCall("GET", "http://" + web_->address() + "/", "", {}, absl::Seconds(2));
+  EXPECT_FALSE(r.ok());
+}
+
+}  // namespace
+}  // namespace medic::collector::web
