@@ -365,7 +365,9 @@ int main(int argc, char** argv) {
                                     : medic::v1::TICKET_STATE_RESOLVED);
     request.set_note(note);
     const char* user = std::getenv("USER");
-    request.set_actor(user != nullptr && *user != '\0' ? user : "technician");
+    // Who acts is the token's holder; the login name is kept beside it (an insecure-mode
+    // collector takes it, or "technician", as the actor).
+    request.set_actor(user != nullptr ? user : "");
     medic::v1::Ticket response;
     grpc::Status status = stub->UpdateTicket(&context, request, &response);
     if (!status.ok()) return ReportFailure(status, collector);
