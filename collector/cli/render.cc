@@ -743,8 +743,8 @@ std::string RenderHealth(const medic::v1::MachineHealth& health, absl::Time now,
   }
   if (!m.identity_alert().empty()) {
     common::StrAppend(&out, "\n", Paint(color, "1;31", "IDENTITY ALERT"), " (",
-                      Ago(common::FromProtoTime(m.identity_alert_at()), now), "): ",
-                      m.identity_alert());
+                      Ago(common::FromProtoTime(m.identity_alert_at()), now),
+                      "): ", m.identity_alert());
   }
   common::StrAppend(&out, "\n\n", FindingsSection(health, now, color));
   for (std::string section :
