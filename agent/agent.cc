@@ -7,10 +7,12 @@
 #include <set>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "agent/identity/identity.h"
 #include "agent/probes/network/network_checks.h"
 #include "agent/probes/registry.h"
+#include "common/config/layers.h"
 #include "boost/asio/executor_work_guard.hpp"
 #include "common/strings/str_cat.h"
 #include "common/time/clock.h"
@@ -95,8 +97,10 @@ std::string ProxyOf(const medic::v1::AgentConfig& config) {
 
 }  // namespace
 
-Agent::Agent(medic::v1::AgentConfig config)
-    : config_(std::move(config)),
+Agent::Agent(medic::v1::AgentConfig config, common::Origins origins)
+    : local_config_(config),
+      local_origins_(std::move(origins)),
+      config_(std::move(config)),
       fs_(config_.root()),
       proxy_(ProxyOf(config_)),
       scheduler_(io_, NewProbes(config_), fs_, commands_, common::RealClock::Get(), config_,
@@ -123,6 +127,7 @@ absl::Status Agent::Run() {
     options.initial_backoff = common::FromProtoDuration(config_.reconnect().initial_backoff());
     options.max_backoff = common::FromProtoDuration(config_.reconnect().max_backoff());
     options.heartbeat_interval = common::FromProtoDuration(config_.heartbeat_interval());
+    options.on_policy = [this](const medic::v1::Policy& policy) { OnPolicy(policy); };
     spdlog::info("medic-agent {} as {} (machine id {}), reporting to {}", MEDIC_VERSION,
                  hello.hostname(), hello.machine_id(), config_.collector());
     stream_ =
@@ -182,6 +187,33 @@ void Agent::OnCycle(std::vector<ProbeRun> cycle) {
     *update.mutable_topology() = std::move(topology);
     stream_->Send(std::move(update));
   }
+}
+
+void Agent::OnPolicy(const medic::v1::Policy& policy) {
+  common::PolicyOutcome outcome = common::ApplyPolicy(local_config_, local_origins_, policy);
+  medic::v1::AgentMessage answer;
+  medic::v1::PolicyApplied& applied = *answer.mutable_policy_applied();
+  applied.set_policy_version(policy.version());
+  if (absl::Status valid = ValidateAgentConfig(outcome.config); !valid.ok()) {
+    // A policy that would leave the agent unable to run is not applied at all.
+    applied.add_errors(common::StrCat("policy ", policy.version(), " not applied: ",
+                                      valid.message(), "; the previous config stays"));
+  } else {
+    config_ = std::move(outcome.config);
+    scheduler_.Reconfigure(config_, NewProbes(config_));
+    if (stream_ != nullptr) stream_->set_policy_version(policy.version());
+  }
+  for (auto& refused : outcome.refused) applied.add_errors(std::move(refused));
+  if (policy.version().empty()) {
+    spdlog::info("no central policy for this machine; running the local config");
+  } else {
+    spdlog::info("applied central policy {}{}", policy.version(),
+                 applied.errors().empty()
+                     ? ""
+                     : common::StrCat(" except: ", absl::StrJoin(applied.errors(), "; ")));
+  }
+  *applied.mutable_local_config() = common::ShareableLocalConfig(local_config_);
+  if (stream_ != nullptr) stream_->SendUnsequenced(std::move(answer));
 }
 
 medic::v1::Snapshot Agent::BuildSnapshot() const {

@@ -10,6 +10,7 @@
 #include "agent/transport/collector_stream.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/signal_set.hpp"
+#include "common/config/yaml_proto.h"
 #include "common/fs/file_system.h"
 #include "common/process/command_runner.h"
 #include "medic/v1/config.pb.h"
@@ -27,7 +28,9 @@ absl::Status ValidateAgentConfig(const medic::v1::AgentConfig& config);
 // is configured) the stream that carries both to it.
 class Agent {
  public:
-  explicit Agent(medic::v1::AgentConfig config);
+  // `config` is the local config (files, environment, flags); `origins` says where each of
+  // its settings came from, for the effective config once policy is layered over it.
+  explicit Agent(medic::v1::AgentConfig config, common::Origins origins = {});
 
   // Runs every probe once and returns what the agent knows: the snapshot it would send.
   medic::v1::Snapshot CollectOnce();
@@ -42,8 +45,13 @@ class Agent {
   medic::v1::Snapshot BuildSnapshot() const;
   medic::v1::Topology BuildTopology() const;
   std::string Hostname() const;
+  // Layers central policy over the local config where it allows, reschedules the probes and
+  // tells the collector what was applied and what refused. On the io thread.
+  void OnPolicy(const medic::v1::Policy& policy);
 
-  medic::v1::AgentConfig config_;
+  const medic::v1::AgentConfig local_config_;
+  const common::Origins local_origins_;
+  medic::v1::AgentConfig config_;  // effective: local_config_ with policy applied
   common::RootedFileSystem fs_;
   std::string proxy_;  // for topology: config, else the environment at start
   common::RealCommandRunner commands_;

@@ -88,12 +88,21 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
   RETURN_IF_ERROR(collector->engine_->Restore(*collector->store_));
   collector->engine_->Start();
 
+  collector->policy_ = std::make_unique<PolicyHub>(*collector->store_, clock);
+  RETURN_IF_ERROR(collector->policy_->Load());
+
   IngestOptions ingest;
   ingest.heartbeat_interval = common::FromProtoDuration(config.heartbeat_interval());
   ingest.observer = collector->engine_.get();
+  ingest.policy = collector->policy_.get();
   collector->agents_ = std::make_unique<AgentServiceImpl>(*collector->store_, clock, ingest);
+  collector->policy_->SetSender([agents = collector->agents_.get()](
+                                    const std::string& id, medic::v1::CollectorMessage m) {
+    return agents->SendTo(id, std::move(m));
+  });
   collector->technicians_ =
       std::make_unique<TechnicianServiceImpl>(*collector->store_, clock, collector->tickets_.get());
+  collector->technicians_->SetPolicyHub(collector->policy_.get());
 
   grpc::ServerBuilder builder;
   int port = 0;

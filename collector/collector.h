@@ -48,6 +48,7 @@ class Collector {
   std::unique_ptr<tickets::Tickets> tickets_;
   std::unique_ptr<engine::EngineRunner> engine_;
   std::unique_ptr<tickets::OutboxSender> outbox_;  // when a webhook or helpdesk is configured
+  std::unique_ptr<PolicyHub> policy_;
   std::unique_ptr<AgentServiceImpl> agents_;
   std::unique_ptr<TechnicianServiceImpl> technicians_;
   std::unique_ptr<grpc::Server> server_;

@@ -12,6 +12,7 @@ MEDIC_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nftables dnsmasq-base iputils-ping iproute2 util-linux
   libcups2-dev cups cups-client cups-ipp-utils dbus-daemon
+  dpkg-dev systemd adduser
 )
 
 # ccache keyed on paths relative to the checkout, so another clone of the same code hits.

@@ -115,4 +115,47 @@ grpc::ServerUnaryReactor* TechnicianServiceImpl::UpdateTicket(
   return reactor;
 }
 
+namespace {
+
+// Runs one policy call: `call` fills the response or fails.
+template <typename Response, typename Call>
+grpc::ServerUnaryReactor* PolicyCall(grpc::CallbackServerContext* context, PolicyHub* hub,
+                                     Response* response, Call call) {
+  auto* reactor = context->DefaultReactor();
+  if (hub == nullptr) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                 "this collector keeps no central policy"));
+    return reactor;
+  }
+  absl::StatusOr<Response> result = call(*hub);
+  if (!result.ok()) {
+    reactor->Finish(common::ToGrpcStatus(result.status()));
+    return reactor;
+  }
+  *response = std::move(*result);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* TechnicianServiceImpl::SetPolicy(
+    grpc::CallbackServerContext* context, const medic::v1::SetPolicyRequest* request,
+    medic::v1::SetPolicyResponse* response) {
+  return PolicyCall(context, policy_, response, [&](PolicyHub& hub) { return hub.Set(*request); });
+}
+
+grpc::ServerUnaryReactor* TechnicianServiceImpl::ListPolicies(
+    grpc::CallbackServerContext* context, const medic::v1::ListPoliciesRequest*,
+    medic::v1::ListPoliciesResponse* response) {
+  return PolicyCall(context, policy_, response, [&](PolicyHub& hub) { return hub.List(); });
+}
+
+grpc::ServerUnaryReactor* TechnicianServiceImpl::PreviewPolicy(
+    grpc::CallbackServerContext* context, const medic::v1::PreviewPolicyRequest* request,
+    medic::v1::PolicyPreview* response) {
+  return PolicyCall(context, policy_, response,
+                    [&](PolicyHub& hub) { return hub.Preview(*request); });
+}
+
 }  // namespace medic::collector

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "collector/policy/policy_hub.h"
 #include "collector/store/store.h"
 #include "collector/tickets/tickets.h"
 #include "common/time/clock.h"
@@ -35,7 +36,20 @@ class TechnicianServiceImpl final : public medic::v1::TechnicianService::Callbac
                                          const medic::v1::UpdateTicketRequest* request,
                                          medic::v1::Ticket* response) override;
 
+  // Central policy; UNIMPLEMENTED until SetPolicyHub.
+  void SetPolicyHub(PolicyHub* hub) { policy_ = hub; }
+  grpc::ServerUnaryReactor* SetPolicy(grpc::CallbackServerContext* context,
+                                      const medic::v1::SetPolicyRequest* request,
+                                      medic::v1::SetPolicyResponse* response) override;
+  grpc::ServerUnaryReactor* ListPolicies(grpc::CallbackServerContext* context,
+                                         const medic::v1::ListPoliciesRequest* request,
+                                         medic::v1::ListPoliciesResponse* response) override;
+  grpc::ServerUnaryReactor* PreviewPolicy(grpc::CallbackServerContext* context,
+                                          const medic::v1::PreviewPolicyRequest* request,
+                                          medic::v1::PolicyPreview* response) override;
+
  private:
+  PolicyHub* policy_ = nullptr;
   Store& store_;
   const common::Clock& clock_;
   tickets::Tickets* const tickets_;

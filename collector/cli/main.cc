@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "collector/cli/policy_cmd.h"
 #include "collector/cli/render.h"
 #include "common/proto/json.h"
 #include "grpcpp/create_channel.h"
@@ -94,6 +95,8 @@ int main(int argc, char** argv) {
   incidents->add_flag("--json", json, "print the proto JSON mapping");
   bool include_resolved = false;
   incidents->add_flag("--all", include_resolved, "include resolved incidents");
+  medic::cli::PolicyCommand policy;
+  medic::cli::AddPolicyCommands(app, &policy);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -109,6 +112,11 @@ int main(int argc, char** argv) {
                        std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000)));
   const bool color = !json && isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr;
 
+  if (policy.policy->parsed()) {
+    grpc::Status failed;
+    const int code = medic::cli::RunPolicyCommand(policy, *stub, context, &failed);
+    return code >= 0 ? code : ReportFailure(failed, collector);
+  }
   if (machines->parsed()) {
     medic::v1::ListMachinesRequest request;
     if (state_filter == "online") request.set_state(medic::v1::MACHINE_STATE_ONLINE);

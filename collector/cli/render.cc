@@ -741,6 +741,8 @@ std::string RenderHealth(const medic::v1::MachineHealth& health, absl::Time now,
     common::StrAppend(&out, online ? " · connected from " : " · last connected from ",
                       common::PeerHost(m.address()));
   }
+  common::StrAppend(&out, "\npolicy ",
+                    m.policy_version().empty() ? "none (local config only)" : m.policy_version());
   common::StrAppend(&out, "\n\n", FindingsSection(health, now, color));
   for (std::string section :
        {HardwareSection(health), OsSection(health, now), NetworkSection(health),

@@ -6,6 +6,7 @@
 #include "common/net/peer.h"
 #include "common/status/grpc_status.h"
 #include "common/strings/str_cat.h"
+#include "collector/policy/policy_hub.h"
 #include "spdlog/spdlog.h"
 
 namespace medic::collector {
@@ -102,6 +103,13 @@ class AgentServiceImpl::Stream final
         }
         if (auto* observer = service_->options_.observer) observer->OnSeen(machine_id_);
         return grpc::Status::OK;
+      case AgentMessage::kPolicyApplied:
+        // An answer to a policy on this stream, not a record: the next hello asks again.
+        if (auto* policy = service_->options_.policy) {
+          policy->OnPolicyApplied(machine_id_, message.policy_applied());
+        }
+        if (message.sequence() != 0) Acknowledge(message.sequence());
+        return grpc::Status::OK;
       case AgentMessage::KIND_NOT_SET:
         // A newer agent's record kind, or an empty message: nothing to store. Acknowledge a
         // sequenced one so it is not resent forever.
@@ -125,6 +133,10 @@ class AgentServiceImpl::Stream final
       return Unavailable(stored);
     }
     if (auto* observer = service_->options_.observer) observer->OnRecord(machine_id_, message);
+    if (auto* policy = service_->options_.policy) {
+      if (message.has_snapshot()) policy->OnTopology(machine_id_, message.snapshot().topology());
+      if (message.has_topology()) policy->OnTopology(machine_id_, message.topology());
+    }
     Acknowledge(message.sequence());
     return grpc::Status::OK;
   }
@@ -152,8 +164,20 @@ class AgentServiceImpl::Stream final
         common::ToProtoDuration(service_->options_.heartbeat_interval);
     if (auto* observer = service_->options_.observer) observer->OnHello(machine_id_, hello);
     Write(std::move(welcome));
+    if (auto* policy = service_->options_.policy) {
+      // Always, even empty: an empty policy takes back one the agent still runs.
+      CollectorMessage push;
+      *push.mutable_policy() = policy->OnHello(machine_id_, hello);
+      Write(std::move(push));
+    }
     return grpc::Status::OK;
   }
+
+ public:
+  // Queues a message from another thread (central policy).
+  void Send(CollectorMessage message) { Write(std::move(message)); }
+
+ private:
 
   grpc::Status Unavailable(const absl::Status& status) {
     spdlog::error("cannot store a record from {} ({}): {}", hostname_, peer_, status.message());
@@ -242,6 +266,14 @@ std::string AgentServiceImpl::Claim(const medic::v1::Hello& hello, const std::st
   }
   live_[hello.machine_id()] = Live{stream, hello.epoch(), peer};
   return "";
+}
+
+bool AgentServiceImpl::SendTo(const std::string& machine_id, medic::v1::CollectorMessage message) {
+  std::lock_guard lock(mu_);
+  auto it = live_.find(machine_id);
+  if (it == live_.end()) return false;
+  it->second.stream->Send(std::move(message));
+  return true;
 }
 
 void AgentServiceImpl::Forget(const std::string& machine_id, Stream* stream) {

@@ -29,10 +29,14 @@ class IngestObserver {
   virtual void OnRecord(const std::string& machine_id, const medic::v1::AgentMessage& record) = 0;
 };
 
+class PolicyHub;
+
 struct IngestOptions {
   absl::Duration heartbeat_interval = absl::Seconds(15);  // told to agents in the welcome
   std::string collector_version = MEDIC_VERSION;
   IngestObserver* observer = nullptr;  // not owned; outlives the service
+  // Central policy: sent after each welcome, told of topology and PolicyApplied. Not owned.
+  PolicyHub* policy = nullptr;
 };
 
 // Serves AgentService.Connect: one callback reactor per agent stream (no thread per stream).
@@ -47,6 +51,10 @@ class AgentServiceImpl final : public medic::v1::AgentService::CallbackService {
 
   // Streams open now.
   int64_t connected_streams() const { return streams_.load(); }
+
+  // Queues `message` on the live stream of `machine_id`; false when it is not connected.
+  // Any thread.
+  bool SendTo(const std::string& machine_id, medic::v1::CollectorMessage message);
 
  private:
   class Stream;

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "medic/v1/agent.pb.h"
 #include "medic/v1/fleet.pb.h"
+#include "medic/v1/policy.pb.h"
 #include "medic/v1/technician.pb.h"
 
 namespace medic::collector {
@@ -127,6 +128,23 @@ class Store {
   virtual absl::Status OutboxGiveUp(int64_t id, std::string_view error) = 0;
   // Events not yet delivered or given up.
   virtual absl::StatusOr<int64_t> OutboxPending() = 0;
+
+  // --- Central policy by group (deployment issue 12) ---
+  // Stores without policy support (test doubles) answer Unimplemented.
+
+  // Every group's policy, by scope then group.
+  virtual absl::StatusOr<std::vector<medic::v1::GroupPolicy>> ListPolicies() {
+    return absl::UnimplementedError("this store keeps no policies");
+  }
+  // Creates or replaces the policy of (scope, group); one with no yaml and no canary is
+  // deleted.
+  virtual absl::Status SavePolicy(const medic::v1::GroupPolicy& policy) {
+    return absl::UnimplementedError("this store keeps no policies");
+  }
+  // The policy version `machine_id` said it runs (Machine.policy_version).
+  virtual absl::Status SetPolicyVersion(std::string_view machine_id, std::string_view version) {
+    return absl::UnimplementedError("this store keeps no policies");
+  }
 };
 
 // The embedded store: one SQLite file in WAL mode (":memory:" for tests). Creates the schema
