@@ -1,12 +1,12 @@
 // medic-agent: collects this machine's health and streams it to the collector.
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <iostream>
 #include <string>
 #include <tuple>
 #include <vector>
-
-#include <unistd.h>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_join.h"
@@ -126,12 +126,14 @@ int main(int argc, char** argv) {
     std::cerr << "medic-agent: --json goes with --once\n";
     return 2;
   }
-  for (const std::string& warning : local->warnings) std::cerr << "medic-agent: " << warning << "\n";
+  for (const std::string& warning : local->warnings)
+    std::cerr << "medic-agent: " << warning << "\n";
   if (print_config) {
     std::cout << "# medic-agent " << MEDIC_VERSION << ": effective local config (central policy, "
               << "when the collector sends one, is layered over it where allowed)\n"
-              << "# layers: " << (local->files.empty() ? std::string("no files")
-                                                        : absl::StrJoin(local->files, ", "))
+              << "# layers: "
+              << (local->files.empty() ? std::string("no files")
+                                       : absl::StrJoin(local->files, ", "))
               << ", MEDIC_* environment, flags\n"
               << medic::common::RenderConfig(config, local->origins);
   }

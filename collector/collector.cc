@@ -96,10 +96,10 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
   ingest.observer = collector->engine_.get();
   ingest.policy = collector->policy_.get();
   collector->agents_ = std::make_unique<AgentServiceImpl>(*collector->store_, clock, ingest);
-  collector->policy_->SetSender([agents = collector->agents_.get()](
-                                    const std::string& id, medic::v1::CollectorMessage m) {
-    return agents->SendTo(id, std::move(m));
-  });
+  collector->policy_->SetSender(
+      [agents = collector->agents_.get()](const std::string& id, medic::v1::CollectorMessage m) {
+        return agents->SendTo(id, std::move(m));
+      });
   collector->technicians_ =
       std::make_unique<TechnicianServiceImpl>(*collector->store_, clock, collector->tickets_.get());
   collector->technicians_->SetPolicyHub(collector->policy_.get());

@@ -64,8 +64,8 @@ absl::StatusOr<std::vector<std::string>> DropIns(const std::string& dir) {
 }  // namespace
 
 std::string EnvironmentName(std::string_view key_path) {
-  return common::StrCat(kEnvPrefix, absl::AsciiStrToUpper(absl::StrReplaceAll(
-                                        std::string(key_path), {{".", "__"}})));
+  return common::StrCat(
+      kEnvPrefix, absl::AsciiStrToUpper(absl::StrReplaceAll(std::string(key_path), {{".", "__"}})));
 }
 
 absl::StatusOr<LocalConfig> LoadLocalConfig(const LayerInputs& inputs,
@@ -75,8 +75,7 @@ absl::StatusOr<LocalConfig> LoadLocalConfig(const LayerInputs& inputs,
   struct stat st {};
   const bool main_exists = ::stat(inputs.config_file.c_str(), &st) == 0;
   if (main_exists || inputs.config_file_required) {
-    RETURN_IF_ERROR(
-        common::MergeYamlFile(inputs.config_file, &local.config, &local.origins));
+    RETURN_IF_ERROR(common::MergeYamlFile(inputs.config_file, &local.config, &local.origins));
     local.files.push_back(inputs.config_file);
   }
   std::string dir = inputs.dropin_dir;

@@ -2,8 +2,8 @@
 
 #include <chrono>
 #include <deque>
-#include <memory>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>

@@ -123,8 +123,8 @@ grpc::ServerUnaryReactor* PolicyCall(grpc::CallbackServerContext* context, Polic
                                      Response* response, Call call) {
   auto* reactor = context->DefaultReactor();
   if (hub == nullptr) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                                 "this collector keeps no central policy"));
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this collector keeps no central policy"));
     return reactor;
   }
   absl::StatusOr<Response> result = call(*hub);

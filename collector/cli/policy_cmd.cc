@@ -83,13 +83,15 @@ void AddPolicyCommands(CLI::App& app, PolicyCommand* c) {
   c->policy = app.add_subcommand("policy", "central policy by group: set, rollout, show, preview");
   c->policy->require_subcommand(1);
   const char* group_help = "all, site=NAME, subnet=CIDR, label=NAME or host=NAME";
-  c->set = c->policy->add_subcommand("set", "set a group's policy (a partial agent config in "
-                                            "YAML; an empty file removes it) on all its machines");
+  c->set = c->policy->add_subcommand("set",
+                                     "set a group's policy (a partial agent config in "
+                                     "YAML; an empty file removes it) on all its machines");
   c->set->add_option("GROUP", c->group, group_help)->required();
   c->set->add_option("FILE", c->file, "YAML file, - for standard input")->required();
   c->rollout = c->policy->add_subcommand(
-      "rollout", "try a group's new policy on a share of its machines first; it reaches the "
-                 "rest when they all applied it cleanly, and is rolled back if one reports errors");
+      "rollout",
+      "try a group's new policy on a share of its machines first; it reaches the "
+      "rest when they all applied it cleanly, and is rolled back if one reports errors");
   c->rollout->add_option("GROUP", c->group, group_help)->required();
   c->rollout->add_option("FILE", c->file, "YAML file, - for standard input")->required();
   c->rollout->add_option("--canary", c->canary, "share of the group to try it on, e.g. 5%")
@@ -97,8 +99,9 @@ void AddPolicyCommands(CLI::App& app, PolicyCommand* c) {
   c->show = c->policy->add_subcommand("show", "every group's policy, canaries and rollbacks");
   c->show->add_flag("--json", c->json, "print the proto JSON mapping");
   c->preview = c->policy->add_subcommand(
-      "preview", "a machine's effective config with its policy (or with a draft) before "
-                 "applying, each value with where it comes from");
+      "preview",
+      "a machine's effective config with its policy (or with a draft) before "
+      "applying, each value with where it comes from");
   c->preview->add_option("HOST", c->host, "hostname or machine id")->required();
   c->preview->add_option("GROUP", c->group, "with FILE: preview this draft for the group");
   c->preview->add_option("FILE", c->file, "the draft's YAML");
@@ -151,14 +154,15 @@ int RunPolicyCommand(const PolicyCommand& c, medic::v1::TechnicianService::Stub&
       std::cout << medic::common::ToJson(response) << "\n";
       return 0;
     }
-    if (response.policies().empty()) std::cout << "No central policy: agents run their local config.\n";
+    if (response.policies().empty())
+      std::cout << "No central policy: agents run their local config.\n";
     for (const auto& p : response.policies()) {
       std::cout << ScopeText(p) << " @" << p.revision() << " (by " << p.updated_by() << ")\n"
                 << Indent(p.yaml());
       if (p.has_canary()) {
         std::cout << "  canary @" << p.canary().revision() << " on "
-                  << p.canary().machine_ids_size() << " machine(s), "
-                  << p.canary().applied_size() << " applied so far:\n"
+                  << p.canary().machine_ids_size() << " machine(s), " << p.canary().applied_size()
+                  << " applied so far:\n"
                   << Indent(p.canary().yaml());
       }
     }

@@ -3,10 +3,10 @@
 #include <deque>
 #include <utility>
 
+#include "collector/policy/policy_hub.h"
 #include "common/net/peer.h"
 #include "common/status/grpc_status.h"
 #include "common/strings/str_cat.h"
-#include "collector/policy/policy_hub.h"
 #include "spdlog/spdlog.h"
 
 namespace medic::collector {
@@ -178,7 +178,6 @@ class AgentServiceImpl::Stream final
   void Send(CollectorMessage message) { Write(std::move(message)); }
 
  private:
-
   grpc::Status Unavailable(const absl::Status& status) {
     spdlog::error("cannot store a record from {} ({}): {}", hostname_, peer_, status.message());
     return grpc::Status(

@@ -55,9 +55,9 @@ std::pair<int, int> Rank(const GroupPolicy& p) {
 }
 
 bool InCanary(const GroupPolicy& p, const std::string& machine_id) {
-  return p.has_canary() && std::find(p.canary().machine_ids().begin(),
-                                     p.canary().machine_ids().end(),
-                                     machine_id) != p.canary().machine_ids().end();
+  return p.has_canary() &&
+         std::find(p.canary().machine_ids().begin(), p.canary().machine_ids().end(), machine_id) !=
+             p.canary().machine_ids().end();
 }
 
 }  // namespace
@@ -118,9 +118,10 @@ absl::StatusOr<medic::v1::Policy> PolicyHub::PolicyOf(const std::vector<GroupPol
   for (const GroupPolicy& p : policies) {
     if (Matches(p, machine_id, machine)) matching.push_back(&p);
   }
-  std::stable_sort(matching.begin(), matching.end(), [](const GroupPolicy* a, const GroupPolicy* b) {
-    return std::pair(Rank(*a), a->group()) < std::pair(Rank(*b), b->group());
-  });
+  std::stable_sort(matching.begin(), matching.end(),
+                   [](const GroupPolicy* a, const GroupPolicy* b) {
+                     return std::pair(Rank(*a), a->group()) < std::pair(Rank(*b), b->group());
+                   });
   std::vector<common::PolicyLayer> layers;
   std::vector<std::string> tokens;
   for (const GroupPolicy* p : matching) {
@@ -204,11 +205,11 @@ void PolicyHub::OnPolicyApplied(const std::string& machine_id,
           common::StrCat(GroupName(p.scope(), p.group()), "@", p.canary().revision());
       if (std::find(tokens.begin(), tokens.end(), token) == tokens.end()) continue;
       if (!applied.errors().empty()) {
-        std::string note = common::StrCat(
-            "rolled back ", token, ": ", m.hostname, " reported ", applied.errors(0),
-            applied.errors_size() > 1 ? common::StrCat(" (and ", applied.errors_size() - 1,
-                                                       " more)")
-                                      : "");
+        std::string note =
+            common::StrCat("rolled back ", token, ": ", m.hostname, " reported ", applied.errors(0),
+                           applied.errors_size() > 1
+                               ? common::StrCat(" (and ", applied.errors_size() - 1, " more)")
+                               : "");
         spdlog::warn("policy canary {}", note);
         rollbacks_.push_back(std::move(note));
         p.clear_canary();
@@ -256,11 +257,10 @@ absl::StatusOr<medic::v1::SetPolicyResponse> PolicyHub::Set(
   }
   const std::string group = request.scope() == medic::v1::POLICY_SCOPE_ALL ? "" : request.group();
   // The YAML is checked as a layer of its own before it can reach any machine.
-  RETURN_IF_ERROR(common::MergePolicyLayers(
-                      {{common::StrCat("policy ", GroupName(request.scope(), group)),
-                        request.yaml()}},
-                      "")
-                      .status());
+  RETURN_IF_ERROR(
+      common::MergePolicyLayers(
+          {{common::StrCat("policy ", GroupName(request.scope(), group)), request.yaml()}}, "")
+          .status());
   medic::v1::SetPolicyResponse response;
   GroupPolicy saved;
   {
@@ -272,7 +272,9 @@ absl::StatusOr<medic::v1::SetPolicyResponse> PolicyHub::Set(
     if (it != policies_.end()) policy = *it;
     policy.set_scope(request.scope());
     policy.set_group(group);
-    const uint64_t revision = std::max(policy.revision(), policy.canary().revision()) + 1;
+    const uint64_t revision =
+        std::max({policy.revision(), policy.canary().revision(), policy.last_revision()}) + 1;
+    policy.set_last_revision(revision);
     *policy.mutable_updated_at() = common::ToProtoTime(clock_.Now());
     policy.set_updated_by(request.actor().empty() ? "technician" : request.actor());
     if (request.canary_percent() == 0) {
@@ -343,9 +345,10 @@ absl::StatusOr<medic::v1::PolicyPreview> PolicyHub::Preview(
     }
   }
   if (machine == nullptr) {
-    return absl::NotFoundError(common::StrCat(
-        "'", request.host(), "' has not connected since the collector started; its local "
-        "config is not known yet"));
+    return absl::NotFoundError(
+        common::StrCat("'", request.host(),
+                       "' has not connected since the collector started; its local "
+                       "config is not known yet"));
   }
   std::vector<GroupPolicy> policies = policies_;
   if (request.has_draft()) {
@@ -366,9 +369,10 @@ absl::StatusOr<medic::v1::PolicyPreview> PolicyHub::Preview(
   medic::v1::PolicyPreview preview;
   preview.set_host(machine->hostname);
   *preview.mutable_policy() = policy;
-  preview.set_effective(common::RenderConfig(
-      outcome.config, outcome.origins,
-      machine->reported_local ? "the machine's own config or default" : "default (local config not reported)"));
+  preview.set_effective(common::RenderConfig(outcome.config, outcome.origins,
+                                             machine->reported_local
+                                                 ? "the machine's own config or default"
+                                                 : "default (local config not reported)"));
   for (const auto& r : outcome.refused) preview.add_refused(r);
   preview.set_applied_version(machine->applied_version);
   for (const auto& e : machine->applied_errors) preview.add_applied_errors(e);

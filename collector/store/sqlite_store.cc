@@ -618,8 +618,7 @@ class SqliteStore final : public Store {
 
   absl::StatusOr<std::vector<medic::v1::GroupPolicy>> ListPolicies() override {
     std::lock_guard lock(mu_);
-    ASSIGN_OR_RETURN(auto stmt,
-                     db_->Prepare("SELECT policy FROM policies ORDER BY scope, grp"));
+    ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT policy FROM policies ORDER BY scope, grp"));
     std::vector<medic::v1::GroupPolicy> policies;
     while (true) {
       ASSIGN_OR_RETURN(bool row, stmt->Step());

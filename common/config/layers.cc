@@ -259,10 +259,9 @@ PolicyOutcome ApplyPolicy(const medic::v1::AgentConfig& local, const Origins& lo
           StrCat(path, ": set only by this machine's own config, never by policy"));
       continue;
     }
-    auto forbidden = std::find_if(guard.forbid().begin(), guard.forbid().end(),
-                                  [&](const std::string& f) {
-                                    return path == f || path.starts_with(StrCat(f, "."));
-                                  });
+    auto forbidden = std::find_if(
+        guard.forbid().begin(), guard.forbid().end(),
+        [&](const std::string& f) { return path == f || path.starts_with(StrCat(f, ".")); });
     if (forbidden != guard.forbid().end()) {
       outcome.refused.push_back(
           StrCat(path, ": forbidden here by policy_guard.forbid (", *forbidden, ")"));
@@ -276,13 +275,12 @@ PolicyOutcome ApplyPolicy(const medic::v1::AgentConfig& local, const Origins& lo
       const Message& schedule_local =
           local.probes().GetReflection()->GetMessage(local.probes(), fields[1]);
       const Message& schedule_policy =
-          policy.config().probes().GetReflection()->GetMessage(policy.config().probes(),
-                                                               fields[1]);
+          policy.config().probes().GetReflection()->GetMessage(policy.config().probes(), fields[1]);
       const bool locally_off = schedule_local.GetReflection()->GetBool(schedule_local, fields[2]);
       const bool policy_on = !schedule_policy.GetReflection()->GetBool(schedule_policy, fields[2]);
       if (locally_off && policy_on) {
-        outcome.refused.push_back(StrCat(path, ": probe ", parts[1],
-                                         " stays off here (policy_guard.forbid_enable)"));
+        outcome.refused.push_back(
+            StrCat(path, ": probe ", parts[1], " stays off here (policy_guard.forbid_enable)"));
         continue;
       }
     }

@@ -838,13 +838,12 @@ absl::Status MergeSetting(std::string_view key_path, std::string_view value,
     YAML::Node node;
     if (leaf != nullptr && leaf->is_map()) {
       node = YAML::Node(YAML::NodeType::Map);
-      for (absl::string_view item :
-           absl::StrSplit(absl::string_view(value.data(), value.size()), ',',
-                          absl::SkipWhitespace())) {
+      for (absl::string_view item : absl::StrSplit(absl::string_view(value.data(), value.size()),
+                                                   ',', absl::SkipWhitespace())) {
         const size_t eq = item.find('=');
         if (eq == absl::string_view::npos) {
-          return absl::InvalidArgumentError(StrCat(source, ": ", key_path, ": ",
-                                                   Quote(std::string(item)), " is not KEY=VALUE"));
+          return absl::InvalidArgumentError(
+              StrCat(source, ": ", key_path, ": ", Quote(std::string(item)), " is not KEY=VALUE"));
         }
         node[std::string(absl::StripAsciiWhitespace(item.substr(0, eq)))] =
             std::string(absl::StripAsciiWhitespace(item.substr(eq + 1)));

@@ -46,16 +46,14 @@ class PolicyTest : public ::testing::Test {
     const std::string etc = dir_.File("etc-" + hostname);
     std::filesystem::create_directories(etc + "/agent.d");
     WriteFile(etc + "/agent.yaml",
-              absl::StrCat("state_dir: ", dir_.File("state-" + hostname), "\nhostname: ",
-                           hostname,
+              absl::StrCat("state_dir: ", dir_.File("state-" + hostname), "\nhostname: ", hostname,
                            "\nheartbeat_interval: 1s\n"
                            "reconnect: {initial_backoff: 200ms, max_backoff: 1s}\n"
                            "probes: {memory: {interval: 1h}}\n"));
-    WriteFile(etc + "/agent.d/50-gpo.yaml",
-              absl::StrCat("collector: ", address_, "\n", dropin));
+    WriteFile(etc + "/agent.d/50-gpo.yaml", absl::StrCat("collector: ", address_, "\n", dropin));
     return std::make_unique<Process>(
-        std::vector<std::string>{kBin + "/medic-agent", "--config", etc + "/agent.yaml",
-                                 "--probes", "memory"},
+        std::vector<std::string>{kBin + "/medic-agent", "--config", etc + "/agent.yaml", "--probes",
+                                 "memory"},
         dir_.path(), "agent-" + hostname);
   }
 
@@ -109,10 +107,10 @@ class PolicyTest : public ::testing::Test {
 };
 
 TEST_F(PolicyTest, GroupPolicyIsPushedAppliedLiveAndReported) {
-  ASSERT_EQ(Medic({"policy", "set", "all",
-                   PolicyFile("all.yaml", "hardware: {load_per_core_high: 3}\n")})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      Medic({"policy", "set", "all", PolicyFile("all.yaml", "hardware: {load_per_core_high: 3}\n")})
+          .exit_code,
+      0);
   auto agent = StartAgent("pol-ws-1", "labels: [ou-sales]\n");
   ASSERT_TRUE(WaitForVersion("pol-ws-1", "all@1")) << agent->Describe() << collector_->Describe();
   const absl::Time first = MemoryCollectedAt("pol-ws-1");
@@ -154,14 +152,14 @@ TEST_F(PolicyTest, GroupPolicyIsPushedAppliedLiveAndReported) {
 }
 
 TEST_F(PolicyTest, LocallyForbiddenSettingIsRefusedAndReported) {
-  auto agent = StartAgent("pol-ws-2",
-                          "policy_guard: {forbid: [network], forbid_enable: [smart]}\n");
+  auto agent =
+      StartAgent("pol-ws-2", "policy_guard: {forbid: [network], forbid_enable: [smart]}\n");
   ASSERT_TRUE(WaitForVersion("pol-ws-2", "")) << agent->Describe();
-  RunResult set = Medic(
-      {"policy", "set", "host=pol-ws-2",
-       PolicyFile("host.yaml",
-                  "network: {dns_test_names: [evil.example]}\n"
-                  "probes: {smart: {disabled: false}, memory: {interval: 2s}}\n")});
+  RunResult set =
+      Medic({"policy", "set", "host=pol-ws-2",
+             PolicyFile("host.yaml",
+                        "network: {dns_test_names: [evil.example]}\n"
+                        "probes: {smart: {disabled: false}, memory: {interval: 2s}}\n")});
   ASSERT_EQ(set.exit_code, 0) << set.err;
   ASSERT_TRUE(WaitForVersion("pol-ws-2", "host=pol-ws-2@1")) << agent->Describe();
   RunResult preview = Medic({"policy", "preview", "pol-ws-2"});
@@ -192,13 +190,13 @@ TEST_F(PolicyTest, CanaryRollsBackOnErrorsAndRollsOutWhenClean) {
   ASSERT_TRUE(WaitForVersion("pol-can-a", "label=ou-canary@1"));
   ASSERT_TRUE(WaitForVersion("pol-can-b", "label=ou-canary@1"));
 
-  RunResult rollout = Medic(
-      {"policy", "rollout", "label=ou-canary",
-       PolicyFile("bad.yaml", "network: {targets: [\"10.0.0.1:80\"]}\n"), "--canary", "50%"});
+  RunResult rollout =
+      Medic({"policy", "rollout", "label=ou-canary",
+             PolicyFile("bad.yaml", "network: {targets: [\"10.0.0.1:80\"]}\n"), "--canary", "50%"});
   ASSERT_EQ(rollout.exit_code, 0) << rollout.err;
   EXPECT_THAT(rollout.out, HasSubstr("on trial on 1 machine(s)"));
-  const std::string canary = rollout.out.find("pol-can-a") != std::string::npos ? "pol-can-a"
-                                                                                : "pol-can-b";
+  const std::string canary =
+      rollout.out.find("pol-can-a") != std::string::npos ? "pol-can-a" : "pol-can-b";
   const std::string other = canary == "pol-can-a" ? "pol-can-b" : "pol-can-a";
   // The canary reports its refusal; the revision is rolled back and it returns to @1.
   const absl::Time end = absl::Now() + absl::Seconds(20);
@@ -214,9 +212,9 @@ TEST_F(PolicyTest, CanaryRollsBackOnErrorsAndRollsOutWhenClean) {
   EXPECT_EQ(Health(other)->machine().policy_version(), "label=ou-canary@1");
 
   // A clean revision goes to the canary, then to the whole group.
-  rollout = Medic({"policy", "rollout", "label=ou-canary",
-                   PolicyFile("ok.yaml", "probes: {memory: {interval: 20s}}\n"), "--canary",
-                   "50%"});
+  rollout =
+      Medic({"policy", "rollout", "label=ou-canary",
+             PolicyFile("ok.yaml", "probes: {memory: {interval: 20s}}\n"), "--canary", "50%"});
   ASSERT_EQ(rollout.exit_code, 0) << rollout.err;
   EXPECT_TRUE(WaitForVersion("pol-can-a", "label=ou-canary@3")) << collector_->Describe();
   EXPECT_TRUE(WaitForVersion("pol-can-b", "label=ou-canary@3")) << collector_->Describe();

@@ -39,7 +39,7 @@ struct LayerCase {
   std::vector<Layer> layers;
   std::string expected;  // text format of the whole result; "" when an error is expected
   std::vector<std::pair<std::string, std::string>> origins;  // path -> where
-  std::string error;  // substring of the error
+  std::string error = "";                                    // substring of the error
 };
 
 // Applies the layers as LoadLocalConfig does: files in order, then the environment.
@@ -53,10 +53,8 @@ absl::StatusOr<std::pair<medic::v1::AgentConfig, common::Origins>> ApplyLayers(
   for (const Layer& layer : layers) {
     if (layer.file.empty()) {
       inputs.environment.push_back(layer.text);
-    } else if (layer.file == "agent.yaml") {
-      test::WriteFile(inputs.config_file, layer.text);
     } else {
-      test::WriteFile(inputs.dropin_dir + "/" + layer.file, layer.text);
+      test::WriteFile(dir.File(layer.file), layer.text);  // agent.yaml or agent.d/NAME
     }
   }
   absl::StatusOr<LocalConfig> local = LoadLocalConfig(inputs, medic::v1::AgentConfig());
@@ -120,9 +118,11 @@ TEST(ConfigLayersTest, MergeRules) {
        R"pb(labels: "a" labels: "b" labels: "c")pb",
        {{"labels", "agent.yaml:1 + env MEDIC_LABELS"}}},
       {"env_list_replace",
-       {{"agent.yaml", "labels: [a]\n"}, {"", "MEDIC_NETWORK__DNS_TEST_NAMES=x.corp,y.corp"},
+       {{"agent.yaml", "labels: [a]\n"},
+        {"", "MEDIC_NETWORK__DNS_TEST_NAMES=x.corp,y.corp"},
         {"", "MEDIC_LABELS=b"}},
-       R"pb(labels: "b" network { dns_test_names: "x.corp" dns_test_names: "y.corp" })pb",
+       R"pb(labels: "b"
+            network { dns_test_names: "x.corp" dns_test_names: "y.corp" })pb",
        {{"labels", "env MEDIC_LABELS"}}},
       // A bad value names the file, line and key.
       {"bad_duration_in_dropin",
@@ -151,8 +151,8 @@ TEST(ConfigLayersTest, MergeRules) {
       continue;
     }
     ASSERT_TRUE(result.ok()) << result.status();
-    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(result->first,
-                                                                   Parse(c.expected)))
+    EXPECT_TRUE(
+        google::protobuf::util::MessageDifferencer::Equals(result->first, Parse(c.expected)))
         << result->first.ShortDebugString();
     for (const auto& [path, where] : c.origins) {
       ASSERT_TRUE(result->second.contains(path)) << path;
@@ -213,7 +213,8 @@ network:
   medic::v1::AgentConfig back;
   ASSERT_TRUE(common::MergeYaml(text, "rendered", &back).ok()) << text;
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(back, config))
-      << back.ShortDebugString() << "\n" << text;
+      << back.ShortDebugString() << "\n"
+      << text;
 }
 
 struct PolicyCase {
@@ -229,7 +230,8 @@ TEST(ApplyPolicyTest, LocalSafetyWins) {
       // A policy setting is applied over the local value.
       {"applies",
        R"pb(probes { cpu { interval { seconds: 15 } } })pb",
-       R"pb(version: "all@1" config { probes { cpu { interval { seconds: 2 } } } }
+       R"pb(version: "all@1"
+            config { probes { cpu { interval { seconds: 2 } } } }
             paths: "probes.cpu.interval")pb",
        R"pb(probes { cpu { interval { seconds: 2 } } })pb",
        {}},
@@ -241,20 +243,25 @@ TEST(ApplyPolicyTest, LocalSafetyWins) {
        {}},
       // ... unless the machine forbids turning that probe on.
       {"forbid_enable",
-       R"pb(probes { smart { disabled: true } } policy_guard { forbid_enable: "smart" })pb",
+       R"pb(probes { smart { disabled: true } }
+            policy_guard { forbid_enable: "smart" })pb",
        R"pb(version: "all@1" paths: "probes.smart.disabled")pb",
-       R"pb(probes { smart { disabled: true } } policy_guard { forbid_enable: "smart" })pb",
+       R"pb(probes { smart { disabled: true } }
+            policy_guard { forbid_enable: "smart" })pb",
        {"probes.smart.disabled: probe smart stays off here"}},
       // Turning it off is still allowed.
       {"forbid_enable_allows_off",
        R"pb(policy_guard { forbid_enable: "smart" })pb",
-       R"pb(version: "all@1" config { probes { smart { disabled: true } } }
+       R"pb(version: "all@1"
+            config { probes { smart { disabled: true } } }
             paths: "probes.smart.disabled")pb",
-       R"pb(probes { smart { disabled: true } } policy_guard { forbid_enable: "smart" })pb",
+       R"pb(probes { smart { disabled: true } }
+            policy_guard { forbid_enable: "smart" })pb",
        {}},
       // A forbidden prefix covers everything under it; the rest of the policy applies.
       {"forbid_prefix",
-       R"pb(network { targets: "a:1" } policy_guard { forbid: "network" })pb",
+       R"pb(network { targets: "a:1" }
+            policy_guard { forbid: "network" })pb",
        R"pb(version: "site=hq@3"
             config {
               network { targets: "b:1" }
@@ -269,20 +276,26 @@ TEST(ApplyPolicyTest, LocalSafetyWins) {
       // Local-only settings are never taken from policy.
       {"local_only",
        R"pb(collector: "mine:1")pb",
-       R"pb(version: "all@1" config { collector: "theirs:1" } paths: "collector")pb",
+       R"pb(version: "all@1"
+            config { collector: "theirs:1" }
+            paths: "collector")pb",
        R"pb(collector: "mine:1")pb",
        {"collector: set only by this machine's own config"}},
       // An appended list adds to the local one.
       {"append",
        R"pb(network { dns_test_names: "a.corp" })pb",
-       R"pb(version: "all@1" config { network { dns_test_names: "b.corp" } }
-            paths: "network.dns_test_names" append_paths: "network.dns_test_names")pb",
+       R"pb(version: "all@1"
+            config { network { dns_test_names: "b.corp" } }
+            paths: "network.dns_test_names"
+            append_paths: "network.dns_test_names")pb",
        R"pb(network { dns_test_names: "a.corp" dns_test_names: "b.corp" })pb",
        {}},
       // refuse_all: nothing applies, and it says so.
       {"refuse_all",
        R"pb(policy_guard { refuse_all: true })pb",
-       R"pb(version: "all@1" config { log_level: LOG_LEVEL_DEBUG } paths: "log_level")pb",
+       R"pb(version: "all@1"
+            config { log_level: LOG_LEVEL_DEBUG }
+            paths: "log_level")pb",
        R"pb(policy_guard { refuse_all: true })pb",
        {"refused whole"}},
   };
@@ -304,7 +317,8 @@ TEST(ApplyPolicyTest, LocalSafetyWins) {
 TEST(MergePolicyLayersTest, MoreSpecificWinsAndLocalOnlyIsRefused) {
   auto policy = common::MergePolicyLayers(
       {{"policy all@1", "probes: {cpu: {interval: 30s}}\nnetwork: {targets: [a:1]}\n"},
-       {"policy site=hq@2", "probes:\n  cpu:\n    interval: 10s\nnetwork: {targets: !append [b:1]}\n"}},
+       {"policy site=hq@2",
+        "probes:\n  cpu:\n    interval: 10s\nnetwork: {targets: !append [b:1]}\n"}},
       "all@1,site=hq@2");
   ASSERT_TRUE(policy.ok()) << policy.status();
   EXPECT_EQ(policy->config().probes().cpu().interval().seconds(), 10);
