@@ -7,12 +7,14 @@
 #include <set>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "agent/identity/identity.h"
 #include "agent/probes/network/network_checks.h"
 #include "agent/probes/registry.h"
 #include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/post.hpp"
+#include "common/config/layers.h"
 #include "common/status/status_macros.h"
 #include "common/strings/str_cat.h"
 #include "common/time/clock.h"
@@ -98,8 +100,10 @@ std::string ProxyOf(const medic::v1::AgentConfig& config) {
 
 }  // namespace
 
-Agent::Agent(medic::v1::AgentConfig config, bool insecure)
-    : config_(std::move(config)),
+Agent::Agent(medic::v1::AgentConfig config, bool insecure, common::Origins origins)
+    : local_config_(config),
+      local_origins_(std::move(origins)),
+      config_(std::move(config)),
       fs_(config_.root()),
       proxy_(ProxyOf(config_)),
       scheduler_(io_, NewProbes(config_), fs_, commands_, common::RealClock::Get(), config_,
@@ -141,6 +145,7 @@ absl::Status Agent::Run() {
       options.server_name = config_.security().server_name();
       renewer_ = std::make_unique<CertificateRenewer>(io_, config_, common::RealClock::Get());
     }
+    options.on_policy = [this](const medic::v1::Policy& policy) { OnPolicy(policy); };
     spdlog::info("medic-agent {} as {} (machine id {}), reporting to {}", MEDIC_VERSION,
                  hello.hostname(), hello.machine_id(), config_.collector());
     stream_ =
@@ -229,6 +234,33 @@ void Agent::OnDiagnosticRequest(const medic::v1::DiagnosticRequest& request) {
     boost::asio::post(io_,
                       [send, result = std::move(result)]() mutable { send(std::move(result)); });
   });
+}
+
+void Agent::OnPolicy(const medic::v1::Policy& policy) {
+  common::PolicyOutcome outcome = common::ApplyPolicy(local_config_, local_origins_, policy);
+  medic::v1::AgentMessage answer;
+  medic::v1::PolicyApplied& applied = *answer.mutable_policy_applied();
+  applied.set_policy_version(policy.version());
+  if (absl::Status valid = ValidateAgentConfig(outcome.config); !valid.ok()) {
+    // A policy that would leave the agent unable to run is not applied at all.
+    applied.add_errors(common::StrCat("policy ", policy.version(), " not applied: ",
+                                      valid.message(), "; the previous config stays"));
+  } else {
+    config_ = std::move(outcome.config);
+    scheduler_.Reconfigure(config_, NewProbes(config_));
+    if (stream_ != nullptr) stream_->set_policy_version(policy.version());
+  }
+  for (auto& refused : outcome.refused) applied.add_errors(std::move(refused));
+  if (policy.version().empty()) {
+    spdlog::info("no central policy for this machine; running the local config");
+  } else {
+    spdlog::info("applied central policy {}{}", policy.version(),
+                 applied.errors().empty()
+                     ? ""
+                     : common::StrCat(" except: ", absl::StrJoin(applied.errors(), "; ")));
+  }
+  *applied.mutable_local_config() = common::ShareableLocalConfig(local_config_);
+  if (stream_ != nullptr) stream_->SendUnsequenced(std::move(answer));
 }
 
 medic::v1::Snapshot Agent::BuildSnapshot() const {

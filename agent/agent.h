@@ -13,6 +13,7 @@
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/signal_set.hpp"
 #include "boost/asio/thread_pool.hpp"
+#include "common/config/yaml_proto.h"
 #include "common/fs/file_system.h"
 #include "common/process/command_runner.h"
 #include "medic/v1/config.pb.h"
@@ -30,8 +31,11 @@ absl::Status ValidateAgentConfig(const medic::v1::AgentConfig& config);
 // is configured) the stream that carries both to it.
 class Agent {
  public:
+  // `config` is the local config (files, environment, flags); `origins` says where each of
+  // its settings came from, for the effective config once policy is layered over it.
   // `insecure` (tests only): a plaintext channel, no enrollment or client certificate.
-  explicit Agent(medic::v1::AgentConfig config, bool insecure = false);
+  explicit Agent(medic::v1::AgentConfig config, bool insecure = false,
+                 common::Origins origins = {});
 
   // Runs every probe once and returns what the agent knows: the snapshot it would send.
   medic::v1::Snapshot CollectOnce();
@@ -49,8 +53,13 @@ class Agent {
   medic::v1::Snapshot BuildSnapshot() const;
   medic::v1::Topology BuildTopology() const;
   std::string Hostname() const;
+  // Layers central policy over the local config where it allows, reschedules the probes and
+  // tells the collector what was applied and what refused. On the io thread.
+  void OnPolicy(const medic::v1::Policy& policy);
 
-  medic::v1::AgentConfig config_;
+  const medic::v1::AgentConfig local_config_;
+  const common::Origins local_origins_;
+  medic::v1::AgentConfig config_;  // effective: local_config_ with policy applied
   common::RootedFileSystem fs_;
   std::string proxy_;  // for topology: config, else the environment at start
   common::RealCommandRunner commands_;

@@ -115,16 +115,24 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
   RETURN_IF_ERROR(collector->engine_->Restore(*collector->store_));
   collector->engine_->Start();
 
+  collector->policy_ = std::make_unique<PolicyHub>(*collector->store_, clock);
+  RETURN_IF_ERROR(collector->policy_->Load());
+
   IngestOptions ingest;
   ingest.heartbeat_interval = common::FromProtoDuration(config.heartbeat_interval());
   ingest.observer = &collector->observers_;
   ASSIGN_OR_RETURN(ingest.limits, ResolveLimits(config.limits()));
   const Limits limits = ingest.limits;
   ingest.security = collector->security_.get();
+  ingest.policy = collector->policy_.get();
   ingest.records_received = collector->metrics_->records_received;
   ingest.ingest_latency = collector->metrics_->ingest_latency;
   ingest.commit_latency = collector->metrics_->store_commit_latency;
   collector->agents_ = std::make_unique<AgentServiceImpl>(*collector->store_, clock, ingest);
+  collector->policy_->SetSender(
+      [agents = collector->agents_.get()](const std::string& id, medic::v1::CollectorMessage m) {
+        return agents->SendTo(id, std::move(m));
+      });
   collector->router_ =
       std::make_unique<diagnostics::Router>(*collector->store_, *collector->agents_, clock);
   collector->observers_.Add(collector->engine_.get());
@@ -135,6 +143,7 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
   collector->technicians_->SetStreamCutter(
       [agents = collector->agents_.get()](const std::string& id) { return agents->Cut(id); });
   collector->technicians_->SetLive(collector->router_.get(), collector->events_.get());
+  collector->technicians_->SetPolicyHub(collector->policy_.get());
 
   grpc::ServerBuilder builder;
   int port = 0;

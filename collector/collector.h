@@ -71,6 +71,7 @@ class Collector {
   ObserverList observers_;
   std::unique_ptr<engine::EngineRunner> engine_;
   std::unique_ptr<tickets::OutboxSender> outbox_;  // when a webhook or helpdesk is configured
+  std::unique_ptr<PolicyHub> policy_;
   std::unique_ptr<AgentServiceImpl> agents_;
   std::unique_ptr<diagnostics::Router> router_;
   std::unique_ptr<TechnicianServiceImpl> technicians_;

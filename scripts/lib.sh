@@ -13,6 +13,7 @@ MEDIC_PACKAGES=(
   nftables dnsmasq-base iputils-ping iproute2 util-linux
   libcups2-dev cups cups-client cups-ipp-utils dbus-daemon
   chromium
+  dpkg-dev systemd adduser
 )
 
 # ccache keyed on paths relative to the checkout, so another clone of the same code hits.

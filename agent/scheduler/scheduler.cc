@@ -12,14 +12,18 @@ namespace {
 // Probes due this close to a wake-up join its cycle, so timer slack does not split a cycle.
 constexpr std::chrono::milliseconds kCycleSlack(20);
 
+// The slow probes the registry knows (updates, services, time, crashes, smart, connectivity,
+// printers): one thread each, so none waits on another.
+constexpr int kSlowProbeThreads = 7;
+
 std::chrono::steady_clock::duration ToSteady(absl::Duration d) {
   return absl::ToChronoNanoseconds(d);
 }
 
 // One thread per slow probe (at least one, so the pool is valid with none).
-std::size_t SlowThreads(const std::vector<ProbeEntry>& probes) {
-  return std::max<std::size_t>(
-      1, std::count_if(probes.begin(), probes.end(), [](const auto& e) { return e.slow; }));
+// Every probe that may ever be slow gets one, so one turned on later by policy has its own.
+std::size_t SlowThreads(const std::vector<ProbeEntry>&) {
+  return static_cast<std::size_t>(kSlowProbeThreads);
 }
 
 }  // namespace
@@ -33,7 +37,7 @@ Scheduler::Scheduler(boost::asio::io_context& io, std::vector<ProbeEntry> probes
       fs_(fs),
       commands_(commands),
       clock_(clock),
-      config_(config),
+      config_(std::make_shared<const medic::v1::AgentConfig>(config)),
       tracker_(tracker),
       sink_(std::move(sink)),
       random_(std::random_device{}()),
@@ -45,6 +49,7 @@ void Scheduler::Start() {
   if (probes_.empty()) return;
   absl::Duration shortest = absl::InfiniteDuration();
   for (const auto& p : probes_) shortest = std::min(shortest, p.entry.interval);
+  started_ = true;
   std::uniform_real_distribution<double> fraction(0.0, 1.0);
   const SteadyTime origin =
       std::chrono::steady_clock::now() + ToSteady(shortest * fraction(random_));
@@ -60,6 +65,7 @@ void Scheduler::Stop() {
 void Scheduler::RunAllOnce(bool wait_for_slow) {
   std::vector<ProbeRun> cycle;
   for (auto& p : probes_) {
+    if (!p.active) continue;
     if (p.entry.slow && !wait_for_slow) {
       Dispatch(p);
     } else {
@@ -69,9 +75,39 @@ void Scheduler::RunAllOnce(bool wait_for_slow) {
   sink_(std::move(cycle));
 }
 
+void Scheduler::Reconfigure(const medic::v1::AgentConfig& config, std::vector<ProbeEntry> probes) {
+  config_ = std::make_shared<const medic::v1::AgentConfig>(config);
+  const SteadyTime now = std::chrono::steady_clock::now();
+  for (auto& p : probes_) p.active = false;
+  for (ProbeEntry& fresh : probes) {
+    auto it = std::find_if(probes_.begin(), probes_.end(), [&](const Scheduled& p) {
+      return p.entry.probe->name() == fresh.probe->name();
+    });
+    if (it == probes_.end()) {
+      spdlog::info("probe {} turned on, every {}", fresh.probe->name(),
+                   common::HumanDuration(fresh.interval));
+      const SteadyTime due = now + ToSteady(fresh.interval);
+      probes_.push_back({std::move(fresh), due});
+      continue;
+    }
+    // The probe object stays: a slow run in progress holds it.
+    if (!it->active || it->entry.interval != fresh.interval) {
+      spdlog::info("probe {} now runs every {}", fresh.probe->name(),
+                   common::HumanDuration(fresh.interval));
+      it->next_due = now + ToSteady(fresh.interval);
+    }
+    it->entry.interval = fresh.interval;
+    it->entry.deadline = fresh.deadline;
+    it->active = true;
+  }
+  if (started_ && !stopped_) Arm();
+}
+
 void Scheduler::Arm() {
   SteadyTime next = SteadyTime::max();
-  for (const auto& p : probes_) next = std::min(next, p.next_due);
+  for (const auto& p : probes_) {
+    if (p.active) next = std::min(next, p.next_due);
+  }
   timer_.expires_at(next);
   timer_.async_wait([this](const boost::system::error_code& error) {
     if (error || stopped_) return;
@@ -84,7 +120,7 @@ void Scheduler::RunDue() {
   const SteadyTime now = std::chrono::steady_clock::now();
   std::vector<ProbeRun> cycle;
   for (auto& p : probes_) {
-    if (p.next_due > now + kCycleSlack) continue;
+    if (!p.active || p.next_due > now + kCycleSlack) continue;
     if (p.entry.slow) {
       Dispatch(p);
     } else {
@@ -106,8 +142,8 @@ void Scheduler::Dispatch(Scheduled& p) {
   p.in_flight = true;
   // The probe object is used by one thread at a time (in_flight); the tracker stays on the
   // io thread, so the slow thread gets a copy of the standing findings.
-  boost::asio::post(slow_pool_, [this, &p, standing = tracker_.Standing(name)] {
-    Collected collected = Collect(p.entry, standing);
+  boost::asio::post(slow_pool_, [this, &p, standing = tracker_.Standing(name), config = config_] {
+    Collected collected = Collect(p.entry, standing, config);
     boost::asio::post(io_, [this, &p, collected = std::move(collected)]() mutable {
       p.in_flight = false;
       if (stopped_) return;
@@ -119,15 +155,16 @@ void Scheduler::Dispatch(Scheduled& p) {
 }
 
 ProbeRun Scheduler::RunProbe(ProbeEntry& entry) {
-  return Judge(entry, Collect(entry, tracker_.Standing(entry.probe->name())));
+  return Judge(entry, Collect(entry, tracker_.Standing(entry.probe->name()), config_));
 }
 
 Scheduler::Collected Scheduler::Collect(ProbeEntry& entry,
-                                        const std::vector<medic::v1::Finding>& standing) {
+                                        const std::vector<medic::v1::Finding>& standing,
+                                        std::shared_ptr<const medic::v1::AgentConfig> config) {
   Collected collected;
   collected.started = clock_.Now();
   const auto wall_start = std::chrono::steady_clock::now();
-  ProbeContext ctx{fs_, commands_, clock_, config_, collected.started + entry.deadline, standing};
+  ProbeContext ctx{fs_, commands_, clock_, *config, collected.started + entry.deadline, standing};
   collected.output = entry.probe->Collect(ctx);
   collected.took = absl::FromChrono(std::chrono::steady_clock::now() - wall_start);
   return collected;

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -57,12 +59,19 @@ class Scheduler {
   // `wait_for_slow`; otherwise they are sent to their thread and report on their own.
   void RunAllOnce(bool wait_for_slow);
 
+  // Takes a new config without a restart (central policy): probes read it from their next
+  // run; `probes` (NewProbes of it) gives each probe's interval, deadline and whether it runs.
+  // A probe whose interval changed is next due one new interval from now; a probe turned on
+  // joins, one turned off stops after a run in progress. Call on the io thread.
+  void Reconfigure(const medic::v1::AgentConfig& config, std::vector<ProbeEntry> probes);
+
  private:
   using SteadyTime = std::chrono::steady_clock::time_point;
   struct Scheduled {
     ProbeEntry entry;
     SteadyTime next_due;
     bool in_flight = false;  // a slow probe's run is on the slow thread
+    bool active = true;      // false once turned off by Reconfigure
   };
   // What a probe's Collect() returned, and when; made on any thread.
   struct Collected {
@@ -74,7 +83,8 @@ class Scheduler {
   void RunDue();
   void Dispatch(Scheduled& p);
   ProbeRun RunProbe(ProbeEntry& entry);
-  Collected Collect(ProbeEntry& entry, const std::vector<medic::v1::Finding>& standing);
+  Collected Collect(ProbeEntry& entry, const std::vector<medic::v1::Finding>& standing,
+                    std::shared_ptr<const medic::v1::AgentConfig> config);
   // On the io thread: the outcome, and the finding changes through the tracker.
   ProbeRun Judge(ProbeEntry& entry, Collected collected);
   // A finding about the agent itself when a probe timed out or failed, so the technician
@@ -84,15 +94,18 @@ class Scheduler {
 
   boost::asio::io_context& io_;
   boost::asio::steady_timer timer_;
-  std::vector<Scheduled> probes_;
+  // A deque: Reconfigure adds probes while slow runs hold references to others.
+  std::deque<Scheduled> probes_;
   const common::FileSystem& fs_;
   const common::CommandRunner& commands_;
   const common::Clock& clock_;
-  const medic::v1::AgentConfig& config_;
+  // Replaced whole by Reconfigure; a run in progress keeps the one it started with.
+  std::shared_ptr<const medic::v1::AgentConfig> config_;
   FindingTracker& tracker_;
   Sink sink_;
   std::mt19937_64 random_;
   bool stopped_ = false;
+  bool started_ = false;
   // Last, so it is joined before the members its handlers use go away.
   boost::asio::thread_pool slow_pool_;
 };

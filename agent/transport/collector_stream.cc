@@ -181,6 +181,9 @@ void CollectorStream::OnMessage(Call* call, const CollectorMessage& message) {
                      message.diagnostic_request().request_id());
       }
       break;
+    case CollectorMessage::kPolicy:
+      if (options_.on_policy) options_.on_policy(message.policy());
+      break;
     default:
       spdlog::debug("ignoring a collector message this agent does not know (kind {})",
                     static_cast<int>(message.kind_case()));
@@ -249,6 +252,13 @@ void CollectorStream::Send(AgentMessage record) {
   // Before the first welcome there is no snapshot yet; it will carry this state.
   if (!welcomed_ && record.has_delta() && unacknowledged_.empty() && next_sequence_ == 1) return;
   Transmit(std::move(record));
+}
+
+void CollectorStream::SendUnsequenced(AgentMessage message) {
+  if (!welcomed_ || call_ == nullptr) return;
+  message.set_sequence(0);
+  *message.mutable_sent_at() = common::ToProtoTime(absl::Now());
+  call_->Write(std::move(message));
 }
 
 void CollectorStream::Transmit(AgentMessage record) {

@@ -25,6 +25,8 @@ struct StreamOptions {
   absl::Duration max_backoff = absl::Seconds(60);
   absl::Duration heartbeat_interval = absl::Seconds(15);  // until the collector says otherwise
   size_t max_unacknowledged = 1000;  // records kept for resending; the oldest go first
+  // Central policy from the collector, on the io thread (deployment issue 12).
+  std::function<void(const medic::v1::Policy&)> on_policy;
 };
 
 // The agent's one stream to the collector. Connects out, says hello, sends a fresh snapshot
@@ -53,6 +55,11 @@ class CollectorStream {
   // (hand the work to another thread and Send() the result, as a diagnostic_result record).
   using RequestFn = std::function<void(const medic::v1::DiagnosticRequest&)>;
   void SetRequestHandler(RequestFn handler) { on_request_ = std::move(handler); }
+  // Sends a message that needs no acknowledgement (PolicyApplied) on the current stream; it
+  // is dropped when not connected (the next hello brings the policy again).
+  void SendUnsequenced(medic::v1::AgentMessage message);
+  // The policy version the next hello carries.
+  void set_policy_version(const std::string& version) { hello_.set_policy_version(version); }
 
   bool connected() const { return welcomed_; }
   uint64_t acknowledged() const { return acknowledged_; }

@@ -224,6 +224,57 @@ grpc::ServerUnaryReactor* TechnicianServiceImpl::GetMachineHistory(
   return reactor;
 }
 
+namespace {
+
+// Runs one policy call: `call` fills the response or fails. The status to finish with.
+template <typename Response, typename Call>
+grpc::Status PolicyCall(PolicyHub* hub, Response* response, Call call) {
+  if (hub == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this collector keeps no central policy");
+  }
+  absl::StatusOr<Response> result = call(*hub);
+  if (!result.ok()) return common::ToGrpcStatus(result.status());
+  *response = std::move(*result);
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* TechnicianServiceImpl::SetPolicy(
+    grpc::CallbackServerContext* context, const medic::v1::SetPolicyRequest* request,
+    medic::v1::SetPolicyResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  Principal principal;
+  if (!Authorize(context, reactor, "SetPolicy", &principal)) return reactor;
+  grpc::Status status =
+      PolicyCall(policy_, response, [&](PolicyHub& hub) { return hub.Set(*request); });
+  FinishAudited(context, reactor, principal, "SetPolicy",
+                common::StrCat(common::EnumWord(request->scope()), " ", request->group()), status,
+                request->yaml());
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* TechnicianServiceImpl::ListPolicies(
+    grpc::CallbackServerContext* context, const medic::v1::ListPoliciesRequest*,
+    medic::v1::ListPoliciesResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  Principal principal;
+  if (!Authorize(context, reactor, "ListPolicies", &principal)) return reactor;
+  reactor->Finish(PolicyCall(policy_, response, [&](PolicyHub& hub) { return hub.List(); }));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* TechnicianServiceImpl::PreviewPolicy(
+    grpc::CallbackServerContext* context, const medic::v1::PreviewPolicyRequest* request,
+    medic::v1::PolicyPreview* response) {
+  auto* reactor = context->DefaultReactor();
+  Principal principal;
+  if (!Authorize(context, reactor, "PreviewPolicy", &principal)) return reactor;
+  reactor->Finish(
+      PolicyCall(policy_, response, [&](PolicyHub& hub) { return hub.Preview(*request); }));
+  return reactor;
+}
+
 }  // namespace medic::collector
 
 namespace medic::collector {

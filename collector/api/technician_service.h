@@ -5,6 +5,7 @@
 #include "collector/security/security.h"
 #include "collector/diagnostics/event_bus.h"
 #include "collector/diagnostics/router.h"
+#include "collector/policy/policy_hub.h"
 #include "collector/store/store.h"
 #include "collector/tickets/tickets.h"
 #include "common/time/clock.h"
@@ -93,6 +94,18 @@ class TechnicianServiceImpl final : public medic::v1::TechnicianService::Callbac
                                               const medic::v1::GetMachineHistoryRequest* request,
                                               medic::v1::MachineHistory* response) override;
 
+  // Central policy; UNIMPLEMENTED until SetPolicyHub.
+  void SetPolicyHub(PolicyHub* hub) { policy_ = hub; }
+  grpc::ServerUnaryReactor* SetPolicy(grpc::CallbackServerContext* context,
+                                      const medic::v1::SetPolicyRequest* request,
+                                      medic::v1::SetPolicyResponse* response) override;
+  grpc::ServerUnaryReactor* ListPolicies(grpc::CallbackServerContext* context,
+                                         const medic::v1::ListPoliciesRequest* request,
+                                         medic::v1::ListPoliciesResponse* response) override;
+  grpc::ServerUnaryReactor* PreviewPolicy(grpc::CallbackServerContext* context,
+                                          const medic::v1::PreviewPolicyRequest* request,
+                                          medic::v1::PolicyPreview* response) override;
+
  private:
   // Authenticates the call and checks the role `method` needs (see RequiredRole). On refusal,
   // finishes the reactor and returns false.
@@ -108,6 +121,7 @@ class TechnicianServiceImpl final : public medic::v1::TechnicianService::Callbac
   // Fills Machine.identity_alert from the security tables.
   void AddIdentityAlert(medic::v1::Machine* machine);
 
+  PolicyHub* policy_ = nullptr;
   Store& store_;
   const common::Clock& clock_;
   tickets::Tickets* const tickets_;

@@ -20,6 +20,7 @@
 #include "CLI/CLI.hpp"
 #include "collector/cli/connection.h"
 #include "collector/cli/live.h"
+#include "collector/cli/policy_cmd.h"
 #include "collector/cli/render.h"
 #include "common/proto/enum_words.h"
 #include "common/proto/json.h"
@@ -212,6 +213,8 @@ int main(int argc, char** argv) {
                                    "live: findings raised and cleared, incidents, tickets, "
                                    "machines going online and offline (Ctrl-C ends)");
   watch->add_flag("--json", json, "one proto JSON event per line");
+  medic::cli::PolicyCommand policy;
+  medic::cli::AddPolicyCommands(app, &policy);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -478,6 +481,11 @@ int main(int argc, char** argv) {
     return medic::cli::DiagnoseExitCode(results);
   }
 
+  if (policy.policy->parsed()) {
+    grpc::Status failed;
+    const int code = medic::cli::RunPolicyCommand(policy, *stub, context, &failed);
+    return code >= 0 ? code : ReportFailure(failed, collector);
+  }
   if (machines->parsed()) {
     medic::v1::ListMachinesRequest request;
     if (state_filter == "online") request.set_state(medic::v1::MACHINE_STATE_ONLINE);

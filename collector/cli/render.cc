@@ -746,6 +746,8 @@ std::string RenderHealth(const medic::v1::MachineHealth& health, absl::Time now,
                       Ago(common::FromProtoTime(m.identity_alert_at()), now),
                       "): ", m.identity_alert());
   }
+  common::StrAppend(&out, "\npolicy ",
+                    m.policy_version().empty() ? "none (local config only)" : m.policy_version());
   common::StrAppend(&out, "\n\n", FindingsSection(health, now, color));
   for (std::string section :
        {HardwareSection(health), OsSection(health, now), NetworkSection(health),

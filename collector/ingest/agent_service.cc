@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "collector/ingest/validate.h"
+#include "collector/policy/policy_hub.h"
 #include "common/net/peer.h"
 #include "common/status/grpc_status.h"
 #include "common/strings/str_cat.h"
@@ -159,6 +160,13 @@ class AgentServiceImpl::Stream final
         }
         if (auto* observer = service_->options_.observer) observer->OnSeen(machine_id_);
         return grpc::Status::OK;
+      case AgentMessage::kPolicyApplied:
+        // An answer to a policy on this stream, not a record: the next hello asks again.
+        if (auto* policy = service_->options_.policy) {
+          policy->OnPolicyApplied(machine_id_, message.policy_applied());
+        }
+        if (message.sequence() != 0) Acknowledge(message.sequence());
+        return grpc::Status::OK;
       case AgentMessage::KIND_NOT_SET:
         // A newer agent's record kind, or an empty message: nothing to store. Acknowledge a
         // sequenced one so it is not resent forever.
@@ -184,6 +192,10 @@ class AgentServiceImpl::Stream final
       return Unavailable(stored);
     }
     if (auto* observer = service_->options_.observer) observer->OnRecord(machine_id_, message);
+    if (auto* policy = service_->options_.policy) {
+      if (message.has_snapshot()) policy->OnTopology(machine_id_, message.snapshot().topology());
+      if (message.has_topology()) policy->OnTopology(machine_id_, message.topology());
+    }
     Acknowledge(message.sequence());
     RecordMetrics(message, arrived, committed);
     return grpc::Status::OK;
@@ -233,6 +245,12 @@ class AgentServiceImpl::Stream final
     // The welcome goes first: an observer may send requests down this stream at once.
     Write(std::move(welcome));
     if (auto* observer = service_->options_.observer) observer->OnHello(machine_id_, hello);
+    if (auto* policy = service_->options_.policy) {
+      // Always, even empty: an empty policy takes back one the agent still runs.
+      CollectorMessage push;
+      *push.mutable_policy() = policy->OnHello(machine_id_, hello);
+      Write(std::move(push));
+    }
     return grpc::Status::OK;
   }
 

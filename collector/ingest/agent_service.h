@@ -65,6 +65,8 @@ class AgentLink {
   virtual bool SendTo(const std::string& machine_id, medic::v1::CollectorMessage message) = 0;
 };
 
+class PolicyHub;
+
 struct IngestOptions {
   absl::Duration heartbeat_interval = absl::Seconds(15);  // told to agents in the welcome
   std::string collector_version = MEDIC_VERSION;
@@ -78,6 +80,8 @@ struct IngestOptions {
   common::metrics::CounterFamily* records_received = nullptr;  // label: kind
   common::metrics::HistogramFamily* ingest_latency = nullptr;  // label: kind
   common::metrics::HistogramFamily* commit_latency = nullptr;  // no labels
+  // Central policy: sent after each welcome, told of topology and PolicyApplied. Not owned.
+  PolicyHub* policy = nullptr;
 };
 
 // Serves AgentService.Connect: one callback reactor per agent stream (no thread per stream).
@@ -85,10 +89,10 @@ struct IngestOptions {
 // store cannot take ends the stream with UNAVAILABLE so the agent reconnects and resends.
 // Connect is registered raw (bytes in, bytes out) so that it parses agent messages itself (see
 // Stream); Enroll and Renew are ordinary callback methods.
-class AgentServiceImpl final : public medic::v1::AgentService::WithRawCallbackMethod_Connect<
-                                   medic::v1::AgentService::WithCallbackMethod_Enroll<
-                                       medic::v1::AgentService::WithCallbackMethod_Renew<
-                                           medic::v1::AgentService::Service>>>,
+class AgentServiceImpl final
+    : public medic::v1::AgentService::WithRawCallbackMethod_Connect<
+          medic::v1::AgentService::WithCallbackMethod_Enroll<
+              medic::v1::AgentService::WithCallbackMethod_Renew<medic::v1::AgentService::Service>>>,
       public AgentLink {
  public:
   AgentServiceImpl(Store& store, const common::Clock& clock, IngestOptions options);

@@ -135,7 +135,7 @@ std::optional<Role> RequiredRole(std::string_view method) {
       {"RevokeEnrollmentToken", medic::v1::ROLE_ADMIN},
       {"RevokeAgent", medic::v1::ROLE_ADMIN},
       {"ListAudit", medic::v1::ROLE_ADMIN},
-      {"GetPolicy", medic::v1::ROLE_ADMIN},
+      {"PreviewPolicy", medic::v1::ROLE_ADMIN},
       {"SetPolicy", medic::v1::ROLE_ADMIN},
       {"ListPolicies", medic::v1::ROLE_ADMIN},
   };

@@ -176,6 +176,17 @@ CREATE TABLE queued_diagnostics (
 );
 CREATE INDEX queued_diagnostics_waiting ON queued_diagnostics(machine_id) WHERE sent = 0;
 )sql",
+    // Central policy by group (deployment issue 12): each group's GroupPolicy, and the
+    // version each machine last said it runs.
+    R"sql(
+CREATE TABLE policies (
+  scope INTEGER NOT NULL,
+  grp TEXT NOT NULL,
+  policy BLOB NOT NULL,
+  PRIMARY KEY (scope, grp)
+);
+ALTER TABLE machines ADD COLUMN policy_version TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -840,13 +851,49 @@ class SqliteStore final : public Store {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<std::vector<medic::v1::GroupPolicy>> ListPolicies() override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT policy FROM policies ORDER BY scope, grp"));
+    std::vector<medic::v1::GroupPolicy> policies;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) return policies;
+      if (!policies.emplace_back().ParseFromString(stmt->ColumnBlob(0))) {
+        return absl::DataLossError("a stored policy is corrupt");
+      }
+    }
+  }
+
+  absl::Status SavePolicy(const medic::v1::GroupPolicy& policy) override {
+    std::lock_guard lock(mu_);
+    if (policy.yaml().empty() && !policy.has_canary()) {
+      ASSIGN_OR_RETURN(auto del, db_->Prepare("DELETE FROM policies WHERE scope = ? AND grp = ?"));
+      del->Bind(1, int64_t{policy.scope()}).Bind(2, policy.group());
+      return del->Run();
+    }
+    ASSIGN_OR_RETURN(auto put, db_->Prepare("INSERT OR REPLACE INTO policies (scope, grp, policy) "
+                                            "VALUES (?, ?, ?)"));
+    put->Bind(1, int64_t{policy.scope()}).Bind(2, policy.group());
+    put->BindBlob(3, policy.SerializeAsString());
+    return put->Run();
+  }
+
+  absl::Status SetPolicyVersion(std::string_view machine_id, std::string_view version) override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto put, db_->Prepare("UPDATE machines SET policy_version = ? "
+                                            "WHERE machine_id = ?"));
+    put->Bind(1, version).Bind(2, machine_id);
+    return put->Run();
+  }
+
   static constexpr std::string_view kMachineColumns =
       "SELECT m.machine_id, m.hostname, m.os, m.agent_version, m.connected, m.first_seen_ms, "
       "m.last_seen_ms, m.site, m.labels, m.peer, m.topology, "
       "(SELECT count(*) FROM findings f WHERE f.machine_id = m.machine_id "
       "  AND f.cleared_at_ms IS NULL), "
       "(SELECT max(severity) FROM findings f WHERE f.machine_id = m.machine_id "
-      "  AND f.cleared_at_ms IS NULL) "
+      "  AND f.cleared_at_ms IS NULL), "
+      "m.policy_version "
       "FROM machines m";
 
   medic::v1::Machine ReadMachine(const SqliteStatement& row, absl::Time now,
@@ -871,6 +918,7 @@ class SqliteStore final : public Store {
     if (!row.ColumnIsNull(12)) {
       m.set_worst_severity(static_cast<medic::v1::Severity>(row.ColumnInt(12)));
     }
+    m.set_policy_version(row.ColumnText(13));
     return m;
   }
 

@@ -13,6 +13,7 @@
 #include "medic/v1/agent.pb.h"
 #include "medic/v1/diagnostics.pb.h"
 #include "medic/v1/fleet.pb.h"
+#include "medic/v1/policy.pb.h"
 #include "medic/v1/technician.pb.h"
 
 namespace medic::collector {
@@ -153,6 +154,7 @@ class Store {
                                         const medic::v1::DiagnosticResult& result);
   // Every machine's part of a queued run, in queueing order; empty when there is none.
   virtual absl::StatusOr<std::vector<QueuedDiagnostic>> QueuedRun(std::string_view run_id);
+
   // --- Web console (issue 7) ---
 
   // The observation history of the machine whose hostname or machine id is `host`, from
@@ -164,6 +166,23 @@ class Store {
   virtual absl::StatusOr<medic::v1::MachineHistory> GetMachineHistory(
       std::string_view host, absl::Time since, const std::vector<std::string>& metrics) {
     return absl::UnimplementedError("this store keeps no observation history");
+  }
+
+  // --- Central policy by group (deployment issue 12) ---
+  // Stores without policy support (test doubles) answer Unimplemented.
+
+  // Every group's policy, by scope then group.
+  virtual absl::StatusOr<std::vector<medic::v1::GroupPolicy>> ListPolicies() {
+    return absl::UnimplementedError("this store keeps no policies");
+  }
+  // Creates or replaces the policy of (scope, group); one with no yaml and no canary is
+  // deleted.
+  virtual absl::Status SavePolicy(const medic::v1::GroupPolicy& policy) {
+    return absl::UnimplementedError("this store keeps no policies");
+  }
+  // The policy version `machine_id` said it runs (Machine.policy_version).
+  virtual absl::Status SetPolicyVersion(std::string_view machine_id, std::string_view version) {
+    return absl::UnimplementedError("this store keeps no policies");
   }
 };
 

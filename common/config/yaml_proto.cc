@@ -24,6 +24,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "common/status/errno_status.h"
 #include "common/status/status_macros.h"
@@ -48,6 +50,9 @@ using google::protobuf::Reflection;
 // Values visited, counting a node again each time an alias repeats it. Config files have a few
 // hundred; the cap only stops "billion laughs" documents over recursive message types.
 constexpr size_t kMaxValues = 100'000;
+
+// The tag that makes a list add to the one below it instead of replacing it.
+constexpr std::string_view kAppendTag = "!append";
 
 // Larger files are not config files (or are /dev/zero).
 constexpr size_t kMaxFileBytes = 16 << 20;
@@ -231,7 +236,9 @@ std::optional<ParsedInteger> ParseInteger(std::string_view text, IntegerError* e
 class Converter {
  public:
   // `text` is the document, kept by the caller while the converter lives.
-  Converter(std::string_view file_name, std::string_view text) : file_name_(file_name) {
+  // `origins`, when not null, receives the path and line of every value set.
+  Converter(std::string_view file_name, std::string_view text, Origins* origins)
+      : file_name_(file_name), origins_(origins) {
     for (size_t start = 0; start <= text.size();) {
       const size_t end = std::min(text.find('\n', start), text.size());
       lines_.push_back(text.substr(start, end - start));
@@ -272,8 +279,10 @@ class Converter {
                                                        const EnumDescriptor* type) const;
 
   YAML::Mark EmptyItemMark(const YAML::Mark& mark) const;
+  void Record(const std::string& path, const YAML::Mark& mark, bool appended);
 
   std::string file_name_;
+  Origins* origins_;
   std::vector<std::string_view> lines_;
   size_t values_ = 0;
 };
@@ -339,6 +348,19 @@ YAML::Mark Converter::EmptyItemMark(const YAML::Mark& mark) const {
   return mark;
 }
 
+void Converter::Record(const std::string& path, const YAML::Mark& mark, bool appended) {
+  if (origins_ == nullptr) return;
+  std::string where(file_name_);
+  if (!mark.is_null()) StrAppend(&where, ":", mark.line + 1);
+  auto it = origins_->find(path);
+  if (appended && it != origins_->end()) {
+    // Appending keeps what the layers below set; the origin names them all.
+    StrAppend(&it->second.where, " + ", where);
+    return;
+  }
+  (*origins_)[path] = Origin{std::move(where), appended};
+}
+
 absl::Status Converter::Count(const YAML::Node& node, std::string_view path) {
   if (++values_ > kMaxValues) {
     return Error(node, path,
@@ -395,12 +417,22 @@ absl::Status Converter::MergeMessage(const YAML::Node& node, const std::string& 
       }
     }
     const std::string child = ChildPath(path, name);
+    if (value.Tag() == kAppendTag && !(field->is_repeated() && !field->is_map())) {
+      return Error(value, child, "!append is for lists; this setting is not one");
+    }
     if (field->is_map()) {
       RETURN_IF_ERROR(SetMap(value, child, field, message));
+      Record(child, key.Mark(), false);
     } else if (field->is_repeated()) {
       RETURN_IF_ERROR(SetRepeated(value, child, field, message));
+      Record(child, key.Mark(), value.Tag() == kAppendTag);
     } else {
       RETURN_IF_ERROR(SetValue(value, child, field, message));
+      // A message's own leaves were recorded inside it.
+      if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE ||
+          IsWellKnownScalar(field->message_type())) {
+        Record(child, key.Mark(), false);
+      }
     }
   }
   return absl::OkStatus();
@@ -411,7 +443,8 @@ absl::Status Converter::SetRepeated(const YAML::Node& node, const std::string& p
   if (!node.IsSequence()) {
     return Error(node, path, StrCat("expected a list, got ", KindOf(node)));
   }
-  message->GetReflection()->ClearField(message, field);
+  // A list tagged !append adds to what the layers below set; otherwise it replaces it.
+  if (node.Tag() != kAppendTag) message->GetReflection()->ClearField(message, field);
   size_t index = 0;
   for (const YAML::Node& item : node) {
     const std::string item_path = StrCat(path, "[", index++, "]");
@@ -726,9 +759,10 @@ absl::Status CheckDocuments(const std::string& text, const Converter& converter)
 }
 
 absl::Status MergeDocuments(std::string_view yaml_text, std::string_view file_name,
-                            Message* message) {
+                            Message* message, Origins* origins) {
   const std::string text(yaml_text);
-  Converter converter(file_name, text);
+  Origins new_origins = origins == nullptr ? Origins() : *origins;
+  Converter converter(file_name, text, origins == nullptr ? nullptr : &new_origins);
   YAML::Node root;
   try {
     RETURN_IF_ERROR(CheckDocuments(text, converter));
@@ -751,6 +785,7 @@ absl::Status MergeDocuments(std::string_view yaml_text, std::string_view file_na
   merged->CopyFrom(*message);
   RETURN_IF_ERROR(converter.MergeMessage(root, "", merged.get()));
   message->GetReflection()->Swap(message, merged.get());
+  if (origins != nullptr) *origins = std::move(new_origins);
   return absl::OkStatus();
 }
 
@@ -769,8 +804,13 @@ class FdCloser {
 }  // namespace
 
 absl::Status MergeYaml(std::string_view yaml_text, std::string_view file_name, Message* message) {
+  return MergeYaml(yaml_text, file_name, message, nullptr);
+}
+
+absl::Status MergeYaml(std::string_view yaml_text, std::string_view file_name, Message* message,
+                       Origins* origins) {
   try {
-    return MergeDocuments(yaml_text, file_name, message);
+    return MergeDocuments(yaml_text, file_name, message, origins);
   } catch (const YAML::Exception& e) {
     // Node accessors throw only on misuse; report rather than let it escape.
     return absl::InvalidArgumentError(StrCat(file_name, ": ", e.what()));
@@ -779,7 +819,68 @@ absl::Status MergeYaml(std::string_view yaml_text, std::string_view file_name, M
   }
 }
 
-absl::Status MergeYamlFile(std::string_view path, Message* message) {
+absl::Status MergeSetting(std::string_view key_path, std::string_view value,
+                          std::string_view source, Message* message, Origins* origins) {
+  try {
+    const std::vector<std::string> keys =
+        absl::StrSplit(absl::string_view(key_path.data(), key_path.size()), '.');
+    // The field the path ends at, to know how to read `value`; null when the path is not a
+    // field, and the converter names what is wrong with it.
+    const FieldDescriptor* leaf = nullptr;
+    const Descriptor* descriptor = message->GetDescriptor();
+    for (const std::string& key : keys) {
+      leaf = descriptor == nullptr ? nullptr : descriptor->FindFieldByName(key);
+      descriptor = leaf != nullptr && leaf->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
+                           !leaf->is_repeated()
+                       ? leaf->message_type()
+                       : nullptr;
+    }
+    YAML::Node node;
+    if (leaf != nullptr && leaf->is_map()) {
+      node = YAML::Node(YAML::NodeType::Map);
+      for (absl::string_view item : absl::StrSplit(absl::string_view(value.data(), value.size()),
+                                                   ',', absl::SkipWhitespace())) {
+        const size_t eq = item.find('=');
+        if (eq == absl::string_view::npos) {
+          return absl::InvalidArgumentError(
+              StrCat(source, ": ", key_path, ": ", Quote(std::string(item)), " is not KEY=VALUE"));
+        }
+        node[std::string(absl::StripAsciiWhitespace(item.substr(0, eq)))] =
+            std::string(absl::StripAsciiWhitespace(item.substr(eq + 1)));
+      }
+    } else if (leaf != nullptr && leaf->is_repeated()) {
+      node = YAML::Node(YAML::NodeType::Sequence);
+      std::string_view items = value;
+      if (items.starts_with('+')) {
+        items.remove_prefix(1);
+        node.SetTag(std::string(kAppendTag));
+      }
+      for (absl::string_view item : absl::StrSplit(absl::string_view(items.data(), items.size()),
+                                                   ',', absl::SkipWhitespace())) {
+        node.push_back(std::string(absl::StripAsciiWhitespace(item)));
+      }
+    } else {
+      node = YAML::Node(std::string(value));
+    }
+    for (auto key = keys.rbegin(); key != keys.rend(); ++key) {
+      YAML::Node parent(YAML::NodeType::Map);
+      parent[*key] = node;
+      node = parent;
+    }
+    Origins new_origins = origins == nullptr ? Origins() : *origins;
+    Converter converter(source, "", origins == nullptr ? nullptr : &new_origins);
+    std::unique_ptr<Message> merged(message->New());
+    merged->CopyFrom(*message);
+    RETURN_IF_ERROR(converter.MergeMessage(node, "", merged.get()));
+    message->GetReflection()->Swap(message, merged.get());
+    if (origins != nullptr) *origins = std::move(new_origins);
+    return absl::OkStatus();
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(StrCat(source, ": ", e.what()));
+  }
+}
+
+absl::Status MergeYamlFile(std::string_view path, Message* message, Origins* origins) {
   const std::string file(path);
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoToStatus(errno, file);
@@ -804,7 +905,7 @@ absl::Status MergeYamlFile(std::string_view path, Message* message) {
           StrCat(file, ": larger than ", kMaxFileBytes >> 20, " MiB; not a config file?"));
     }
   }
-  return MergeYaml(text, file, message);
+  return MergeYaml(text, file, message, origins);
 }
 
 }  // namespace medic::common

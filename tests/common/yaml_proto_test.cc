@@ -562,7 +562,7 @@ const ErrorCase kErrorCases[] = {
      "1: unknown key 'x' in AgentConfig (valid keys: collector, state_dir, hostname, site, "
      "labels, root, heartbeat_interval, reconnect, probes, filesystems, log_level, hardware, "
      "os_checks, printers, network, security, enrollment_token, enrollment_token_file, "
-     "diagnostics)"},
+     "diagnostics, policy_guard)"},
     // YAML merge keys are named as such.
     {Schema::kAgent, "<<: {site: hq}\n",
      "1: YAML merge keys ('<<') are not supported; write the settings out"},
