@@ -415,6 +415,11 @@ absl::StatusOr<std::vector<WirelessRow>> ParseWireless(std::string_view text) {
         !ParseWirelessValue(columns[3], &noise)) {
       return LineError(kFile, line_number, "malformed column", line);
     }
+    // Levels are dBm (or dBm + 256): anything else (1e300, nan) is not a level, and would not
+    // fit the int it is converted to below. Found by fuzzing.
+    if (!(level >= -512 && level <= 512) || !(noise >= -512 && noise <= 512)) {
+      return LineError(kFile, line_number, "signal or noise level out of range", line);
+    }
     // Drivers without signed dBm print dBm + 256; 0 and -256 mean "not reported".
     if (level > 63) level -= 256;
     if (noise > 63) noise -= 256;

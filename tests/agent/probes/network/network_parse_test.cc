@@ -508,7 +508,13 @@ INSTANTIATE_TEST_SUITE_P(
                      std::string(kWirelessHeader) + "wlan0: 0000 54. abc -256\n",
                      false,
                      {},
-                     "malformed column"}),
+                     "malformed column"},
+        // A level no int holds (found by fuzzing: converting it was undefined behaviour).
+        WirelessCase{"level_out_of_range",
+                     std::string(kWirelessHeader) + "wlan0: 0000 54. 1e300 -256\n",
+                     false,
+                     {},
+                     "line 3: signal or noise level out of range"}),
     [](const auto& info) { return info.param.name; });
 
 struct ArpCase {
