@@ -91,6 +91,8 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
   IngestOptions ingest;
   ingest.heartbeat_interval = common::FromProtoDuration(config.heartbeat_interval());
   ingest.observer = collector->engine_.get();
+  if (config.commit_batch() > 0) ingest.commit_batch = config.commit_batch();
+  if (config.stream_window() > 0) ingest.stream_window = config.stream_window();
   collector->agents_ = std::make_unique<AgentServiceImpl>(*collector->store_, clock, ingest);
   collector->technicians_ =
       std::make_unique<TechnicianServiceImpl>(*collector->store_, clock, collector->tickets_.get());
@@ -132,6 +134,9 @@ void Collector::Shutdown(absl::Duration grace) {
   if (server_ != nullptr) {
     server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
   }
+  // What agents sent before the shutdown is committed (and acknowledged, where the stream
+  // still lives) before the engine stops.
+  if (agents_ != nullptr) agents_->Drain();
   if (housekeeping_.joinable()) housekeeping_.join();
   // After the server: no ingest callback can queue into the engine any more.
   if (engine_ != nullptr) engine_->Stop();

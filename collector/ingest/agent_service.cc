@@ -36,7 +36,10 @@ class AgentServiceImpl::Stream final
     : public grpc::ServerBidiReactor<AgentMessage, CollectorMessage> {
  public:
   Stream(AgentServiceImpl* service, grpc::CallbackServerContext* context)
-      : service_(service), context_(context), peer_(context->peer()) {
+      : service_(service),
+        context_(context),
+        peer_(context->peer()),
+        lane_(std::make_shared<Committer::Lane>()) {
     service_->streams_.fetch_add(1);
     StartRead(&in_);
   }
@@ -52,6 +55,14 @@ class AgentServiceImpl::Stream final
                    hostname_.empty() ? "no hello yet" : hostname_, status.error_message());
       FinishOnce(status);
       return;
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (finished_) return;
+      if (in_commit_ >= service_->options_.stream_window) {
+        read_paused_ = true;  // resumed by OnCommitted
+        return;
+      }
     }
     StartRead(&in_);
   }
@@ -75,7 +86,14 @@ class AgentServiceImpl::Stream final
       }
     }
     service_->streams_.fetch_sub(1);
-    delete this;
+    bool last;
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+      last = in_commit_ == 0;
+    }
+    // Records still being committed call back into this stream; the last one deletes it.
+    if (last) delete this;
   }
 
   // Ends this stream from another thread: a newer stream of the same machine replaced it.
@@ -118,15 +136,52 @@ class AgentServiceImpl::Stream final
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "a record that must be stored arrived without a sequence number");
     }
-    absl::Status stored = service_->store_.Commit(machine_id_, epoch_, message, now);
-    if (!stored.ok()) {
-      if (stored.code() == absl::StatusCode::kFailedPrecondition)
-        return common::ToGrpcStatus(stored);
-      return Unavailable(stored);
+    {
+      std::lock_guard lock(mu_);
+      ++in_commit_;
+    }
+    service_->committer_.Submit(lane_, machine_id_, epoch_, message, now,
+                                [this](const absl::Status& status, const AgentMessage& record) {
+                                  OnCommitted(status, record);
+                                });
+    return grpc::Status::OK;
+  }
+
+  // On the committer thread, once `record`'s batch committed or failed.
+  void OnCommitted(const absl::Status& stored, const AgentMessage& message) {
+    if (stored.ok()) {
+      Committed(message);
+    } else if (stored.code() == absl::StatusCode::kFailedPrecondition) {
+      FinishOnce(common::ToGrpcStatus(stored));
+    } else {
+      FinishOnce(Refused(stored));
+    }
+    bool resume = false;
+    bool last = false;
+    {
+      std::lock_guard lock(mu_);
+      --in_commit_;
+      if (read_paused_ && !finished_ && in_commit_ < service_->options_.stream_window) {
+        read_paused_ = false;
+        resume = true;
+      }
+      last = done_ && in_commit_ == 0;
+    }
+    if (resume) StartRead(&in_);
+    if (last) delete this;
+  }
+
+  void Committed(const AgentMessage& message) {
+    if (message.has_gap()) {
+      const medic::v1::Gap& gap = message.gap();
+      spdlog::warn(
+          "{} dropped {} record(s) of epoch {} (sequences {}..{}: {} observation, {} "
+          "state, {} finding): {}",
+          hostname_, gap.sequences_size(), gap.epoch(), gap.from_sequence(), gap.to_sequence(),
+          gap.dropped_observations(), gap.dropped_reports(), gap.dropped_findings(), gap.reason());
     }
     if (auto* observer = service_->options_.observer) observer->OnRecord(machine_id_, message);
     Acknowledge(message.sequence());
-    return grpc::Status::OK;
   }
 
   grpc::Status HandleHello(const medic::v1::Hello& hello, absl::Time now) {
@@ -153,6 +208,22 @@ class AgentServiceImpl::Stream final
     if (auto* observer = service_->options_.observer) observer->OnHello(machine_id_, hello);
     Write(std::move(welcome));
     return grpc::Status::OK;
+  }
+
+  // A record the store could not take: the stream ends, nothing more is acknowledged, and the
+  // agent resends from the last commit once it reconnects.
+  grpc::Status Refused(const absl::Status& status) {
+    spdlog::error("cannot store records from {} ({}): {}", hostname_, peer_, status.message());
+    if (status.code() == absl::StatusCode::kResourceExhausted) {
+      return grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          common::StrCat("the collector's database disk is full (", status.message(),
+                         "); it acknowledges nothing until space returns. The agent keeps the "
+                         "records and resends them"));
+    }
+    return grpc::Status(
+        grpc::StatusCode::UNAVAILABLE,
+        common::StrCat("the collector could not store the record: ", status.message()));
   }
 
   grpc::Status Unavailable(const absl::Status& status) {
@@ -207,7 +278,12 @@ class AgentServiceImpl::Stream final
   uint64_t epoch_ = 0;
   int64_t session_ = 0;
 
+  const std::shared_ptr<Committer::Lane> lane_;
+
   std::mutex mu_;
+  size_t in_commit_ ABSL_GUARDED_BY(mu_) = 0;  // submitted, not yet called back
+  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone ran
   std::deque<CollectorMessage> pending_ ABSL_GUARDED_BY(mu_);
   CollectorMessage out_ ABSL_GUARDED_BY(mu_);  // the message being written
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
@@ -215,7 +291,10 @@ class AgentServiceImpl::Stream final
 };
 
 AgentServiceImpl::AgentServiceImpl(Store& store, const common::Clock& clock, IngestOptions options)
-    : store_(store), clock_(clock), options_(std::move(options)) {}
+    : store_(store),
+      clock_(clock),
+      options_(std::move(options)),
+      committer_(store, options_.commit_batch) {}
 
 grpc::ServerBidiReactor<medic::v1::AgentMessage, medic::v1::CollectorMessage>*
 AgentServiceImpl::Connect(grpc::CallbackServerContext* context) {

@@ -8,6 +8,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
+#include "collector/ingest/committer.h"
 #include "collector/store/store.h"
 #include "common/time/clock.h"
 #include "medic/v1/agent.grpc.pb.h"
@@ -33,20 +34,30 @@ struct IngestOptions {
   absl::Duration heartbeat_interval = absl::Seconds(15);  // told to agents in the welcome
   std::string collector_version = MEDIC_VERSION;
   IngestObserver* observer = nullptr;  // not owned; outlives the service
+  size_t commit_batch = 1000;          // records per group-commit transaction, at most
+  size_t stream_window = 64;           // records one stream may have waiting for commit
 };
 
 // Serves AgentService.Connect: one callback reactor per agent stream (no thread per stream).
-// Each sequenced record is committed to the store before it is acknowledged; a record the
-// store cannot take ends the stream with UNAVAILABLE so the agent reconnects and resends.
+// Each sequenced record goes to the group committer and is acknowledged only after its batch
+// committed. A stream with `stream_window` records waiting stops reading (gRPC flow control
+// then holds the agent back); a record the store cannot take (a full disk: RESOURCE_EXHAUSTED,
+// anything else: UNAVAILABLE) ends the stream, so the agent reconnects with backoff and
+// resends from the last commit. Nothing is acknowledged that is not stored.
 class AgentServiceImpl final : public medic::v1::AgentService::CallbackService {
  public:
   AgentServiceImpl(Store& store, const common::Clock& clock, IngestOptions options);
+  ~AgentServiceImpl() override { committer_.Drain(); }
 
   grpc::ServerBidiReactor<medic::v1::AgentMessage, medic::v1::CollectorMessage>* Connect(
       grpc::CallbackServerContext* context) override;
 
   // Streams open now.
   int64_t connected_streams() const { return streams_.load(); }
+
+  // Commits what is queued and stops committing; call after the server has shut down.
+  void Drain() { committer_.Drain(); }
+  const Committer& committer() const { return committer_; }
 
  private:
   class Stream;
@@ -70,6 +81,7 @@ class AgentServiceImpl final : public medic::v1::AgentService::CallbackService {
   const common::Clock& clock_;
   const IngestOptions options_;
   std::atomic<int64_t> streams_{0};
+  Committer committer_;
   std::mutex mu_;
   // Streams end only in OnDone, which calls Forget under mu_ before deleting itself, so a
   // pointer here may be used (to supersede it) while mu_ is held.
