@@ -339,7 +339,8 @@ TEST_F(DeliveryTest, CollectorAwayKeepsTheSpoolWithinItsCapAndSaysWhatWasDropped
       static_cast<unsigned long long>(dropped_findings),
       static_cast<unsigned long long>(ledger.holes),
       static_cast<unsigned long long>(ledger.duplicates));
-  EXPECT_LE(most, kCap);
+  // The cap, plus one segment (cap / 8) that a compaction briefly holds twice.
+  EXPECT_LE(most, kCap + kCap / 8);
   EXPECT_GT(ledger.gaps, 0u) << "the test should have filled the spool; make it run longer";
   EXPECT_EQ(ledger.holes, 0u) << "every missing record is named by a gap record";
   EXPECT_EQ(dropped_findings, 0u) << "findings are dropped last";
