@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 #include "medic/v1/agent.pb.h"
 #include "tests/support/process.h"
@@ -32,6 +33,14 @@ namespace medic::test {
 namespace {
 
 const std::string kBin = MEDIC_BIN_DIR;
+
+// A system tool's full path (Process and RunCommand exec without a PATH search).
+std::string Tool(const std::string& name) {
+  for (const char* dir : {"/usr/sbin/", "/sbin/", "/usr/bin/", "/bin/"}) {
+    if (access((dir + name).c_str(), X_OK) == 0) return dir + name;
+  }
+  return name;
+}
 
 int EnvInt(const char* name, int fallback) {
   const char* v = std::getenv(name);
@@ -405,6 +414,99 @@ TEST_F(DeliveryTest, FullDatabaseDiskBecomesBackpressureAndRecoversWithoutRestar
   EXPECT_EQ(ledger.holes, 0u) << "nothing acknowledged that was not stored";
   EXPECT_EQ(ledger.duplicates, 0u);
   collector->Stop(SIGTERM);
+}
+
+// Issue 9, test 5 (scaled: seconds instead of minutes): the agent and the collector in two
+// network namespaces joined by a veth pair; 30% packet loss (nftables), the link down, then
+// a blackhole (every packet dropped), one after the other.
+TEST_F(DeliveryTest, NetworkFaultsBetweenNamespacesLoseAndDuplicateNothing) {
+  if (geteuid() != 0) GTEST_SKIP() << "network namespaces need root (CI runs as root)";
+  const int fault_s = EnvInt("MEDIC_DELIVERY_FAULT_SECONDS", 6);
+  const std::string agent_ns = absl::StrCat("medic-dl-", getpid(), "-a");
+  const std::string collector_ns = absl::StrCat("medic-dl-", getpid(), "-c");
+  struct Namespaces {
+    std::vector<std::string> names;
+    ~Namespaces() {
+      for (const auto& ns : names) RunCommand({Tool("ip"), "netns", "delete", ns});
+    }
+  } namespaces{{agent_ns, collector_ns}};
+  auto must = [](std::vector<std::string> argv) {
+    RunResult r = RunCommand(argv, absl::Seconds(10));
+    EXPECT_EQ(r.exit_code, 0) << absl::StrJoin(argv, " ") << ": " << r.err;
+    return r.exit_code == 0;
+  };
+  for (const auto& ns : namespaces.names) {
+    ASSERT_TRUE(must({Tool("ip"), "netns", "add", ns}));
+    ASSERT_TRUE(must({Tool("ip"), "-n", ns, "link", "set", "lo", "up"}));
+  }
+  ASSERT_TRUE(must({Tool("ip"), "-n", agent_ns, "link", "add", "eth0", "type", "veth", "peer",
+                    "name", "eth0", "netns", collector_ns}));
+  ASSERT_TRUE(must({Tool("ip"), "-n", agent_ns, "addr", "add", "10.78.0.2/24", "dev", "eth0"}));
+  ASSERT_TRUE(must({Tool("ip"), "-n", collector_ns, "addr", "add", "10.78.0.1/24", "dev", "eth0"}));
+  ASSERT_TRUE(must({Tool("ip"), "-n", agent_ns, "link", "set", "eth0", "up"}));
+  ASSERT_TRUE(must({Tool("ip"), "-n", collector_ns, "link", "set", "eth0", "up"}));
+
+  address_ = "10.78.0.1:7070";
+  auto collector = std::make_unique<Process>(
+      std::vector<std::string>{Tool("ip"), "netns", "exec", collector_ns, kBin + "/medic-collector",
+                               "--listen", address_, "--db", db(), "--config",
+                               dir_.File("collector.yaml")},
+      dir_.path(), "collector");
+  ASSERT_TRUE(collector->WaitForStdout("listening on", absl::Seconds(20))) << collector->Describe();
+  WriteFile(dir_.File("agent-net-ws.yaml"), AgentConfig(""));
+  auto agent = std::make_unique<Process>(
+      std::vector<std::string>{Tool("ip"), "netns", "exec", agent_ns, kBin + "/medic-agent",
+                               "--collector", address_, "--config", dir_.File("agent-net-ws.yaml"),
+                               "--state-dir", state_dir("net-ws"), "--hostname", "net-ws"},
+      dir_.path(), "agent");
+  ASSERT_NE(EpochOf(*agent), 0u) << agent->Describe();
+  ASSERT_TRUE(WaitForRecordAfter("net-ws", absl::ToUnixMillis(absl::Now()), absl::Seconds(20)))
+      << agent->Describe() << collector->Describe();
+
+  auto nft = [&](const std::string& rules) {
+    WriteFile(dir_.File("rules.nft"), rules);
+    return must({Tool("ip"), "netns", "exec", agent_ns, Tool("nft"), "-f", dir_.File("rules.nft")});
+  };
+  auto pause = [&] { std::this_thread::sleep_for(std::chrono::seconds(fault_s)); };
+  // 30% loss both ways.
+  ASSERT_TRUE(
+      nft("table inet medicdl {\n"
+          "  chain in { type filter hook input priority 0; numgen random mod 100 < 30 drop; }\n"
+          "  chain out { type filter hook output priority 0; numgen random mod 100 < 30 drop; }\n"
+          "}\n"));
+  pause();
+  ASSERT_TRUE(must(
+      {Tool("ip"), "netns", "exec", agent_ns, Tool("nft"), "delete", "table", "inet", "medicdl"}));
+  // The link down.
+  ASSERT_TRUE(must({Tool("ip"), "-n", agent_ns, "link", "set", "eth0", "down"}));
+  pause();
+  ASSERT_TRUE(must({Tool("ip"), "-n", agent_ns, "link", "set", "eth0", "up"}));
+  // A blackhole.
+  ASSERT_TRUE(
+      nft("table inet medicdl {\n"
+          "  chain in { type filter hook input priority 0; ip saddr 10.78.0.1 drop; }\n"
+          "  chain out { type filter hook output priority 0; ip daddr 10.78.0.1 drop; }\n"
+          "}\n"));
+  pause();
+  ASSERT_TRUE(must(
+      {Tool("ip"), "netns", "exec", agent_ns, Tool("nft"), "delete", "table", "inet", "medicdl"}));
+  const int64_t healed_ms = absl::ToUnixMillis(absl::Now());
+  const absl::Time t0 = absl::Now();
+  ASSERT_TRUE(WaitForRecordAfter("net-ws", healed_ms, absl::Seconds(90)))
+      << agent->Describe() << collector->Describe();
+  const double caught_up_s = absl::ToDoubleSeconds(absl::Now() - t0);
+  agent->Stop(SIGTERM);
+  Ledger ledger = ReadLedger(db());
+  std::printf(
+      "network faults (%d s each: 30%% loss, link down, blackhole): %llu records committed, %llu "
+      "lost, %llu duplicates, %llu gap records; caught up %.1f s after the network healed\n",
+      fault_s, static_cast<unsigned long long>(ledger.rows),
+      static_cast<unsigned long long>(ledger.holes),
+      static_cast<unsigned long long>(ledger.duplicates),
+      static_cast<unsigned long long>(ledger.gaps), caught_up_s);
+  EXPECT_EQ(ledger.holes, 0u);
+  EXPECT_EQ(ledger.duplicates, 0u);
+  EXPECT_EQ(ledger.gaps, 0u);
 }
 
 }  // namespace
