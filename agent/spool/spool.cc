@@ -147,10 +147,11 @@ absl::Status Spool::Load() {
     spdlog::warn("spool {}: cut {} torn or corrupt record(s), {} bytes, left by a crash",
                  options_.dir, open_stats_.torn_records, open_stats_.torn_bytes);
   }
-  if (!segments_.empty()) {
-    active_number_ = segments_.rbegin()->first;
-    if (segments_.rbegin()->second.size < options_.segment_bytes) RETURN_IF_ERROR(OpenActive());
-  }
+  // Appends go to a new segment, never to an earlier run's: a segment then holds one epoch
+  // only, so once an epoch is fully acknowledged every file of it is deleted. (A file mixing
+  // an acknowledged old epoch with a newer one would bring the old records back after a
+  // crash, under an epoch the store has moved on from, and they would be stored twice.)
+  if (!segments_.empty()) active_number_ = segments_.rbegin()->first;
   open_stats_.segments = segments_.size();
   open_stats_.records = live_records_;
   return absl::OkStatus();

@@ -61,7 +61,9 @@ struct SpoolDrops {
 // torn or corrupt tail off at the last good frame and counts it; it never fails for damaged
 // contents, only when the directory itself cannot be used. Records leave the spool when the
 // collector acknowledges them (a segment file whose records are all acknowledged is deleted)
-// or when room is needed (lowest priority, oldest first). Not thread-safe: one owner thread.
+// or when room is needed (lowest priority, oldest first). Each Open appends to a new segment,
+// so a segment holds the records of one epoch (one agent run) only. Not thread-safe: one
+// owner thread.
 class Spool {
  public:
   static absl::StatusOr<std::unique_ptr<Spool>> Open(SpoolOptions options);

@@ -108,6 +108,34 @@ TEST(SpoolTest, AcknowledgementOfOneEpochNeverRemovesAnother) {
   EXPECT_EQ((*spool)->Read(2, 1, 1)->front().sequence, 2u);
 }
 
+// A restarted agent appends its new epoch to new files: once the old epoch is acknowledged
+// nothing of it may come back at the next start (the store would have moved on to the new
+// epoch and take the old records for new ones).
+TEST(SpoolTest, AcknowledgedOldEpochNeverComesBackAfterARestart) {
+  test::TempDir tmp;
+  {
+    auto spool = Spool::Open(Options(tmp.path()));
+    ASSERT_TRUE(spool.ok());
+    for (uint64_t s = 1; s <= 3; ++s) {
+      ASSERT_TRUE((*spool)->Append(1, s, SpoolPriority::kState, Payload(s)).ok());
+    }
+  }
+  {
+    auto spool = Spool::Open(Options(tmp.path()));
+    ASSERT_TRUE(spool.ok());
+    for (uint64_t s = 1; s <= 2; ++s) {
+      ASSERT_TRUE((*spool)->Append(2, s, SpoolPriority::kState, Payload(s)).ok());
+    }
+    ASSERT_TRUE((*spool)->Acknowledge(1, 3).ok());
+    ASSERT_TRUE((*spool)->Sync().ok());
+  }
+  auto spool = Spool::Open(Options(tmp.path()));
+  ASSERT_TRUE(spool.ok());
+  EXPECT_EQ((*spool)->oldest_epoch(), 2u);
+  EXPECT_TRUE(Sequences(**spool, 1).empty());
+  EXPECT_THAT(Sequences(**spool, 2), ElementsAre(1, 2));
+}
+
 TEST(SpoolTest, FullSpoolDropsHistoryFirstThenStateAndReportsExactly) {
   test::TempDir tmp;
   auto spool = Spool::Open(Options(tmp.path(), 16 * 1024));
