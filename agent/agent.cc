@@ -146,10 +146,24 @@ absl::Status Agent::Run() {
       renewer_ = std::make_unique<CertificateRenewer>(io_, config_, common::RealClock::Get());
     }
     options.on_policy = [this](const medic::v1::Policy& policy) { OnPolicy(policy); };
-    spdlog::info("medic-agent {} as {} (machine id {}), reporting to {}", MEDIC_VERSION,
-                 hello.hostname(), hello.machine_id(), config_.collector());
-    stream_ =
-        std::make_unique<CollectorStream>(io_, options, hello, [this] { return BuildSnapshot(); });
+    spdlog::info("medic-agent {} as {} (machine id {}, epoch {}), reporting to {}", MEDIC_VERSION,
+                 hello.hostname(), hello.machine_id(), hello.epoch(), config_.collector());
+    SpoolOptions spool_options;
+    spool_options.dir = config_.spool().path().empty()
+                            ? common::StrCat(config_.state_dir(), "/spool")
+                            : config_.spool().path();
+    if (config_.spool().max_bytes() > 0) spool_options.max_bytes = config_.spool().max_bytes();
+    if (config_.spool().has_fsync_interval()) {
+      spool_options.fsync_interval = common::FromProtoDuration(config_.spool().fsync_interval());
+    }
+    absl::StatusOr<std::unique_ptr<Spool>> spool = Spool::Open(spool_options);
+    if (!spool.ok()) return spool.status();
+    if ((*spool)->records() > 0 || (*spool)->open_stats().torn_records > 0) {
+      spdlog::info("spool {}: {} record(s) from an earlier run to deliver, {} torn cut",
+                   spool_options.dir, (*spool)->records(), (*spool)->open_stats().torn_records);
+    }
+    stream_ = std::make_unique<CollectorStream>(
+        io_, options, hello, [this] { return BuildSnapshot(); }, std::move(*spool));
     diagnostics_pool_ =
         std::make_unique<boost::asio::thread_pool>(catalog_.limits().max_concurrent);
     stream_->SetRequestHandler(

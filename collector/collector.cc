@@ -128,6 +128,8 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
   ingest.records_received = collector->metrics_->records_received;
   ingest.ingest_latency = collector->metrics_->ingest_latency;
   ingest.commit_latency = collector->metrics_->store_commit_latency;
+  if (config.commit_batch() > 0) ingest.commit_batch = config.commit_batch();
+  if (config.stream_window() > 0) ingest.stream_window = config.stream_window();
   collector->agents_ = std::make_unique<AgentServiceImpl>(*collector->store_, clock, ingest);
   collector->policy_->SetSender(
       [agents = collector->agents_.get()](const std::string& id, medic::v1::CollectorMessage m) {
@@ -210,6 +212,9 @@ void Collector::Shutdown(absl::Duration grace) {
   if (server_ != nullptr) {
     server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
   }
+  // What agents sent before the shutdown is committed (and acknowledged, where the stream
+  // still lives) before the engine stops.
+  if (agents_ != nullptr) agents_->Drain();
   if (housekeeping_.joinable()) housekeeping_.join();
   // After the server: no ingest callback can queue into the engine any more.
   if (engine_ != nullptr) engine_->Stop();

@@ -9,7 +9,7 @@ MEDIC_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev libabsl-dev
   libboost1.81-dev libfmt-dev libspdlog-dev libyaml-cpp-dev libcli11-dev libsqlite3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libssl-dev openssl
+  libgtest-dev libgmock-dev libbenchmark-dev libssl-dev openssl zlib1g-dev
   nftables dnsmasq-base iputils-ping iproute2 util-linux
   libcups2-dev cups cups-client cups-ipp-utils dbus-daemon
   chromium

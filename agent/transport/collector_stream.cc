@@ -5,6 +5,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "boost/asio/post.hpp"
+#include "common/strings/str_cat.h"
 #include "common/time/clock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -81,17 +82,36 @@ class CollectorStream::Call final : public grpc::ClientBidiReactor<AgentMessage,
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+SpoolPriority PriorityOf(const AgentMessage& record) {
+  switch (record.kind_case()) {
+    case AgentMessage::kDelta:
+      // A delta that raises or clears a finding is worth as much as the finding.
+      return record.delta().findings().empty() ? SpoolPriority::kHistory : SpoolPriority::kFinding;
+    case AgentMessage::kSnapshot:
+    case AgentMessage::kTopology:
+    case AgentMessage::kPolicyApplied:
+      return SpoolPriority::kState;
+    default:  // diagnostic results, gaps, kinds added later
+      return SpoolPriority::kFinding;
+  }
+}
+
 CollectorStream::CollectorStream(boost::asio::io_context& io, StreamOptions options,
-                                 medic::v1::Hello hello, SnapshotFn snapshot)
+                                 medic::v1::Hello hello, SnapshotFn snapshot,
+                                 std::unique_ptr<medic::agent::Spool> spool)
     : io_(io),
       options_(std::move(options)),
       hello_(std::move(hello)),
       snapshot_(std::move(snapshot)),
+      spool_(std::move(spool)),
       heartbeat_interval_(options_.heartbeat_interval),
       reconnect_timer_(io),
       heartbeat_timer_(io),
+      sync_timer_(io),
       random_(std::random_device{}()) {
   grpc::ChannelArguments args;
+  // A dead connection (collector host gone, a blackholed route) is noticed within
+  // keepalive time + timeout = 50 s even while nothing is being written.
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
   if (!options_.server_name.empty()) args.SetSslTargetNameOverride(options_.server_name);
@@ -110,12 +130,33 @@ CollectorStream::~CollectorStream() {
   }
 }
 
-void CollectorStream::Start() { Connect(); }
+void CollectorStream::Start() {
+  // The first record of every epoch is the whole state, spooled before any connection, so
+  // what changes while the collector is away is kept as deltas on top of it.
+  AgentMessage snapshot;
+  *snapshot.mutable_snapshot() = snapshot_();
+  Transmit(std::move(snapshot));
+  ScheduleSync();
+  Connect();
+}
+
+void CollectorStream::ScheduleSync() {
+  const absl::Duration interval = spool_->options().fsync_interval;
+  if (interval <= absl::ZeroDuration()) return;  // every append is synced
+  sync_timer_.expires_after(absl::ToChronoMilliseconds(interval));
+  sync_timer_.async_wait([this](const boost::system::error_code& error) {
+    if (error) return;
+    if (absl::Status s = spool_->Sync(); !s.ok()) spdlog::error("agent spool: {}", s.message());
+    ScheduleSync();
+  });
+}
 
 void CollectorStream::Stop(std::function<void()> done) {
   stopping_ = true;
   reconnect_timer_.cancel();
   heartbeat_timer_.cancel();
+  sync_timer_.cancel();
+  if (absl::Status s = spool_->Sync(); !s.ok()) spdlog::error("agent spool: {}", s.message());
   if (call_ == nullptr) {
     boost::asio::post(io_, std::move(done));
     return;
@@ -126,13 +167,20 @@ void CollectorStream::Stop(std::function<void()> done) {
 
 void CollectorStream::Connect() {
   if (stopping_) return;
-  hello_.set_last_sequence(next_sequence_ - 1);
+  // Earlier runs' records first, oldest epoch first; then this run's.
+  stream_epoch_ = spool_->oldest_epoch().value_or(hello_.epoch());
+  medic::v1::Hello hello_message = hello_;
+  hello_message.set_epoch(stream_epoch_);
+  hello_message.set_last_sequence(
+      stream_epoch_ == hello_.epoch() ? next_sequence_ - 1 : spool_->last_sequence(stream_epoch_));
+  written_ = 0;
+  in_flight_.clear();
   // The agent reconnects on its own schedule (with full jitter); without this, gRPC's own
   // connection backoff would make most of those attempts fail without trying.
   grpc::experimental::ChannelResetConnectionBackoff(channel_.get());
   call_ = new Call(this, stub_.get());
   AgentMessage hello;
-  *hello.mutable_hello() = hello_;
+  *hello.mutable_hello() = std::move(hello_message);
   *hello.mutable_sent_at() = common::ToProtoTime(absl::Now());
   call_->Write(std::move(hello));
 }
@@ -154,23 +202,28 @@ void CollectorStream::OnMessage(Call* call, const CollectorMessage& message) {
           common::FromProtoDuration(welcome.heartbeat_interval()) > absl::ZeroDuration()) {
         heartbeat_interval_ = common::FromProtoDuration(welcome.heartbeat_interval());
       }
-      acknowledged_ = std::max(acknowledged_, welcome.resume_after());
-      while (!unacknowledged_.empty() && unacknowledged_.front().sequence() <= acknowledged_) {
-        unacknowledged_.pop_front();
+      if (stream_epoch_ != hello_.epoch()) {
+        spdlog::info("delivering {} record(s) an earlier run of the agent (epoch {}) left",
+                     spool_->last_sequence(stream_epoch_) > welcome.resume_after()
+                         ? spool_->last_sequence(stream_epoch_) - welcome.resume_after()
+                         : 0,
+                     stream_epoch_);
       }
-      // What the collector had not committed goes again, in order, then today's truth.
-      for (const auto& record : unacknowledged_) call_->Write(record);
-      AgentMessage snapshot;
-      *snapshot.mutable_snapshot() = snapshot_();
-      Transmit(std::move(snapshot));
+      // What the collector had not committed goes again, in order, from its resume point.
+      written_ = welcome.resume_after();
+      OnAcknowledged(welcome.resume_after());
+      if (stream_epoch_ == hello_.epoch() && need_snapshot_) {
+        need_snapshot_ = false;
+        AgentMessage snapshot;
+        *snapshot.mutable_snapshot() = snapshot_();
+        Transmit(std::move(snapshot));
+      }
       ScheduleHeartbeat();
       break;
     }
     case CollectorMessage::kAck: {
-      acknowledged_ = std::max(acknowledged_, message.ack().sequence());
-      while (!unacknowledged_.empty() && unacknowledged_.front().sequence() <= acknowledged_) {
-        unacknowledged_.pop_front();
-      }
+      if (message.ack().epoch() != 0 && message.ack().epoch() != stream_epoch_) break;
+      OnAcknowledged(message.ack().sequence());
       break;
     }
     case CollectorMessage::kDiagnosticRequest:
@@ -203,6 +256,11 @@ void CollectorStream::OnCallDone(Call* call, const grpc::Status& status) {
   heartbeat_timer_.cancel();
   if (stopping_) {
     if (on_stopped_) boost::asio::post(io_, std::move(on_stopped_));
+    return;
+  }
+  if (advancing_) {  // an earlier epoch is delivered: on to the next at once
+    advancing_ = false;
+    Connect();
     return;
   }
   ++failures_;
@@ -248,9 +306,59 @@ void CollectorStream::ScheduleHeartbeat() {
   });
 }
 
+void CollectorStream::OnAcknowledged(uint64_t sequence) {
+  if (absl::Status s = spool_->Acknowledge(stream_epoch_, sequence); !s.ok()) {
+    spdlog::error("agent spool: {}", s.message());
+  }
+  while (!in_flight_.empty() && in_flight_.front() <= sequence) in_flight_.pop_front();
+  Pump();
+  MaybeAdvanceEpoch();
+}
+
+void CollectorStream::MaybeAdvanceEpoch() {
+  if (stream_epoch_ == hello_.epoch() || call_ == nullptr || advancing_) return;
+  if (spool_->last_sequence(stream_epoch_) != 0) return;
+  // The deletions must be durable before the store moves on to the next epoch: a segment of
+  // this epoch coming back after a crash would be taken for new records of an epoch the
+  // store no longer tracks.
+  if (absl::Status s = spool_->Sync(); !s.ok()) {
+    spdlog::error("agent spool: {}", s.message());
+    return;
+  }
+  spdlog::info("records of the agent's earlier run (epoch {}) all delivered", stream_epoch_);
+  advancing_ = true;
+  call_->Cancel();
+}
+
+void CollectorStream::Pump() {
+  if (!welcomed_ || call_ == nullptr || advancing_) return;
+  while (in_flight_.size() < options_.window) {
+    absl::StatusOr<std::vector<SpooledRecord>> batch =
+        spool_->Read(stream_epoch_, written_, options_.window - in_flight_.size());
+    if (!batch.ok()) {
+      spdlog::error("agent spool: {}", batch.status().message());
+      return;
+    }
+    if (batch->empty()) return;
+    for (SpooledRecord& spooled : *batch) {
+      AgentMessage record;
+      if (!record.ParseFromString(spooled.payload)) {
+        // The frame's CRC held, so this is a record from an incompatible build: skip it.
+        spdlog::error("agent spool: record {} of epoch {} does not parse; skipped",
+                      spooled.sequence, spooled.epoch);
+        written_ = spooled.sequence;
+        continue;
+      }
+      written_ = spooled.sequence;
+      in_flight_.push_back(spooled.sequence);
+      call_->Write(std::move(record));
+    }
+  }
+}
+
 void CollectorStream::Send(AgentMessage record) {
-  // Before the first welcome there is no snapshot yet; it will carry this state.
-  if (!welcomed_ && record.has_delta() && unacknowledged_.empty() && next_sequence_ == 1) return;
+  // Before Start there is no snapshot yet; it will carry this state.
+  if (next_sequence_ == 1 && record.has_delta()) return;
   Transmit(std::move(record));
 }
 
@@ -264,17 +372,52 @@ void CollectorStream::SendUnsequenced(AgentMessage message) {
 void CollectorStream::Transmit(AgentMessage record) {
   record.set_sequence(next_sequence_++);
   if (!record.has_sent_at()) *record.mutable_sent_at() = common::ToProtoTime(absl::Now());
-  if (unacknowledged_.size() >= options_.max_unacknowledged) {
-    unacknowledged_.pop_front();
-    if (dropped_++ % 100 == 0) {
-      spdlog::warn(
-          "the collector has been away long: dropped {} unacknowledged records "
-          "(the next snapshot carries the current state)",
-          dropped_);
+  SpoolRecord(record);
+  if (stream_epoch_ == hello_.epoch()) Pump();
+}
+
+void CollectorStream::SpoolRecord(const AgentMessage& record) {
+  absl::StatusOr<SpoolDrops> drops = spool_->Append(hello_.epoch(), record.sequence(),
+                                                    PriorityOf(record), record.SerializeAsString());
+  const bool write_failed = !drops.ok();
+  if (write_failed) {
+    // The state dir's disk is full or failing: the record is lost, and said so.
+    if (spool_errors_++ % 100 == 0) {
+      spdlog::error("agent spool: cannot keep record {}: {} ({} so far)", record.sequence(),
+                    drops.status().message(), spool_errors_);
     }
+    SpoolDrops lost;
+    lost.sequences[hello_.epoch()].push_back(record.sequence());
+    (PriorityOf(record) == SpoolPriority::kFinding ? lost.findings : lost.history) = 1;
+    drops = std::move(lost);
+    if (record.has_gap()) return;  // a gap that cannot be kept cannot be reported either
   }
-  unacknowledged_.push_back(record);
-  if (welcomed_ && call_ != nullptr) call_->Write(std::move(record));
+  if (drops->empty()) return;
+  need_snapshot_ = true;
+  for (const auto& [epoch, sequences] : drops->sequences) {
+    AgentMessage gap_record;
+    medic::v1::Gap* gap = gap_record.mutable_gap();
+    gap->set_epoch(epoch);
+    gap->set_from_sequence(sequences.front());
+    gap->set_to_sequence(sequences.back());
+    *gap->mutable_sequences() = {sequences.begin(), sequences.end()};
+    if (drops->sequences.size() == 1) {
+      gap->set_dropped_reports(drops->state);
+      gap->set_dropped_observations(drops->history);
+      gap->set_dropped_findings(drops->findings);
+    }
+    gap->set_reason(!write_failed ? common::StrCat("the agent's spool reached its cap of ",
+                                                   spool_->options().max_bytes,
+                                                   " bytes while the collector was away")
+                                  : "the agent could not write its spool");
+    spdlog::warn(
+        "agent spool: dropped {} record(s) of epoch {} ({} observation, {} state, {} "
+        "finding): {}",
+        sequences.size(), epoch, drops->history, drops->state, drops->findings, gap->reason());
+    gap_record.set_sequence(next_sequence_++);
+    *gap_record.mutable_sent_at() = common::ToProtoTime(absl::Now());
+    SpoolRecord(gap_record);
+  }
 }
 
 }  // namespace medic::agent

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "agent/spool/spool.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "grpcpp/channel.h"
@@ -24,22 +25,34 @@ struct StreamOptions {
   absl::Duration initial_backoff = absl::Seconds(1);
   absl::Duration max_backoff = absl::Seconds(60);
   absl::Duration heartbeat_interval = absl::Seconds(15);  // until the collector says otherwise
-  size_t max_unacknowledged = 1000;  // records kept for resending; the oldest go first
+  size_t window = 256;  // records written but not yet acknowledged, at most
   // Central policy from the collector, on the io thread (deployment issue 12).
   std::function<void(const medic::v1::Policy&)> on_policy;
 };
 
-// The agent's one stream to the collector. Connects out, says hello, sends a fresh snapshot
-// (asked of `snapshot` on every connection), then the records given to Send(); keeps every
-// record until the collector acknowledges it and resends those it had not committed after a
-// reconnect. Reconnects with exponential backoff and full jitter while the collector is away.
+// How much a record is worth keeping when the spool is full.
+SpoolPriority PriorityOf(const medic::v1::AgentMessage& record);
+
+// The agent's one stream to the collector. Every record (a first snapshot asked of `snapshot`
+// at Start, then whatever Send() gets) is numbered within this process's epoch and appended
+// to `spool` before it is written; it leaves the spool when the collector acknowledges it.
+// After a reconnect, what the collector had not committed (from its resume point) is written
+// again, at most `window` records ahead of the acknowledgements.
+//
+// Restarts: the spool may hold records of earlier epochs (an earlier run of the agent). They
+// are delivered first, each epoch on a stream whose hello names that epoch, oldest first;
+// only when an epoch is fully acknowledged does the stream move to the next one, ending with
+// this process's own. So the store sees each epoch's records in order and keys them by
+// (machine, epoch, sequence).
+//
+// Reconnects with exponential backoff and full jitter while the collector is away.
 // Lives on the io_context's thread: call every method from there.
 class CollectorStream {
  public:
   using SnapshotFn = std::function<medic::v1::Snapshot()>;
 
   CollectorStream(boost::asio::io_context& io, StreamOptions options, medic::v1::Hello hello,
-                  SnapshotFn snapshot);
+                  SnapshotFn snapshot, std::unique_ptr<Spool> spool);
   ~CollectorStream();
 
   void Start();
@@ -47,8 +60,9 @@ class CollectorStream {
   // io_context running until then, and destroy this object only after.
   void Stop(std::function<void()> done);
 
-  // Queues a record (snapshot, delta, topology, …): gives it the next sequence number and
-  // sends it now if connected, else after the next connection's snapshot.
+  // Spools a record (snapshot, delta, topology, diagnostic result, …) under the next sequence
+  // number and sends it when the window allows. When the spool is full it drops by priority
+  // and spools a Gap record naming what went.
   void Send(medic::v1::AgentMessage record);
 
   // Called on the io thread for each diagnostic request the collector sends; it must not block
@@ -62,8 +76,8 @@ class CollectorStream {
   void set_policy_version(const std::string& version) { hello_.set_policy_version(version); }
 
   bool connected() const { return welcomed_; }
-  uint64_t acknowledged() const { return acknowledged_; }
   uint64_t last_sequence() const { return next_sequence_ - 1; }
+  const Spool& spool() const { return *spool_; }
 
  private:
   class Call;
@@ -74,6 +88,14 @@ class CollectorStream {
   void ScheduleReconnect();
   void ScheduleHeartbeat();
   void Transmit(medic::v1::AgentMessage record);
+  // Appends to the spool; sends a Gap record for whatever had to be dropped.
+  void SpoolRecord(const medic::v1::AgentMessage& record);
+  // Writes spooled records of the stream's epoch after `written_` while the window allows.
+  void Pump();
+  // The stream's epoch is an earlier run's and fully delivered: move on to the next one.
+  void MaybeAdvanceEpoch();
+  void OnAcknowledged(uint64_t sequence);
+  void ScheduleSync();
 
   boost::asio::io_context& io_;
   const StreamOptions options_;
@@ -87,15 +109,20 @@ class CollectorStream {
   bool welcomed_ = false;
   bool stopping_ = false;
   std::function<void()> on_stopped_;
-  uint64_t next_sequence_ = 1;
-  uint64_t acknowledged_ = 0;
-  std::deque<medic::v1::AgentMessage> unacknowledged_;  // in sequence order
-  uint64_t dropped_ = 0;
+  uint64_t next_sequence_ = 1;  // of this process's epoch (hello_.epoch())
+  std::unique_ptr<medic::agent::Spool> spool_;
+  uint64_t stream_epoch_ = 0;       // the epoch the current call delivers
+  uint64_t written_ = 0;            // highest sequence of stream_epoch_ written on this call
+  std::deque<uint64_t> in_flight_;  // written on this call, not yet acknowledged
+  bool advancing_ = false;          // the call is being ended to move to the next epoch
+  bool need_snapshot_ = false;      // records were dropped: the next connection sends a snapshot
+  uint64_t spool_errors_ = 0;
 
   int failures_ = 0;  // consecutive failed connections, for the backoff
   absl::Duration heartbeat_interval_;
   boost::asio::steady_timer reconnect_timer_;
   boost::asio::steady_timer heartbeat_timer_;
+  boost::asio::steady_timer sync_timer_;
   std::mt19937_64 random_;
 };
 

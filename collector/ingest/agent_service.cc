@@ -44,7 +44,8 @@ class AgentServiceImpl::Stream final
       : service_(service),
         context_(context),
         peer_(context->peer()),
-        peer_host_(common::PeerHost(peer_)) {
+        peer_host_(common::PeerHost(peer_)),
+        lane_(std::make_shared<Committer::Lane>()) {
     service_->streams_.fetch_add(1);
     if (!service_->peers_.TryOpen(peer_host_)) {
       spdlog::warn("refused an agent stream from {}: it already has {} open", peer_,
@@ -94,6 +95,14 @@ class AgentServiceImpl::Stream final
       FinishOnce(status);
       return;
     }
+    {
+      std::lock_guard lock(mu_);
+      if (finished_) return;
+      if (in_commit_ >= service_->options_.stream_window) {
+        read_paused_ = true;  // resumed by OnCommitted
+        return;
+      }
+    }
     StartRead(&in_bytes_);
   }
 
@@ -120,7 +129,14 @@ class AgentServiceImpl::Stream final
     }
     if (counted_) service_->peers_.Close(peer_host_);
     service_->streams_.fetch_sub(1);
-    delete this;
+    bool last;
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+      last = in_commit_ == 0;
+    }
+    // Records still being committed call back into this stream; the last one deletes it.
+    if (last) delete this;
   }
 
   // Ends this stream from another thread: a newer stream of the same machine replaced it.
@@ -183,13 +199,53 @@ class AgentServiceImpl::Stream final
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "a record that must be stored arrived without a sequence number");
     }
+    {
+      std::lock_guard lock(mu_);
+      ++in_commit_;
+    }
     const auto arrived = std::chrono::steady_clock::now();
-    absl::Status stored = service_->store_.Commit(machine_id_, epoch_, message, now);
-    const auto committed = std::chrono::steady_clock::now();
-    if (!stored.ok()) {
-      if (stored.code() == absl::StatusCode::kFailedPrecondition)
-        return common::ToGrpcStatus(stored);
-      return Unavailable(stored);
+    service_->committer_.Submit(
+        lane_, machine_id_, epoch_, message, now,
+        [this, arrived](const absl::Status& status, const AgentMessage& record) {
+          OnCommitted(status, record, arrived);
+        });
+    return grpc::Status::OK;
+  }
+
+  // On the committer thread, once `record`'s batch committed or failed.
+  void OnCommitted(const absl::Status& stored, const AgentMessage& message,
+                   std::chrono::steady_clock::time_point arrived) {
+    if (stored.ok()) {
+      Committed(message);
+      RecordMetrics(message, arrived, std::chrono::steady_clock::now());
+    } else if (stored.code() == absl::StatusCode::kFailedPrecondition) {
+      FinishOnce(common::ToGrpcStatus(stored));
+    } else {
+      FinishOnce(Refused(stored));
+    }
+    bool resume = false;
+    bool last = false;
+    {
+      std::lock_guard lock(mu_);
+      --in_commit_;
+      if (read_paused_ && !finished_ && in_commit_ < service_->options_.stream_window) {
+        read_paused_ = false;
+        resume = true;
+      }
+      last = done_ && in_commit_ == 0;
+    }
+    if (resume) StartRead(&in_bytes_);
+    if (last) delete this;
+  }
+
+  void Committed(const AgentMessage& message) {
+    if (message.has_gap()) {
+      const medic::v1::Gap& gap = message.gap();
+      spdlog::warn(
+          "{} dropped {} record(s) of epoch {} (sequences {}..{}: {} observation, {} "
+          "state, {} finding): {}",
+          hostname_, gap.sequences_size(), gap.epoch(), gap.from_sequence(), gap.to_sequence(),
+          gap.dropped_observations(), gap.dropped_reports(), gap.dropped_findings(), gap.reason());
     }
     if (auto* observer = service_->options_.observer) observer->OnRecord(machine_id_, message);
     if (auto* policy = service_->options_.policy) {
@@ -197,8 +253,6 @@ class AgentServiceImpl::Stream final
       if (message.has_topology()) policy->OnTopology(machine_id_, message.topology());
     }
     Acknowledge(message.sequence());
-    RecordMetrics(message, arrived, committed);
-    return grpc::Status::OK;
   }
 
   grpc::Status HandleHello(const medic::v1::Hello& hello, absl::Time now) {
@@ -269,11 +323,28 @@ class AgentServiceImpl::Stream final
     if (o.records_received == nullptr) return;
     const auto* field = AgentMessage::descriptor()->FindFieldByNumber(message.kind_case());
     const std::vector<std::string> kind{field != nullptr ? field->name() : "unknown"};
+    // From arrival to the commit of the record's batch (waiting for the batch included).
     const std::chrono::duration<double> commit = committed - arrived;
     const std::chrono::duration<double> total = std::chrono::steady_clock::now() - arrived;
     o.records_received->Get(kind).Increment();
     if (o.commit_latency != nullptr) o.commit_latency->Get({}).Observe(commit.count());
     if (o.ingest_latency != nullptr) o.ingest_latency->Get(kind).Observe(total.count());
+  }
+
+  // A record the store could not take: the stream ends, nothing more is acknowledged, and the
+  // agent resends from the last commit once it reconnects.
+  grpc::Status Refused(const absl::Status& status) {
+    spdlog::error("cannot store records from {} ({}): {}", hostname_, peer_, status.message());
+    if (status.code() == absl::StatusCode::kResourceExhausted) {
+      return grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          common::StrCat("the collector's database disk is full (", status.message(),
+                         "); it acknowledges nothing until space returns. The agent keeps the "
+                         "records and resends them"));
+    }
+    return grpc::Status(
+        grpc::StatusCode::UNAVAILABLE,
+        common::StrCat("the collector could not store the record: ", status.message()));
   }
 
   grpc::Status Unavailable(const absl::Status& status) {
@@ -334,7 +405,12 @@ class AgentServiceImpl::Stream final
   uint64_t epoch_ = 0;
   int64_t session_ = 0;
 
+  const std::shared_ptr<Committer::Lane> lane_;
+
   std::mutex mu_;
+  size_t in_commit_ ABSL_GUARDED_BY(mu_) = 0;  // submitted, not yet called back
+  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone ran
   std::deque<CollectorMessage> pending_ ABSL_GUARDED_BY(mu_);
   grpc::ByteBuffer out_ ABSL_GUARDED_BY(mu_);  // the message being written
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
@@ -346,7 +422,8 @@ AgentServiceImpl::AgentServiceImpl(Store& store, const common::Clock& clock, Ing
       clock_(clock),
       options_(std::move(options)),
       rate_(options_.limits.records_per_second, options_.limits.record_burst),
-      peers_(options_.limits.max_streams_per_peer) {}
+      peers_(options_.limits.max_streams_per_peer),
+      committer_(store, options_.commit_batch) {}
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* AgentServiceImpl::Connect(
     grpc::CallbackServerContext* context) {

@@ -9,6 +9,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
+#include "collector/ingest/committer.h"
 #include "collector/ingest/limits.h"
 #include "collector/security/security.h"
 #include "collector/store/store.h"
@@ -82,11 +83,16 @@ struct IngestOptions {
   common::metrics::HistogramFamily* commit_latency = nullptr;  // no labels
   // Central policy: sent after each welcome, told of topology and PolicyApplied. Not owned.
   PolicyHub* policy = nullptr;
+  size_t commit_batch = 1000;  // records per group-commit transaction, at most
+  size_t stream_window = 64;   // records one stream may have waiting for commit
 };
 
 // Serves AgentService.Connect: one callback reactor per agent stream (no thread per stream).
-// Each sequenced record is committed to the store before it is acknowledged; a record the
-// store cannot take ends the stream with UNAVAILABLE so the agent reconnects and resends.
+// Each sequenced record goes to the group committer and is acknowledged only after its batch
+// committed. A stream with `stream_window` records waiting stops reading (gRPC flow control
+// then holds the agent back); a record the store cannot take (a full disk: RESOURCE_EXHAUSTED,
+// anything else: UNAVAILABLE) ends the stream, so the agent reconnects with backoff and
+// resends from the last commit. Nothing is acknowledged that is not stored.
 // Connect is registered raw (bytes in, bytes out) so that it parses agent messages itself (see
 // Stream); Enroll and Renew are ordinary callback methods.
 class AgentServiceImpl final
@@ -96,6 +102,7 @@ class AgentServiceImpl final
       public AgentLink {
  public:
   AgentServiceImpl(Store& store, const common::Clock& clock, IngestOptions options);
+  ~AgentServiceImpl() override { committer_.Drain(); }
 
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Connect(
       grpc::CallbackServerContext* context) override;
@@ -115,6 +122,9 @@ class AgentServiceImpl final
 
   // Ends the live stream of `machine_id` (its certificate was revoked); true if there was one.
   bool Cut(const std::string& machine_id);
+  // Commits what is queued and stops committing; call after the server has shut down.
+  void Drain() { committer_.Drain(); }
+  const Committer& committer() const { return committer_; }
 
  private:
   class Stream;
@@ -141,6 +151,7 @@ class AgentServiceImpl final
   std::atomic<int64_t> streams_{0};
   RecordRateLimiter rate_;
   PeerStreamCounter peers_;
+  Committer committer_;
   std::mutex mu_;
   // Streams end only in OnDone, which calls Forget under mu_ before deleting itself, so a
   // pointer here may be used (to supersede it) while mu_ is held.

@@ -187,6 +187,22 @@ CREATE TABLE policies (
 );
 ALTER TABLE machines ADD COLUMN policy_version TEXT NOT NULL DEFAULT '';
 )sql",
+    // delivery (issue 9): one row per committed record, so what arrived, and what an agent
+    // said it dropped (gap rows carry the dropped sequences), can be audited per epoch. Not
+    // unique on purpose: a duplicate would show as a second row rather than be hidden.
+    R"sql(
+CREATE TABLE delivered (
+  machine_id TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  sequence INTEGER NOT NULL,
+  kind INTEGER NOT NULL,
+  at_ms INTEGER NOT NULL,  -- committed
+  sent_ms INTEGER NOT NULL,  -- made by the agent
+  gap BLOB
+);
+CREATE INDEX delivered_by_record ON delivered(machine_id, epoch, sequence);
+CREATE INDEX delivered_by_time ON delivered(at_ms);
+)sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -271,7 +287,38 @@ class SqliteStore final : public Store {
   absl::Status Commit(std::string_view machine_id, uint64_t epoch,
                       const medic::v1::AgentMessage& record, absl::Time now) override {
     std::lock_guard lock(mu_);
-    return InTransaction([&]() -> absl::Status {
+    return InTransaction([&] { return CommitLocked(machine_id, epoch, record, now); });
+  }
+
+  std::vector<absl::Status> CommitBatch(const std::vector<PendingRecord>& batch) override {
+    std::lock_guard lock(mu_);
+    std::vector<absl::Status> results(batch.size());
+    absl::Status whole = InTransaction([&]() -> absl::Status {
+      for (size_t i = 0; i < batch.size(); ++i) {
+        const PendingRecord& r = batch[i];
+        // A savepoint per record: a record the store refuses is undone alone.
+        RETURN_IF_ERROR(db_->Exec("SAVEPOINT record"));
+        results[i] = CommitLocked(r.machine_id, r.epoch, *r.record, r.now);
+        if (!results[i].ok()) {
+          if (results[i].code() != absl::StatusCode::kFailedPrecondition) return results[i];
+          RETURN_IF_ERROR(db_->Exec("ROLLBACK TO record"));
+        }
+        RETURN_IF_ERROR(db_->Exec("RELEASE record"));
+      }
+      return absl::OkStatus();
+    });
+    if (!whole.ok()) {
+      for (auto& result : results) {
+        if (result.ok() || result.code() != absl::StatusCode::kFailedPrecondition) result = whole;
+      }
+    }
+    return results;
+  }
+
+  absl::Status CommitLocked(std::string_view machine_id, uint64_t epoch,
+                            const medic::v1::AgentMessage& record, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return [&]() -> absl::Status {
       ASSIGN_OR_RETURN(auto select, db_->Prepare("SELECT epoch, committed_sequence FROM machines "
                                                  "WHERE machine_id = ?"));
       select->Bind(1, machine_id);
@@ -304,11 +351,22 @@ class SqliteStore final : public Store {
           // resent forever.
           break;
       }
+      ASSIGN_OR_RETURN(auto ledger,
+                       db_->Prepare("INSERT INTO delivered (machine_id, epoch, sequence, kind, "
+                                    "at_ms, sent_ms, gap) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+      ledger->Bind(1, machine_id)
+          .Bind(2, static_cast<int64_t>(epoch))
+          .Bind(3, static_cast<int64_t>(record.sequence()))
+          .Bind(4, static_cast<int64_t>(record.kind_case()))
+          .Bind(5, Ms(now))
+          .Bind(6, Ms(at));
+      if (record.has_gap()) ledger->Bind(7, record.gap().SerializeAsString());
+      RETURN_IF_ERROR(ledger->Run());
       ASSIGN_OR_RETURN(auto update, db_->Prepare("UPDATE machines SET committed_sequence = ?, "
                                                  "last_seen_ms = ? WHERE machine_id = ?"));
       update->Bind(1, static_cast<int64_t>(record.sequence())).Bind(2, Ms(now)).Bind(3, machine_id);
       return update->Run();
-    });
+    }();
   }
 
   absl::Status Touch(std::string_view machine_id, absl::Time now) override {
@@ -439,7 +497,8 @@ class SqliteStore final : public Store {
       for (const char* sql : {"DELETE FROM observations WHERE at_ms < ?",
                               "DELETE FROM findings WHERE cleared_at_ms < ?",
                               // Delivered outbox events; given-up ones stay for the record.
-                              "DELETE FROM outbox WHERE delivered_at_ms < ?"}) {
+                              "DELETE FROM outbox WHERE delivered_at_ms < ?",
+                              "DELETE FROM delivered WHERE at_ms < ?"}) {
         ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql));
         stmt->Bind(1, Ms(cutoff));
         RETURN_IF_ERROR(stmt->Run());

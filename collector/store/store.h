@@ -47,6 +47,22 @@ class Store {
   virtual absl::Status Commit(std::string_view machine_id, uint64_t epoch,
                               const medic::v1::AgentMessage& record, absl::Time now) = 0;
 
+  // Group commit: many records, from any machines, in one transaction, each as Commit would
+  // take it. A record Commit would refuse (FailedPrecondition) is refused alone; when the
+  // transaction itself fails (a full or failing disk) every record fails with its status and
+  // nothing is stored. Returns one status per record, in order; OK ones are durable.
+  struct PendingRecord {
+    std::string machine_id;
+    uint64_t epoch = 0;
+    const medic::v1::AgentMessage* record = nullptr;  // not owned
+    absl::Time now;
+  };
+  virtual std::vector<absl::Status> CommitBatch(const std::vector<PendingRecord>& batch) {
+    std::vector<absl::Status> results;
+    for (const auto& r : batch) results.push_back(Commit(r.machine_id, r.epoch, *r.record, r.now));
+    return results;
+  }
+
   // Any message (a heartbeat) shows the machine alive at `now`.
   virtual absl::Status Touch(std::string_view machine_id, absl::Time now) = 0;
 

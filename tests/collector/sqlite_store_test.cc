@@ -93,6 +93,29 @@ TEST_F(SqliteStoreTest, RecordFromAnotherEpochIsRefused) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST_F(SqliteStoreTest, BatchCommitsManyMachinesOnceAndRefusesOnlyTheBadRecord) {
+  ASSERT_TRUE(store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0).ok());
+  ASSERT_TRUE(store_->OpenSession(MakeHello("m2", "ws-2", 9), "p", kT0).ok());
+  std::vector<medic::v1::AgentMessage> records = {
+      Snapshot(1, "Debian 12", {}), Snapshot(1, "Debian 13", {}), Snapshot(2, "x", {}),
+      Snapshot(2, "Debian 12", {}), Snapshot(1, "resend", {})};
+  std::vector<Store::PendingRecord> batch = {
+      {"m1", 7, &records[0], kT0},  // new
+      {"m2", 9, &records[1], kT0},  // new, another machine
+      {"m2", 8, &records[2], kT0},  // wrong epoch: refused alone
+      {"m1", 7, &records[3], kT0},  // new
+      {"m1", 7, &records[4], kT0},  // a resend within the same batch: skipped
+  };
+  std::vector<absl::Status> results = store_->CommitBatch(batch);
+  ASSERT_EQ(results.size(), 5u);
+  EXPECT_TRUE(results[0].ok() && results[1].ok() && results[3].ok() && results[4].ok());
+  EXPECT_EQ(results[2].code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->GetMachineHealth("ws-1", kT0)->machine().os(), "Debian 12");
+  EXPECT_EQ(store_->GetMachineHealth("ws-2", kT0)->machine().os(), "Debian 13");
+  EXPECT_EQ(store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0)->resume_after, 2u);
+  EXPECT_EQ(store_->OpenSession(MakeHello("m2", "ws-2", 9), "p", kT0)->resume_after, 1u);
+}
+
 TEST_F(SqliteStoreTest, SnapshotRaisesListedFindingsAndClearsTheRest) {
   ASSERT_TRUE(store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0).ok());
   ASSERT_TRUE(
@@ -232,7 +255,8 @@ TEST_F(SqliteStoreTest, PruneHistoryDropsOldObservationsAndClearedFindings) {
   ASSERT_TRUE(store_->Commit("m1", 7, Snapshot(2, "Debian 12", {}), kT0).ok());
   auto deleted = store_->PruneHistory(kT0 + absl::Hours(1));
   ASSERT_TRUE(deleted.ok());
-  EXPECT_EQ(*deleted, 3);  // two observations and one cleared finding
+  // Two observations, one cleared finding and the two records' rows in the delivery ledger.
+  EXPECT_EQ(*deleted, 5);
   EXPECT_EQ(*store_->PruneHistory(kT0 + absl::Hours(1)), 0);
 }
 
