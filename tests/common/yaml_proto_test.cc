@@ -561,7 +561,7 @@ const ErrorCase kErrorCases[] = {
     {Schema::kAgent, "x: 1\n",
      "1: unknown key 'x' in AgentConfig (valid keys: collector, state_dir, hostname, site, "
      "labels, root, heartbeat_interval, reconnect, probes, filesystems, log_level, hardware, "
-     "os_checks, printers, network)"},
+     "os_checks, printers, network, spool)"},
     // YAML merge keys are named as such.
     {Schema::kAgent, "<<: {site: hq}\n",
      "1: YAML merge keys ('<<') are not supported; write the settings out"},
