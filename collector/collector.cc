@@ -79,6 +79,15 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
         "--insecure serves without TLS or authentication, so it listens on loopback only; '",
         config.listen(), "' is not (use 127.0.0.1:PORT or [::1]:PORT)"));
   }
+  // The web console is plain HTTP: its API is the technician API, so in test mode it too
+  // stays on loopback.
+  if (const std::string web = config.has_http_listen() ? config.http_listen() : "";
+      insecure && !web.empty() && !IsLoopbackHost(web.substr(0, web.rfind(':')))) {
+    return absl::InvalidArgumentError(common::StrCat(
+        "--insecure serves the web console without authentication, so it listens on loopback "
+        "only; http_listen '",
+        web, "' is not"));
+  }
   std::unique_ptr<Collector> collector(new Collector(config));
   StoreOptions store_options;
   store_options.offline_after = common::FromProtoDuration(config.offline_after());
@@ -145,6 +154,7 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
   collector->technicians_->SetStreamCutter(
       [agents = collector->agents_.get()](const std::string& id) { return agents->Cut(id); });
   collector->technicians_->SetLive(collector->router_.get(), collector->events_.get());
+  collector->technicians_->SetDiagnosticLatency(collector->metrics_->diagnostic_latency);
   collector->technicians_->SetPolicyHub(collector->policy_.get());
 
   grpc::ServerBuilder builder;

@@ -207,6 +207,8 @@ grpc::ServerUnaryReactor* TechnicianServiceImpl::GetMachineHistory(
     grpc::CallbackServerContext* context, const medic::v1::GetMachineHistoryRequest* request,
     medic::v1::MachineHistory* response) {
   auto* reactor = context->DefaultReactor();
+  Principal principal;
+  if (!Authorize(context, reactor, "GetMachineHistory", &principal)) return reactor;
   if (request->host().empty()) {
     reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no host given"));
     return reactor;
@@ -246,8 +248,14 @@ grpc::ServerUnaryReactor* TechnicianServiceImpl::SetPolicy(
   auto* reactor = context->DefaultReactor();
   Principal principal;
   if (!Authorize(context, reactor, "SetPolicy", &principal)) return reactor;
-  grpc::Status status =
-      PolicyCall(policy_, response, [&](PolicyHub& hub) { return hub.Set(*request); });
+  medic::v1::SetPolicyRequest set = *request;
+  // Who changed the policy is the token's holder, as for tickets.
+  if (!principal.token_id.empty()) {
+    set.set_actor(request->actor().empty() || request->actor() == principal.name
+                      ? principal.name
+                      : common::StrCat(principal.name, " (as ", request->actor(), ")"));
+  }
+  grpc::Status status = PolicyCall(policy_, response, [&](PolicyHub& hub) { return hub.Set(set); });
   FinishAudited(context, reactor, principal, "SetPolicy",
                 common::StrCat(common::EnumWord(request->scope()), " ", request->group()), status,
                 request->yaml());
@@ -358,6 +366,16 @@ class Writer final : public grpc::ServerWriteReactor<Message> {
     NextLocked();
   }
 
+  // The caller went away (tab closed, Ctrl-C, shutdown): finish now rather than at the next
+  // message, so the subscription or run behind this stream is let go at once.
+  void OnCancel() override {
+    std::lock_guard lock(state_->mu);
+    finishing_ = true;
+    queue_.clear();
+    end_status_ = grpc::Status::CANCELLED;
+    NextLocked();
+  }
+
   void OnDone() override {
     {
       std::lock_guard lock(state_->mu);
@@ -402,28 +420,33 @@ grpc::ServerWriteReactor<medic::v1::DiagnosticResult>* TechnicianServiceImpl::Ru
   // A fan-out result per machine: the queue holds all of them, however slow the caller.
   auto* writer = new Writer<medic::v1::DiagnosticResult>(SIZE_MAX);
   auto state = writer->state();
+  Principal principal;
+  if (grpc::Status allowed = CheckStreamingCall(context, "RunDiagnostic", &principal);
+      !allowed.ok()) {
+    Writer<medic::v1::DiagnosticResult>::Close(state, allowed);
+    return writer;
+  }
   if (router_ == nullptr) {
     Writer<medic::v1::DiagnosticResult>::Close(
         state, grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "live diagnostics are not enabled"));
     return writer;
   }
-  Principal principal;
-  grpc::Status allowed = CheckStreamingCall(context, "RunDiagnostic", &principal);
-  if (allowed.ok()) {
-    // Every diagnostic run is audited, refused or not (parameters are checked on the agent).
-    security_->Audit(principal, "RunDiagnostic", DescribeTarget(*request), allowed, "",
-                     context->peer());
-  }
-  if (!allowed.ok()) {
-    Writer<medic::v1::DiagnosticResult>::Close(state, allowed);
-    return writer;
-  }
   auto id = router_->Start(
       *request, RequestedBy(context, principal),
-      [state](const medic::v1::DiagnosticResult& result) {
+      [state, latency = diagnostic_latency_,
+       asked = absl::Now()](const medic::v1::DiagnosticResult& result) {
+        if (latency != nullptr) {
+          latency->Get({common::EnumWord(result.check()), common::EnumWord(result.outcome())})
+              .Observe(absl::ToDoubleSeconds(absl::Now() - asked));
+        }
         Writer<medic::v1::DiagnosticResult>::Push(state, result);
       },
       [state] { Writer<medic::v1::DiagnosticResult>::Close(state, grpc::Status::OK); });
+  // Every diagnostic run is audited with what became of it (refusals by role are audited by
+  // Authorize; parameters are checked on the agent).
+  security_->Audit(principal, "RunDiagnostic", DescribeTarget(*request),
+                   id.ok() ? grpc::Status::OK : common::ToGrpcStatus(id.status()),
+                   id.ok() ? *id : "", context->peer());
   if (!id.ok()) {
     Writer<medic::v1::DiagnosticResult>::Close(state, common::ToGrpcStatus(id.status()));
     return writer;
@@ -436,13 +459,13 @@ grpc::ServerUnaryReactor* TechnicianServiceImpl::GetDiagnosticResults(
     grpc::CallbackServerContext* context, const medic::v1::GetDiagnosticResultsRequest* request,
     medic::v1::GetDiagnosticResultsResponse* response) {
   auto* reactor = context->DefaultReactor();
+  Principal principal;
+  if (!Authorize(context, reactor, "GetDiagnosticResults", &principal)) return reactor;
   if (router_ == nullptr) {
     reactor->Finish(
         grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "live diagnostics are not enabled"));
     return reactor;
   }
-  Principal principal;
-  if (!Authorize(context, reactor, "GetDiagnosticResults", &principal)) return reactor;
   auto results = router_->GetResults(request->request_id());
   if (!results.ok()) {
     reactor->Finish(StoreError(results.status()));
@@ -475,16 +498,16 @@ constexpr size_t kMaxWatcherBacklog = 4096;
 grpc::ServerWriteReactor<medic::v1::Event>* TechnicianServiceImpl::WatchEvents(
     grpc::CallbackServerContext* context, const medic::v1::WatchEventsRequest* request) {
   auto* writer = new Writer<medic::v1::Event>(kMaxWatcherBacklog);
-  if (events_ == nullptr) {
-    Writer<medic::v1::Event>::Close(
-        writer->state(),
-        grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "the event stream is not enabled"));
-    return writer;
-  }
   Principal principal;
   if (grpc::Status allowed = CheckStreamingCall(context, "WatchEvents", &principal);
       !allowed.ok()) {
     Writer<medic::v1::Event>::Close(writer->state(), allowed);
+    return writer;
+  }
+  if (events_ == nullptr) {
+    Writer<medic::v1::Event>::Close(
+        writer->state(),
+        grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "the event stream is not enabled"));
     return writer;
   }
   auto watcher = std::make_shared<EventWatcher>(writer->state());

@@ -2,12 +2,13 @@
 
 #include <functional>
 
-#include "collector/security/security.h"
 #include "collector/diagnostics/event_bus.h"
 #include "collector/diagnostics/router.h"
 #include "collector/policy/policy_hub.h"
+#include "collector/security/security.h"
 #include "collector/store/store.h"
 #include "collector/tickets/tickets.h"
+#include "common/metrics/metrics.h"
 #include "common/time/clock.h"
 #include "medic/v1/technician.grpc.pb.h"
 
@@ -35,6 +36,11 @@ class TechnicianServiceImpl final : public medic::v1::TechnicianService::Callbac
   void SetLive(diagnostics::Router* router, diagnostics::EventBus* events) {
     router_ = router;
     events_ = events;
+  }
+  // /metrics: each diagnostic result's time from request to arrival, by check and outcome.
+  // Not owned; may stay null.
+  void SetDiagnosticLatency(common::metrics::HistogramFamily* latency) {
+    diagnostic_latency_ = latency;
   }
 
   grpc::ServerUnaryReactor* ListMachines(grpc::CallbackServerContext* context,
@@ -129,6 +135,7 @@ class TechnicianServiceImpl final : public medic::v1::TechnicianService::Callbac
   std::function<bool(const std::string&)> cut_stream_;
   diagnostics::Router* router_ = nullptr;
   diagnostics::EventBus* events_ = nullptr;
+  common::metrics::HistogramFamily* diagnostic_latency_ = nullptr;
 };
 
 }  // namespace medic::collector

@@ -4,15 +4,14 @@
 // 2 bad usage; 3 the collector could not be reached; `diagnose` also 4 (a check found
 // problems) and 5 (a machine could not run it: offline, timed out, refused, error).
 //
-// The collector: --collector, else $MEDIC_COLLECTOR, else `collector: HOST:PORT` in
-// $XDG_CONFIG_HOME/medic/cli.yaml (~/.config/medic/cli.yaml), else /etc/medic/cli.yaml, else
-// 127.0.0.1:7070.
+// The collector: --collector, else $MEDIC_COLLECTOR, else `collector:` in medic's config file
+// (--config, default $XDG_CONFIG_HOME/medic/config.yaml or ~/.config/medic/config.yaml), else
+// 127.0.0.1:7070. The token and CA likewise (see connection.h).
 
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <tuple>
 #include <vector>
@@ -25,8 +24,6 @@
 #include "common/proto/enum_words.h"
 #include "common/proto/json.h"
 #include "common/time/clock.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 #include "medic/v1/technician.grpc.pb.h"
 
 namespace {
@@ -230,7 +227,6 @@ int main(int argc, char** argv) {
   }
   const std::string& collector = connection->collector;
   auto stub = medic::v1::TechnicianService::NewStub(connection->channel);
-  const std::string& config_source = collector;
   const std::shared_ptr<grpc::Channel>& channel = connection->channel;
   grpc::ClientContext context;
   medic::cli::Authenticate(*connection, &context);
@@ -377,8 +373,7 @@ int main(int argc, char** argv) {
     if (!channel->WaitForConnected(
             std::chrono::system_clock::now() +
             std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000)))) {
-      return ReportFailure(grpc::Status(grpc::StatusCode::UNAVAILABLE, "no connection"),
-                           config_source);
+      return ReportFailure(grpc::Status(grpc::StatusCode::UNAVAILABLE, "no connection"), collector);
     }
     auto reader = stub->WatchEvents(&stream_context, medic::v1::WatchEventsRequest());
     if (!json) std::cerr << "Watching the fleet at " << collector << " (Ctrl-C to stop)…\n";
@@ -389,7 +384,7 @@ int main(int argc, char** argv) {
                 << std::flush;
     }
     grpc::Status status = reader->Finish();
-    if (!status.ok()) return ReportFailure(status, config_source);
+    if (!status.ok()) return ReportFailure(status, collector);
     return 0;
   }
   if (diagnose->parsed()) {
@@ -402,7 +397,7 @@ int main(int argc, char** argv) {
       request.set_request_id(results_id);
       medic::v1::GetDiagnosticResultsResponse response;
       grpc::Status status = stub->GetDiagnosticResults(&context, request, &response);
-      if (!status.ok()) return ReportFailure(status, config_source);
+      if (!status.ok()) return ReportFailure(status, collector);
       if (json) {
         std::cout << medic::common::ToJson(response) << "\n";
       } else {
@@ -472,7 +467,7 @@ int main(int argc, char** argv) {
       results.push_back(result);
     }
     grpc::Status status = reader->Finish();
-    if (!status.ok()) return ReportFailure(status, config_source);
+    if (!status.ok()) return ReportFailure(status, collector);
     if (!json && fan_out) std::cout << medic::cli::RenderRunSummary(results, color);
     if (!json && !results.empty()) {
       std::cout << "Run " << results[0].request_id() << " (medic diagnose --results "
@@ -495,7 +490,7 @@ int main(int argc, char** argv) {
     request.set_finding_code(code_filter);
     medic::v1::ListMachinesResponse response;
     grpc::Status status = stub->ListMachines(&context, request, &response);
-    if (!status.ok()) return ReportFailure(status, config_source);
+    if (!status.ok()) return ReportFailure(status, collector);
     auto* list = response.mutable_machines();
     std::stable_sort(list->begin(), list->end(),
                      [&](const medic::v1::Machine& a, const medic::v1::Machine& b) {
@@ -524,7 +519,7 @@ int main(int argc, char** argv) {
     request.set_include_resolved(include_resolved);
     medic::v1::ListIncidentsResponse response;
     grpc::Status status = stub->ListIncidents(&context, request, &response);
-    if (!status.ok()) return ReportFailure(status, config_source);
+    if (!status.ok()) return ReportFailure(status, collector);
     std::cout << (json ? medic::common::ToJson(response) + "\n"
                        : medic::cli::RenderIncidents(response, absl::Now(), color));
     return 0;
@@ -534,7 +529,7 @@ int main(int argc, char** argv) {
     request.set_ticket_id(ticket_id);
     medic::v1::Ticket response;
     grpc::Status status = stub->GetTicket(&context, request, &response);
-    if (!status.ok()) return ReportFailure(status, config_source);
+    if (!status.ok()) return ReportFailure(status, collector);
     std::cout << (json ? medic::common::ToJson(response) + "\n"
                        : medic::cli::RenderTicket(response, absl::Now(), color));
     return 0;
@@ -548,7 +543,7 @@ int main(int argc, char** argv) {
     request.set_actor(User());
     medic::v1::Ticket response;
     grpc::Status status = stub->UpdateTicket(&context, request, &response);
-    if (!status.ok()) return ReportFailure(status, config_source);
+    if (!status.ok()) return ReportFailure(status, collector);
     std::cout << response.ticket_id() << " is " << (ack->parsed() ? "acknowledged" : "resolved")
               << ": " << response.title() << "\n";
     return 0;
@@ -560,7 +555,7 @@ int main(int argc, char** argv) {
     if (ticket_state == "resolved") request.set_state(medic::v1::TICKET_STATE_RESOLVED);
     medic::v1::ListTicketsResponse response;
     grpc::Status status = stub->ListTickets(&context, request, &response);
-    if (!status.ok()) return ReportFailure(status, config_source);
+    if (!status.ok()) return ReportFailure(status, collector);
     std::cout << (json ? medic::common::ToJson(response) + "\n"
                        : medic::cli::RenderTickets(response, absl::Now(), color));
     return 0;
@@ -569,7 +564,7 @@ int main(int argc, char** argv) {
   request.set_host(host);
   medic::v1::MachineHealth response;
   grpc::Status status = stub->GetMachineHealth(&context, request, &response);
-  if (!status.ok()) return ReportFailure(status, config_source);
+  if (!status.ok()) return ReportFailure(status, collector);
   std::cout << (json ? medic::common::ToJson(response) + "\n"
                      : medic::cli::RenderHealth(response, absl::Now(), color));
   return 0;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <deque>
+#include <optional>
 #include <utility>
 
 #include "collector/ingest/validate.h"
@@ -143,9 +144,21 @@ class AgentServiceImpl::Stream final
   void Supersede() { context_->TryCancel(); }
 
   // Queues a message for the agent; any thread.
+  // Queues a message for the agent; any thread. Before the welcome it waits: the agent
+  // takes nothing before it.
   void Write(CollectorMessage message) {
     std::lock_guard lock(mu_);
-    pending_.push_back(std::move(message));
+    (welcomed_ ? pending_ : early_).push_back(std::move(message));
+    WriteNextLocked();
+  }
+
+  void WriteWelcome(CollectorMessage welcome, std::optional<CollectorMessage> policy) {
+    std::lock_guard lock(mu_);
+    pending_.push_back(std::move(welcome));
+    if (policy.has_value()) pending_.push_back(*std::move(policy));
+    for (CollectorMessage& early : early_) pending_.push_back(std::move(early));
+    early_.clear();
+    welcomed_ = true;
     WriteNextLocked();
   }
 
@@ -181,7 +194,12 @@ class AgentServiceImpl::Stream final
         if (auto* policy = service_->options_.policy) {
           policy->OnPolicyApplied(machine_id_, message.policy_applied());
         }
-        if (message.sequence() != 0) Acknowledge(message.sequence());
+        // Acks are cumulative and follow the group commit: acknowledging this here could
+        // acknowledge records still waiting to be stored.
+        if (message.sequence() != 0) {
+          return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                              "a policy answer is not a record: send it without a sequence");
+        }
         return grpc::Status::OK;
       case AgentMessage::KIND_NOT_SET:
         // A newer agent's record kind, or an empty message: nothing to store. Acknowledge a
@@ -260,8 +278,6 @@ class AgentServiceImpl::Stream final
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why);
     }
     hostname_ = hello.hostname();
-    // A hello opens a session in the store: reconnecting in a loop is limited like records.
-    if (!service_->rate_.TryTake(hello.machine_id(), now)) return RateLimited();
     if (!certified_id_.empty() && hello.machine_id() != certified_id_) {
       // A report that claims another machine's id: refused, and kept for the administrator.
       grpc::Status refused(grpc::StatusCode::PERMISSION_DENIED,
@@ -272,6 +288,9 @@ class AgentServiceImpl::Stream final
           common::StrCat("hello claimed hostname ", hostname_), peer_);
       return refused;
     }
+    // A hello opens a session in the store: reconnecting in a loop is limited like records.
+    // (After the certificate check, so no agent can spend another machine's allowance.)
+    if (!service_->rate_.TryTake(hello.machine_id(), now)) return RateLimited();
     if (std::string clash = service_->Claim(hello, peer_, this); !clash.empty()) {
       spdlog::warn("refused {} from {}: {}", hostname_, peer_, clash);
       if (Security* security = service_->options_.security; security != nullptr) {
@@ -284,9 +303,12 @@ class AgentServiceImpl::Stream final
       }
       return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, clash);
     }
-    machine_id_ = hello.machine_id();
     absl::StatusOr<Store::Session> session = service_->store_.OpenSession(hello, peer_, now);
-    if (!session.ok()) return Unavailable(session.status());
+    if (!session.ok()) {
+      service_->Forget(hello.machine_id(), this);
+      return Unavailable(session.status());
+    }
+    machine_id_ = hello.machine_id();
     session_ = session->id;
     epoch_ = hello.epoch();
     spdlog::info("{} connected from {} (agent {}, resuming after record {})", hostname_, peer_,
@@ -296,15 +318,16 @@ class AgentServiceImpl::Stream final
     welcome.mutable_welcome()->set_resume_after(session->resume_after);
     *welcome.mutable_welcome()->mutable_heartbeat_interval() =
         common::ToProtoDuration(service_->options_.heartbeat_interval);
-    // The welcome goes first: an observer may send requests down this stream at once.
-    Write(std::move(welcome));
-    if (auto* observer = service_->options_.observer) observer->OnHello(machine_id_, hello);
+    std::optional<CollectorMessage> policy_push;
     if (auto* policy = service_->options_.policy) {
       // Always, even empty: an empty policy takes back one the agent still runs.
-      CollectorMessage push;
-      *push.mutable_policy() = policy->OnHello(machine_id_, hello);
-      Write(std::move(push));
+      policy_push.emplace();
+      *policy_push->mutable_policy() = policy->OnHello(machine_id_, hello);
     }
+    // The welcome goes first, then the policy of this hello; whatever others sent to this
+    // stream since it was claimed (a newer policy, a diagnostic request) follows them.
+    WriteWelcome(std::move(welcome), std::move(policy_push));
+    if (auto* observer = service_->options_.observer) observer->OnHello(machine_id_, hello);
     return grpc::Status::OK;
   }
 
@@ -412,6 +435,8 @@ class AgentServiceImpl::Stream final
   bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone ran
   std::deque<CollectorMessage> pending_ ABSL_GUARDED_BY(mu_);
+  std::deque<CollectorMessage> early_ ABSL_GUARDED_BY(mu_);  // sent to it before the welcome
+  bool welcomed_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ByteBuffer out_ ABSL_GUARDED_BY(mu_);  // the message being written
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
