@@ -326,7 +326,11 @@ void CapOutput(const Limits& limits, DiagnosticResult* result) {
 DiagnosticResult Refused(const DiagnosticRequest& request, std::string reason) {
   DiagnosticResult result;
   result.set_request_id(request.request_id());
-  result.set_check(request.check());
+  // A check this agent does not know is not echoed back: the collector refuses enum values it
+  // does not know either, and the request id is what matches the result.
+  result.set_check(medic::v1::DiagnosticCheck_IsValid(request.check())
+                       ? request.check()
+                       : medic::v1::DIAGNOSTIC_CHECK_UNSPECIFIED);
   result.set_outcome(medic::v1::DIAGNOSTIC_OUTCOME_REFUSED);
   *result.mutable_started_at() = common::ToProtoTime(absl::Now());
   result.set_summary(std::move(reason));

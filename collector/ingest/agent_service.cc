@@ -394,6 +394,9 @@ class AgentServiceImpl::Stream final
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (writing_ || finished_ || pending_.empty()) return;
     bool own_buffer = false;
+    // The previous message's bytes may still be here; serializing asserts an empty buffer
+    // for all but the smallest messages.
+    out_.Clear();
     grpc::Status serialized = grpc::SerializationTraits<CollectorMessage>::Serialize(
         pending_.front(), &out_, &own_buffer);
     pending_.pop_front();
