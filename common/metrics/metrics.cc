@@ -59,7 +59,7 @@ std::string LabelText(const std::vector<std::string>& names, const std::vector<s
     if (i > 0) out += ',';
     out += names[i];
     out += "=\"";
-    out += EscapeLabelValue(values[i]);
+    out += Escape(values[i], /*quotes=*/true);
     out += '"';
   }
   if (!extra_name.empty()) {
@@ -78,7 +78,7 @@ void WriteHeader(std::string& out, const std::string& name, const std::string& h
   out += "# HELP ";
   out += name;
   out += ' ';
-  out += EscapeHelp(help);
+  out += Escape(help, /*quotes=*/false);
   out += "\n# TYPE ";
   out += name;
   out += ' ';
@@ -261,28 +261,14 @@ std::string Registry::Expose() const {
   return out;
 }
 
-std::string EscapeHelp(std::string_view text) {
+std::string Escape(std::string_view text, bool quotes) {
   std::string out;
   for (char c : text) {
     if (c == '\\') {
       out += "\\\\";
     } else if (c == '\n') {
       out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string EscapeLabelValue(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '"') {
+    } else if (c == '"' && quotes) {
       out += "\\\"";
     } else {
       out += c;

@@ -146,10 +146,9 @@ class Registry {
   std::vector<std::function<void()>> collectors_ ABSL_GUARDED_BY(mu_);
 };
 
-// The text format's escaping: in HELP, backslash and newline; in label values, also the
+// The text format's escaping: backslash and newline; with `quotes` (label values) also the
 // double quote.
-std::string EscapeHelp(std::string_view text);
-std::string EscapeLabelValue(std::string_view text);
+std::string Escape(std::string_view text, bool quotes);
 // A sample value: shortest round-trip decimal, or +Inf, -Inf, NaN.
 std::string FormatValue(double value);
 

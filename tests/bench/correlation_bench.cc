@@ -21,17 +21,14 @@
 #include "common/strings/str_cat.h"
 #include "tests/sim/fleet.h"
 #include "tests/support/http_receiver.h"
+#include "tests/support/percentile.h"
 #include "tests/support/process.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
-}
+using medic::test::Percentile;
 
 }  // namespace
 
