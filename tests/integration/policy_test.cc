@@ -222,5 +222,58 @@ TEST_F(PolicyTest, CanaryRollsBackOnErrorsAndRollsOutWhenClean) {
   EXPECT_THAT(show.out, HasSubstr("label=ou-canary @3"));
 }
 
+// The deployment promise as shipped (TLS, enrollment): a machine whose only Medic settings are
+// a drop-in with the collector's address, an enrollment token and the organisation's CA enrolls
+// by itself, receives its group's policy and shows its version to technicians.
+TEST(PolicyEnrollmentTest, AgentFromADropInEnrollsAndRunsItsGroupsPolicy) {
+  TempDir dir;
+  Process collector(
+      {kBin + "/medic-collector", "--listen", "127.0.0.1:0", "--db", dir.File("collector.db")},
+      dir.path(), "collector");
+  ASSERT_TRUE(collector.WaitForStdout("listening on", absl::Seconds(20))) << collector.Describe();
+  const std::string out = collector.Stdout();
+  const size_t at = out.find("listening on ") + 13;
+  const std::string address = out.substr(at, out.find(' ', at) - at);
+  auto admin = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {
+        kBin + "/medic", "--collector",          address, "--ca-file", dir.File("ca.pem"),
+        "--token-file",  dir.File("admin.token")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv);
+  };
+  WriteFile(dir.File("all.yaml"), "probes:\n  memory:\n    interval: 2s\n");
+  RunResult set = admin({"policy", "set", "all", dir.File("all.yaml")});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  RunResult token = admin({"enroll-tokens", "create", "--uses", "1"});
+  ASSERT_EQ(token.exit_code, 0) << token.err;
+  std::string secret = token.out;
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == ' ')) secret.pop_back();
+
+  // The machine: its main file holds only where its state lives; everything else is the drop-in
+  // that group policy or config management left.
+  const std::string etc = dir.File("etc");
+  std::filesystem::create_directories(etc + "/agent.d");
+  WriteFile(etc + "/agent.yaml", absl::StrCat("state_dir: ", dir.File("state"), "\n"));
+  WriteFile(etc + "/agent.d/50-medic.yaml",
+            absl::StrCat("collector: ", address, "\nenrollment_token: \"", secret,
+                         "\"\nsecurity: {ca_file: \"", dir.File("ca.pem"), "\"}\n"));
+  Process agent({kBin + "/medic-agent", "--config", etc + "/agent.yaml", "--hostname", "gpo-ws-1",
+                 "--probes", "memory"},
+                dir.path(), "agent");
+
+  const absl::Time end = absl::Now() + absl::Seconds(30);
+  std::string health;
+  while (absl::Now() < end) {
+    RunResult r = admin({"health", "gpo-ws-1"});
+    health = r.out;
+    if (r.exit_code == 0 && health.find("policy all@1") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  EXPECT_THAT(health, HasSubstr("policy all@1")) << agent.Describe() << collector.Describe();
+  // It enrolled (a certificate in its state dir, the token used up) rather than anything else.
+  EXPECT_TRUE(std::filesystem::exists(dir.File("state") + "/agent.pem")) << agent.Describe();
+  EXPECT_THAT(admin({"enroll-tokens", "list"}).out, HasSubstr("used 1 of 1"));
+}
+
 }  // namespace
 }  // namespace medic::test
