@@ -66,7 +66,7 @@ int ReportFailure(const grpc::Status& status, const std::string& collector) {
   }
 }
 
-// The name of the technician, for the agents' audit lines.
+// The login name, kept beside the token holder as the actor of a ticket change.
 std::string User() {
   const char* user = std::getenv("USER");
   return user != nullptr && *user != '\0' ? user : "technician";

@@ -320,7 +320,7 @@ bool Engine::Covers(const IncidentState& outage, const Signal& s) const {
          (p.scope() == medic::v1::SCOPE_SITE && p.resource() == h->second.site);
 }
 
-void Engine::AttachEvidence(IncidentState& incident, Signal& s) {
+void Engine::AddEvidence(IncidentState& incident, Signal& s, const std::string& key) {
   const Incident& p = incident.proto;
   s.pending = false;
   s.incident_id = p.incident_id();
@@ -331,9 +331,13 @@ void Engine::AttachEvidence(IncidentState& incident, Signal& s) {
     incident.proto.add_children(child);
   }
   if (incident.proto.evidence_size() < static_cast<int>(kMaxEvidence)) {
-    (*incident.proto.mutable_evidence())[common::StrCat(NameOf(s.host), " ", s.code)] =
-        s.summary.empty() ? s.resource : s.summary;
+    (*incident.proto.mutable_evidence())[key] = s.summary.empty() ? s.resource : s.summary;
   }
+}
+
+void Engine::AttachEvidence(IncidentState& incident, Signal& s) {
+  const Incident& p = incident.proto;
+  AddEvidence(incident, s, common::StrCat(NameOf(s.host), " ", s.code));
   Explain(incident, common::StrCat(TimeText(clock_.Now()), " ", NameOf(s.host), "'s ", s.code,
                                    " on ", s.resource,
                                    " attached as evidence, not ticketed: the host is "
@@ -419,18 +423,7 @@ bool Engine::AttachStuckJob(Signal& s) {
         ClassifyCode(p.code()) != CodeClass::kDevice) {
       continue;
     }
-    s.pending = false;
-    s.incident_id = id;
-    s.evidence_only = true;
-    const std::string child =
-        common::StrCat(NameOf(s.host), " ", s.code, " ", s.resource, " (evidence)");
-    if (std::find(p.children().begin(), p.children().end(), child) == p.children().end()) {
-      incident.proto.add_children(child);
-    }
-    if (incident.proto.evidence_size() < static_cast<int>(kMaxEvidence)) {
-      (*incident.proto.mutable_evidence())[common::StrCat(NameOf(s.host), " stuck job")] =
-          s.summary.empty() ? s.resource : s.summary;
-    }
+    AddEvidence(incident, s, common::StrCat(NameOf(s.host), " stuck job"));
     Explain(incident,
             common::StrCat(TimeText(clock_.Now()), " ", NameOf(s.host),
                            "'s stuck job attached: it waits for this printer (", p.code(), ")"));

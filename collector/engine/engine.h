@@ -173,6 +173,9 @@ class Engine {
   void Place(Signal& s);
   bool TrySuppress(Signal& s);
   bool Covers(const IncidentState& outage, const Signal& s) const;
+  // Places `s` in `incident` as evidence (a child, and an evidence entry under `key`), not as a
+  // cause of its own.
+  void AddEvidence(IncidentState& incident, Signal& s, const std::string& key);
   void AttachEvidence(IncidentState& outage, Signal& s);
   // After a group incident opened or grew: takes in the host-scoped incidents of the same
   // cause that its members got earlier, and (for an outage) the suppressible findings of the

@@ -306,7 +306,7 @@ class AgentServiceImpl::Stream final
     absl::StatusOr<Store::Session> session = service_->store_.OpenSession(hello, peer_, now);
     if (!session.ok()) {
       service_->Forget(hello.machine_id(), this);
-      return Unavailable(session.status());
+      return Refused(session.status());
     }
     machine_id_ = hello.machine_id();
     session_ = session->id;
@@ -354,8 +354,8 @@ class AgentServiceImpl::Stream final
     if (o.ingest_latency != nullptr) o.ingest_latency->Get(kind).Observe(total.count());
   }
 
-  // A record the store could not take: the stream ends, nothing more is acknowledged, and the
-  // agent resends from the last commit once it reconnects.
+  // A record (or the session) the store could not take: the stream ends, nothing more is
+  // acknowledged, and the agent resends from the last commit once it reconnects.
   grpc::Status Refused(const absl::Status& status) {
     spdlog::error("cannot store records from {} ({}): {}", hostname_, peer_, status.message());
     if (status.code() == absl::StatusCode::kResourceExhausted) {
@@ -365,13 +365,6 @@ class AgentServiceImpl::Stream final
                          "); it acknowledges nothing until space returns. The agent keeps the "
                          "records and resends them"));
     }
-    return grpc::Status(
-        grpc::StatusCode::UNAVAILABLE,
-        common::StrCat("the collector could not store the record: ", status.message()));
-  }
-
-  grpc::Status Unavailable(const absl::Status& status) {
-    spdlog::error("cannot store a record from {} ({}): {}", hostname_, peer_, status.message());
     return grpc::Status(
         grpc::StatusCode::UNAVAILABLE,
         common::StrCat("the collector could not store the record: ", status.message()));
