@@ -190,6 +190,7 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
       *collector->store_, [a = collector->agents_.get()] { return a->connected_streams(); });
   web::WebOptions web_options;
   web_options.listen = config.has_http_listen() ? config.http_listen() : kDefaultHttpListen;
+  web_options.loopback_hosts_only = insecure;
   if (!web_options.listen.empty()) {
     // The console's API goes through the same TechnicianService as `medic`, in process.
     auto web = web::WebServer::Start(web_options,

@@ -10,6 +10,7 @@
 #include "common/net/peer.h"
 #include "common/status/grpc_status.h"
 #include "common/strings/str_cat.h"
+#include "grpcpp/alarm.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
 #include "spdlog/spdlog.h"
 
@@ -96,13 +97,15 @@ class AgentServiceImpl::Stream final
       FinishOnce(status);
       return;
     }
+    const absl::Duration pace = std::exchange(pace_, absl::ZeroDuration());
     {
       std::lock_guard lock(mu_);
       if (finished_) return;
+      if (pace > absl::ZeroDuration()) PaceLocked(pace);
       if (in_commit_ >= service_->options_.stream_window) {
         read_paused_ = true;  // resumed by OnCommitted
-        return;
       }
+      if (read_paused_ || pacing_) return;
     }
     StartRead(&in_bytes_);
   }
@@ -131,12 +134,16 @@ class AgentServiceImpl::Stream final
     if (counted_) service_->peers_.Close(peer_host_);
     service_->streams_.fetch_sub(1);
     bool last;
+    std::shared_ptr<grpc::Alarm> alarm;
     {
       std::lock_guard lock(mu_);
       done_ = true;
-      last = in_commit_ == 0;
+      last = DeletableLocked();
+      if (pacing_) alarm = pace_alarm_;
     }
-    // Records still being committed call back into this stream; the last one deletes it.
+    // Records still being committed, and a pending pace alarm, call back into this stream;
+    // the last of them deletes it. (`alarm` outlives the stream if its callback is first.)
+    if (alarm != nullptr) alarm->Cancel();
     if (last) delete this;
   }
 
@@ -176,8 +183,11 @@ class AgentServiceImpl::Stream final
       }
       return HandleHello(message.hello(), now);
     }
-    // Every message costs a store write; one machine may not take more than its share.
-    if (!service_->rate_.TryTake(machine_id_, now)) return RateLimited();
+    // Every message costs a store write; one machine may not take more than its share. One
+    // that sends faster is slowed down, not cut off: the next message is read only once its
+    // allowance is back, so an agent resending a long backlog after an outage drains it at
+    // the rate while everything it sent stays acknowledged.
+    pace_ = service_->rate_.Take(machine_id_, now);
     switch (message.kind_case()) {
       case AgentMessage::kHello:
         return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a second hello on one stream");
@@ -248,9 +258,9 @@ class AgentServiceImpl::Stream final
       --in_commit_;
       if (read_paused_ && !finished_ && in_commit_ < service_->options_.stream_window) {
         read_paused_ = false;
-        resume = true;
+        resume = !pacing_;
       }
-      last = done_ && in_commit_ == 0;
+      last = DeletableLocked();
     }
     if (resume) StartRead(&in_bytes_);
     if (last) delete this;
@@ -331,13 +341,48 @@ class AgentServiceImpl::Stream final
     return grpc::Status::OK;
   }
 
+  // A machine that reconnects in a loop spends its allowance on hellos; its next hello is
+  // refused (the agent backs off) until the allowance is back.
   grpc::Status RateLimited() {
     const Limits& limits = service_->options_.limits;
     return grpc::Status(
         grpc::StatusCode::RESOURCE_EXHAUSTED,
         common::StrCat("machine ", hostname_, " sent more than ", limits.records_per_second,
                        " messages a second (", limits.record_burst,
-                       " at once); the collector refuses them until it slows down"));
+                       " at once); the collector refuses new streams from it until it slows "
+                       "down"));
+  }
+
+  // Holds the next read back for `wait`. The agent's writes queue up behind HTTP/2 flow
+  // control meanwhile, so it is slowed down without anything refused.
+  void PaceLocked(absl::Duration wait) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!paced_before_) {
+      paced_before_ = true;
+      spdlog::info("{} sends faster than {} messages a second: reading its stream at that pace",
+                   hostname_, service_->options_.limits.records_per_second);
+    }
+    pacing_ = true;
+    pace_alarm_ = std::make_shared<grpc::Alarm>();
+    pace_alarm_->Set(absl::ToChronoTime(absl::Now() + wait), [this](bool) { OnPaced(); });
+  }
+
+  // The pace alarm fired, or was cancelled because the stream is done.
+  void OnPaced() {
+    bool resume;
+    bool last;
+    {
+      std::lock_guard lock(mu_);
+      pacing_ = false;
+      resume = !finished_ && !done_ && !read_paused_;
+      last = DeletableLocked();
+    }
+    if (resume) StartRead(&in_bytes_);
+    if (last) delete this;
+  }
+
+  // Nothing will call back into this stream any more.
+  bool DeletableLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return done_ && in_commit_ == 0 && !pacing_;
   }
 
   void RecordMetrics(const AgentMessage& message, std::chrono::steady_clock::time_point arrived,
@@ -427,8 +472,12 @@ class AgentServiceImpl::Stream final
   const std::shared_ptr<Committer::Lane> lane_;
 
   std::mutex mu_;
-  size_t in_commit_ ABSL_GUARDED_BY(mu_) = 0;  // submitted, not yet called back
-  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
+  size_t in_commit_ ABSL_GUARDED_BY(mu_) = 0;      // submitted, not yet called back
+  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;  // the stream window is full
+  absl::Duration pace_;  // from Handle to OnReadDone: how long to wait before the next read
+  bool pacing_ ABSL_GUARDED_BY(mu_) = false;  // the next read waits for pace_alarm_
+  bool paced_before_ ABSL_GUARDED_BY(mu_) = false;
+  std::shared_ptr<grpc::Alarm> pace_alarm_ ABSL_GUARDED_BY(mu_);
   bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone ran
   std::deque<CollectorMessage> pending_ ABSL_GUARDED_BY(mu_);
   std::deque<CollectorMessage> early_ ABSL_GUARDED_BY(mu_);  // sent to it before the welcome

@@ -47,8 +47,8 @@ absl::StatusOr<Limits> ResolveLimits(const medic::v1::LimitsConfig& config) {
   return limits;
 }
 
-bool RecordRateLimiter::TryTake(const std::string& machine_id, absl::Time now) {
-  std::lock_guard lock(mu_);
+RecordRateLimiter::Bucket& RecordRateLimiter::RefilledLocked(const std::string& machine_id,
+                                                             absl::Time now) {
   PruneLocked(now);
   auto [it, added] = buckets_.try_emplace(machine_id, Bucket{static_cast<double>(burst_), now});
   Bucket& bucket = it->second;
@@ -57,9 +57,23 @@ bool RecordRateLimiter::TryTake(const std::string& machine_id, absl::Time now) {
         burst_, bucket.tokens + absl::ToDoubleSeconds(now - bucket.updated) * rate_);
     bucket.updated = now;
   }
+  return bucket;
+}
+
+bool RecordRateLimiter::TryTake(const std::string& machine_id, absl::Time now) {
+  std::lock_guard lock(mu_);
+  Bucket& bucket = RefilledLocked(machine_id, now);
   if (bucket.tokens < 1) return false;
   bucket.tokens -= 1;
   return true;
+}
+
+absl::Duration RecordRateLimiter::Take(const std::string& machine_id, absl::Time now) {
+  std::lock_guard lock(mu_);
+  Bucket& bucket = RefilledLocked(machine_id, now);
+  bucket.tokens -= 1;
+  if (bucket.tokens >= 0) return absl::ZeroDuration();
+  return absl::Seconds(-bucket.tokens / rate_);
 }
 
 size_t RecordRateLimiter::buckets() const {

@@ -27,14 +27,19 @@ struct Limits {
 absl::StatusOr<Limits> ResolveLimits(const medic::v1::LimitsConfig& config);
 
 // A token bucket per machine: each message takes one token, tokens come back at `rate` per
-// second up to `burst`. Keyed by machine id, not by stream, so reconnecting does not refill
-// it. Thread-safe.
+// second up to `burst`. A bucket may go into debt (Take), which its owner repays by waiting. Keyed
+// by machine id, not by stream, so reconnecting does not refill it. Thread-safe.
 class RecordRateLimiter {
  public:
   RecordRateLimiter(double rate, uint32_t burst) : rate_(rate), burst_(burst) {}
 
-  // Takes a token for `machine_id`; false when its bucket is empty.
+  // Takes a token for `machine_id`; false (and nothing taken) when its bucket is empty.
   bool TryTake(const std::string& machine_id, absl::Time now);
+
+  // Takes a token for `machine_id` even when none is left, going into debt, and returns how
+  // long the caller should wait before taking the next: zero while the bucket has tokens.
+  // A caller that waits that long is held to `rate` without ever being refused.
+  absl::Duration Take(const std::string& machine_id, absl::Time now);
 
   // Buckets kept now (each machine that sent something, until its bucket is full again).
   size_t buckets() const;
@@ -44,6 +49,9 @@ class RecordRateLimiter {
     double tokens;
     absl::Time updated;
   };
+  // The bucket of `machine_id`, refilled up to `now`.
+  Bucket& RefilledLocked(const std::string& machine_id, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drops buckets that have refilled completely: they are the same as a new one.
   void PruneLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -70,6 +70,17 @@ bool IsReadOnlyName(std::string_view method) {
   return method.starts_with("Get") || method.starts_with("List") || method.starts_with("Watch");
 }
 
+// True for a Host header naming this machine's loopback: localhost, 127.x.x.x or [::1],
+// with or without a port.
+bool IsLoopbackName(std::string_view host) {
+  if (host.starts_with("[::1]")) return host.size() == 5 || host[5] == ':';
+  host = host.substr(0, host.find(':'));
+  if (host == "localhost") return true;
+  boost::system::error_code ec;
+  const auto v4 = asio::ip::make_address_v4(std::string(host), ec);
+  return !ec && v4.is_loopback();
+}
+
 }  // namespace
 
 struct WebServer::Impl {
@@ -150,6 +161,18 @@ class Session : public std::enable_shared_from_this<Session>, public StreamRecei
   }
 
   void Route() {
+    if (server_.options.loopback_hosts_only) {
+      const std::string_view host(request_[http::field::host].data(),
+                                  request_[http::field::host].size());
+      if (!IsLoopbackName(host)) {
+        return SendError(
+            403, "FORBIDDEN",
+            common::StrCat("this console runs in --insecure test mode and answers only to "
+                           "loopback names, not to Host '",
+                           host, "'; open it at 127.0.0.1 or localhost"),
+            false);
+      }
+    }
     const std::string_view target(request_.target().data(), request_.target().size());
     const size_t q = target.find('?');
     const std::string_view path = target.substr(0, q);

@@ -23,6 +23,10 @@ struct WebOptions {
   absl::Duration read_timeout = absl::Seconds(15);  // for a whole request; then the socket closes
   absl::Duration keepalive_every = absl::Seconds(15);  // SSE comment line, finds dead browsers
   int threads = 2;
+  // Serve only requests addressed to a loopback name (Host: 127.0.0.1, [::1], localhost). Set
+  // in --insecure mode, where every caller is admin: a page of another site that points its
+  // own name at 127.0.0.1 (DNS rebinding) would otherwise drive the console as that site.
+  bool loopback_hosts_only = false;
 };
 
 class WebServer {

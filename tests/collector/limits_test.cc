@@ -29,6 +29,24 @@ TEST(RecordRateLimiterTest, BurstThenRate) {
   EXPECT_FALSE(limiter.TryTake("a", clock.Now()));
 }
 
+TEST(RecordRateLimiterTest, TakeGoesIntoDebtAndSaysHowLongToWait) {
+  common::FakeClock clock;
+  RecordRateLimiter limiter(/*rate=*/4, /*burst=*/2);
+  EXPECT_EQ(limiter.Take("a", clock.Now()), absl::ZeroDuration());
+  EXPECT_EQ(limiter.Take("a", clock.Now()), absl::ZeroDuration());
+  // Empty: the next is taken anyway, and the caller is told to wait for it (1/4 s).
+  EXPECT_EQ(limiter.Take("a", clock.Now()), absl::Milliseconds(250));
+  // While in debt, a new stream of the same machine is refused (it reconnects in a loop).
+  EXPECT_FALSE(limiter.TryTake("a", clock.Now()));
+  // Having waited, the caller goes on at the rate: each message one wait of 1/rate.
+  clock.Advance(absl::Milliseconds(250));
+  EXPECT_EQ(limiter.Take("a", clock.Now()), absl::Milliseconds(250));
+  clock.Advance(absl::Milliseconds(100));  // not waited long enough: the debt grows
+  EXPECT_NEAR(absl::ToDoubleMilliseconds(limiter.Take("a", clock.Now())), 400, 0.001);
+  // Others are not affected.
+  EXPECT_EQ(limiter.Take("b", clock.Now()), absl::ZeroDuration());
+}
+
 TEST(RecordRateLimiterTest, ForgetsMachinesWhoseBucketIsFullAgain) {
   common::FakeClock clock;
   RecordRateLimiter limiter(10, 10);

@@ -190,6 +190,41 @@ TEST_F(WebServerTest, BadRequestsAreRefusedWithAReason) {
   EXPECT_THAT(get_change.body, HasSubstr("use POST"));
 }
 
+TEST(WebServerHostTest, InsecureModeAnswersOnlyToLoopbackNames) {
+  // DNS rebinding: a page of evil.example points its name at 127.0.0.1 and calls the
+  // console as "its own" site. In --insecure mode every caller is admin, so such a Host is
+  // refused before anything else.
+  FakeTechnicians service;
+  grpc::ServerBuilder builder;
+  builder.RegisterService(&service);
+  auto server = builder.BuildAndStart();
+  WebOptions options;
+  options.listen = "127.0.0.1:0";
+  options.loopback_hosts_only = true;
+  auto web = WebServer::Start(options, server->InProcessChannel(grpc::ChannelArguments()), nullptr);
+  ASSERT_TRUE(web.ok()) << web.status();
+  const std::string port = (*web)->address().substr((*web)->address().rfind(':') + 1);
+  const auto call = [&](const std::string& host) {
+    auto r = HttpCall("POST", "http://" + (*web)->address() + "/api/v1/ListMachines", "{}",
+                      {{"Content-Type", "application/json"}, {"Host", host}}, absl::Seconds(10));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : tickets::HttpResponse{};
+  };
+  for (const std::string host :
+       {"127.0.0.1:" + port, "localhost:" + port, "[::1]:" + port, std::string("127.0.0.1")}) {
+    EXPECT_EQ(call(host).status, 200) << host;
+  }
+  for (const std::string& host :
+       std::vector<std::string>{"evil.example:" + port, "127.0.0.1.evil.example",
+                                "localhost.evil.example", "10.0.0.1:" + port, "[::1]x", ""}) {
+    const auto refused = call(host);
+    EXPECT_EQ(refused.status, 403) << host;
+    EXPECT_THAT(refused.body, HasSubstr("answers only to loopback names")) << host;
+  }
+  (*web)->Stop();
+  server->Shutdown();
+}
+
 TEST_F(WebServerTest, OversizedBodyIs413) {
   const std::string big = R"({"host": ")" + std::string(5000, 'x') + R"("})";
   auto r = Call("POST", "/api/v1/GetMachineHealth", big);
