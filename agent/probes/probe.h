@@ -41,6 +41,9 @@ struct ProbeContext {
 struct ProbeOutput {
   medic::v1::ProbeReport report;  // probe name, body and observations; times set by the caller
   std::vector<medic::v1::Finding> findings;
+  // Set only by the probe that judges the agent's own CPU budget: every other probe should
+  // run this many times less often until its next run says otherwise (1: at their intervals).
+  double slow_down = 0;
 };
 
 // Collects one area of the machine's health. Collect() is called from one thread at a time

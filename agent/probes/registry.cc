@@ -7,6 +7,7 @@
 #include "agent/probes/network/network_probes.h"
 #include "agent/probes/os/os_probes.h"
 #include "agent/probes/printers/printer_probe.h"
+#include "agent/probes/self/self_probe.h"
 #include "common/strings/str_cat.h"
 #include "common/time/clock.h"
 
@@ -60,6 +61,7 @@ std::vector<ProbeEntry> NewProbes(const medic::v1::AgentConfig& config) {
       // Waits on the scheduler and on printers over the network.
       {probes.printers(), [] { return NewPrintersProbe(); }, absl::Seconds(60),
        kDefaultPrintersDeadline, /*slow=*/true},
+      {probes.agent(), [] { return NewSelfProbe(); }, absl::Seconds(60)},
   };
   std::vector<ProbeEntry> entries;
   for (const Known& probe : known) {

@@ -41,8 +41,8 @@ inline constexpr absl::Duration kDefaultConnectivityDeadline = absl::Seconds(5);
 // the default when it is set and positive. Then the OS checks: reboot 300s, updates 3600s (deadline
 // kDefaultUpdatesDeadline), services 60s, time 300s, crashes 300s; last smart 3600s (deadline
 // kDefaultSmartDeadline, slow), inventory 3600s, connectivity 60s (deadline
-// kDefaultConnectivityDeadline, slow) and printers 60s (deadline kDefaultPrintersDeadline,
-// slow). The caller owns the probes.
+// kDefaultConnectivityDeadline, slow), printers 60s (deadline kDefaultPrintersDeadline,
+// slow) and agent 60s (the agent's own cost). The caller owns the probes.
 std::vector<ProbeEntry> NewProbes(const medic::v1::AgentConfig& config);
 
 // Disables every probe of `probes` not named in `names` (`medic-agent --probes printers,network`):

@@ -127,7 +127,8 @@ void Scheduler::RunDue() {
       cycle.push_back(RunProbe(p.entry));
     }
     // Stay on the grid; after a stall, skip the runs that were missed rather than catch up.
-    const auto interval = ToSteady(p.entry.interval);
+    const double stretch = p.entry.probe->name() == slow_down_by_ ? 1 : slow_down_;
+    const auto interval = ToSteady(p.entry.interval * stretch);
     while (p.next_due <= now + kCycleSlack) p.next_due += interval;
   }
   if (!cycle.empty()) sink_(std::move(cycle));
@@ -179,6 +180,7 @@ ProbeRun Scheduler::Judge(ProbeEntry& entry, Collected collected) {
   ProbeRun run;
   medic::v1::ProbeReport& report = run.report;
   if (output.ok()) {
+    if (output->slow_down > 0) SlowDown(name, output->slow_down);
     report = std::move(output->report);
     run.events = tracker_.Update(name, std::move(output->findings), clock_.Now());
     if (report.outcome() == medic::v1::PROBE_OUTCOME_UNSPECIFIED) {
@@ -204,6 +206,18 @@ ProbeRun Scheduler::Judge(ProbeEntry& entry, Collected collected) {
     run.events.push_back(std::move(e));
   }
   return run;
+}
+
+void Scheduler::SlowDown(const std::string& by, double factor) {
+  slow_down_by_ = by;
+  if (factor == slow_down_) return;
+  if (factor > 1) {
+    spdlog::warn("the agent is over its CPU budget: its probes now run {:.1f} times less often",
+                 factor);
+  } else {
+    spdlog::info("the agent is back under its CPU budget: its probes run at their intervals");
+  }
+  slow_down_ = factor;
 }
 
 std::vector<medic::v1::Finding> Scheduler::JudgeSelf(const medic::v1::ProbeReport& report) {

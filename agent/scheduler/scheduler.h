@@ -90,6 +90,7 @@ class Scheduler {
   // A finding about the agent itself when a probe timed out or failed, so the technician
   // sees which part of the machine the agent cannot see: agent.probe_timeout or
   // agent.probe_failed, resource = the probe. Cleared by the probe's next good run.
+  void SlowDown(const std::string& by, double factor);
   static std::vector<medic::v1::Finding> JudgeSelf(const medic::v1::ProbeReport& report);
 
   boost::asio::io_context& io_;
@@ -104,6 +105,11 @@ class Scheduler {
   FindingTracker& tracker_;
   Sink sink_;
   std::mt19937_64 random_;
+  // From the probe that judges the agent's CPU budget (ProbeOutput::slow_down): every other
+  // probe's interval is stretched by this much. That probe keeps its own pace, so it sees the
+  // agent get back under.
+  double slow_down_ = 1;
+  std::string slow_down_by_;
   bool stopped_ = false;
   bool started_ = false;
   // Last, so it is joined before the members its handlers use go away.

@@ -31,7 +31,7 @@ TEST(RegistryTest, DefaultsEveryProbeInOrder) {
   ASSERT_THAT(Names(entries),
               ElementsAre("cpu", "memory", "filesystems", "os", "network", "thermal", "battery",
                           "hardware_errors", "reboot", "updates", "services", "time", "crashes",
-                          "smart", "inventory", "connectivity", "printers"));
+                          "smart", "inventory", "connectivity", "printers", "agent"));
   EXPECT_EQ(Find(entries, "cpu").interval, absl::Seconds(15));
   EXPECT_EQ(Find(entries, "memory").interval, absl::Seconds(15));
   EXPECT_EQ(Find(entries, "filesystems").interval, absl::Seconds(60));
@@ -68,7 +68,7 @@ TEST(RegistryTest, ConfigOverridesAndDisables) {
   ASSERT_THAT(Names(entries),
               ElementsAre("cpu", "memory", "filesystems", "network", "thermal", "hardware_errors",
                           "reboot", "updates", "services", "time", "crashes", "smart", "inventory",
-                          "connectivity", "printers"));
+                          "connectivity", "printers", "agent"));
   EXPECT_EQ(Find(entries, "thermal").interval, absl::Seconds(30));
   EXPECT_EQ(Find(entries, "hardware_errors").interval, absl::Seconds(60));
   EXPECT_EQ(Find(entries, "cpu").interval, absl::Seconds(5));

@@ -21,6 +21,7 @@ class FakeProbe : public Probe {
     if (!fail_with.ok()) return fail_with;
     if (sleep > absl::ZeroDuration()) absl::SleepFor(sleep);
     ProbeOutput out;
+    out.slow_down = slow_down;
     if (finding) {
       medic::v1::Finding f;
       f.set_code("disk.space_low");
@@ -34,6 +35,7 @@ class FakeProbe : public Probe {
   bool finding = false;
   absl::Status fail_with;
   absl::Duration sleep;
+  double slow_down = 0;
 
  private:
   std::string name_;
@@ -92,6 +94,29 @@ TEST_F(SchedulerTest, ProbesWithEqualIntervalsRunInOneCycle) {
   }
   EXPECT_GE(with_filesystems, 1);
   EXPECT_LT(with_filesystems, static_cast<int>(cycles_.size()));
+}
+
+TEST_F(SchedulerTest, OverItsCpuBudgetTheAgentStretchesEveryOtherProbesInterval) {
+  FakeProbe* judge = Add("agent", absl::Milliseconds(50));
+  FakeProbe* cpu = Add("cpu", absl::Milliseconds(50));
+  judge->slow_down = 4;
+  Scheduler& scheduler = Make();
+  scheduler.RunAllOnce(/*wait_for_slow=*/true);
+  scheduler.Start();
+  io_.run_for(std::chrono::milliseconds(1000));
+  // The judge keeps its pace (about 20 runs); cpu runs about a quarter as often. (Intervals
+  // well above the scheduler's 20 ms cycle slack, which would blur them.)
+  EXPECT_GE(judge->runs, 2 * cpu->runs) << "judge " << judge->runs << ", cpu " << cpu->runs;
+  // Back under budget: both at their interval again.
+  judge->slow_down = 1;
+  const int judge_before = judge->runs;
+  const int cpu_before = cpu->runs;
+  io_.restart();
+  io_.run_for(std::chrono::milliseconds(480));
+  scheduler.Stop();
+  const int judge_after = judge->runs - judge_before;
+  const int cpu_after = cpu->runs - cpu_before;
+  EXPECT_GE(cpu_after, judge_after - 2) << "judge " << judge_after << ", cpu " << cpu_after;
 }
 
 TEST_F(SchedulerTest, SlowProbeNeverDelaysTheFastCycle) {
