@@ -213,10 +213,17 @@ std::vector<std::unique_ptr<medic::sim::SimAgent>> ConnectFleet(int n, const std
         StrCat(prefix, "-", i), i < fan_site_count ? fan : rest, address, 1));
     agents.back()->Connect();
   }
-  for (auto& a : agents) {
-    while (a->acked() < 1 && Clock::now() - start < std::chrono::seconds(240)) {
-      absl::SleepFor(absl::Milliseconds(5));
+  // A connection refused while thousands are opened at once (the listen backlog overflows) ends
+  // that agent's stream: it connects again, as a real agent would after its backoff.
+  while (Clock::now() - start < std::chrono::seconds(120)) {
+    int waiting = 0;
+    for (auto& a : agents) {
+      if (a->acked() >= 1) continue;
+      ++waiting;
+      a->Connect();  // a no-op while its stream is open
     }
+    if (waiting == 0) break;
+    absl::SleepFor(absl::Milliseconds(500));
   }
   *connect_s = std::chrono::duration<double>(Clock::now() - start).count();
   const auto missing =
