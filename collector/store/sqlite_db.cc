@@ -1,5 +1,6 @@
 #include "collector/store/sqlite_db.h"
 
+#include "common/status/status_macros.h"
 #include "common/strings/str_cat.h"
 
 namespace medic::collector {
@@ -28,6 +29,14 @@ absl::Status StatusFromSqlite(int rc, std::string message) {
 }
 
 }  // namespace
+
+SqliteStatement::~SqliteStatement() {
+  if (cache_ != nullptr) {
+    cache_->Release(std::move(sql_), stmt_);
+  } else {
+    sqlite3_finalize(stmt_);
+  }
+}
 
 SqliteStatement& SqliteStatement::Bind(int index, int64_t value) {
   sqlite3_bind_int64(stmt_, index, value);
@@ -95,9 +104,46 @@ absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path
   return std::unique_ptr<SqliteDb>(new SqliteDb(db, path));
 }
 
-SqliteDb::~SqliteDb() { sqlite3_close(db_); }
+SqliteDb::~SqliteDb() {
+  for (auto& [sql, stmts] : idle_) {
+    for (sqlite3_stmt* stmt : stmts) sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db_);
+}
+
+void SqliteDb::Release(std::string sql, sqlite3_stmt* stmt) {
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  if (idle_count_ >= kMaxIdle) {
+    sqlite3_finalize(stmt);
+    return;
+  }
+  idle_[std::move(sql)].push_back(stmt);
+  ++idle_count_;
+}
 
 absl::Status SqliteDb::Exec(std::string_view sql) {
+  // A single statement (the store's SAVEPOINT/RELEASE per record) runs from the cache.
+  if (auto it = idle_.find(std::string(sql)); it != idle_.end() && !it->second.empty()) {
+    ASSIGN_OR_RETURN(auto stmt, Prepare(sql));
+    return stmt->Run();
+  }
+  {
+    sqlite3_stmt* stmt = nullptr;
+    const char* tail = nullptr;
+    const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, &tail);
+    const bool single =
+        rc == SQLITE_OK && stmt != nullptr &&
+        std::string_view(tail, sql.data() + sql.size() - tail).find_first_not_of(" \t\n;") ==
+            std::string_view::npos;
+    if (single) {
+      SqliteStatement statement(db_, stmt, this, std::string(sql));
+      absl::Status status = statement.Run();
+      if (status.ok()) return status;
+      return absl::Status(status.code(), common::StrCat(path_, ": ", status.message()));
+    }
+    sqlite3_finalize(stmt);
+  }
   char* error = nullptr;
   const int rc = sqlite3_exec(db_, std::string(sql).c_str(), nullptr, nullptr, &error);
   if (rc == SQLITE_OK) return absl::OkStatus();
@@ -107,10 +153,16 @@ absl::Status SqliteDb::Exec(std::string_view sql) {
 }
 
 absl::StatusOr<std::unique_ptr<SqliteStatement>> SqliteDb::Prepare(std::string_view sql) {
+  if (auto it = idle_.find(std::string(sql)); it != idle_.end() && !it->second.empty()) {
+    sqlite3_stmt* stmt = it->second.back();
+    it->second.pop_back();
+    --idle_count_;
+    return std::make_unique<SqliteStatement>(db_, stmt, this, std::string(sql));
+  }
   sqlite3_stmt* stmt = nullptr;
   const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
   if (rc != SQLITE_OK) return Error(rc, common::StrCat("preparing ", sql));
-  return std::make_unique<SqliteStatement>(db_, stmt);
+  return std::make_unique<SqliteStatement>(db_, stmt, this, std::string(sql));
 }
 
 absl::Status SqliteDb::Error(int rc, std::string_view what) const {

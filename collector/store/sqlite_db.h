@@ -7,18 +7,26 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace medic::collector {
 
+class SqliteDb;
+
 // A prepared statement. Bind parameters are 1-based, as in SQLite. Not thread-safe: use it
-// under the owner's lock.
+// under the owner's lock, and let it go before the SqliteDb it came from.
 class SqliteStatement {
  public:
   SqliteStatement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
-  ~SqliteStatement() { sqlite3_finalize(stmt_); }
+  // One that goes back to `cache` under `sql` when destroyed.
+  SqliteStatement(sqlite3* db, sqlite3_stmt* stmt, SqliteDb* cache, std::string sql)
+      : db_(db), stmt_(stmt), cache_(cache), sql_(std::move(sql)) {}
+  // Hands the statement back to its SqliteDb's cache (reset), or finalizes it.
+  ~SqliteStatement();
   SqliteStatement(const SqliteStatement&) = delete;
   SqliteStatement& operator=(const SqliteStatement&) = delete;
 
@@ -47,6 +55,8 @@ class SqliteStatement {
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_;
+  SqliteDb* cache_ = nullptr;
+  std::string sql_;
 };
 
 // One SQLite connection. Not thread-safe: the owner serialises access.
@@ -61,6 +71,9 @@ class SqliteDb {
 
   // Runs one or more statements with no results.
   absl::Status Exec(std::string_view sql);
+  // A statement for `sql`: one this connection prepared before and has finished with when
+  // there is one (compiling SQL costs more than running the small statements the store runs
+  // per record), else freshly prepared.
   absl::StatusOr<std::unique_ptr<SqliteStatement>> Prepare(std::string_view sql);
 
   // The SQLite error for `rc`, with `what` and the database path in front.
@@ -70,9 +83,19 @@ class SqliteDb {
   sqlite3* handle() const { return db_; }
 
  private:
+  friend class SqliteStatement;
   SqliteDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  // Takes back a finished statement, reset, for the next Prepare of the same SQL; finalizes it
+  // when the cache is full.
+  void Release(std::string sql, sqlite3_stmt* stmt);
+
   sqlite3* db_;
   std::string path_;
+  // Finished statements by their SQL text, at most kMaxIdle in all (SQL built at run time,
+  // like a listing's filters, would otherwise grow it without bound).
+  static constexpr size_t kMaxIdle = 256;
+  std::unordered_map<std::string, std::vector<sqlite3_stmt*>> idle_;
+  size_t idle_count_ = 0;
 };
 
 }  // namespace medic::collector

@@ -218,9 +218,13 @@ class SqliteStore final : public Store {
   absl::Status Init() {
     std::lock_guard lock(mu_);
     // The first statement on a file that is not SQLite fails here with "file is not a database".
-    RETURN_IF_ERROR(
-        WithHint(db_->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-                           "PRAGMA foreign_keys=ON;")));
+    // Ingest dirties index pages of a thousand machines per batch: checkpointing the WAL every
+    // 64 MiB rather than every 4 MiB writes each hot page back once per many batches instead of
+    // once per batch (medic_bench_store_commit: about 5k -> 6.5k records/s). Every commit still
+    // syncs the WAL (synchronous=FULL).
+    RETURN_IF_ERROR(WithHint(
+        db_->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+                  "PRAGMA wal_autocheckpoint=16384;")));
     ASSIGN_OR_RETURN(int version, UserVersion());
     if (version > kSchemaVersion) {
       return absl::FailedPreconditionError(common::StrCat(

@@ -31,6 +31,8 @@ class Process {
   // Waits for the process to exit by itself; -1 on timeout.
   int Wait(absl::Duration timeout);
   bool Running();
+  // The child's process id, for benchmarks that read /proc/PID.
+  pid_t pid() const { return pid_; }
 
   std::string Stdout() const;
   std::string Stderr() const;
