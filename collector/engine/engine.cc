@@ -29,9 +29,10 @@ std::string Clip(std::string_view text) {
 }
 constexpr size_t kMaxExplanation = 400;
 
-// Findings a host reports only because something upstream of it is down.
+// Findings a host reports only because something upstream of it is down: a host cut off from
+// the network cannot reach its DNS servers, its targets or its network printer either.
 bool Suppressible(std::string_view code) {
-  return code == "net.dns_failure" || code == "net.target_unreachable";
+  return code == "net.dns_failure" || code == "net.target_unreachable" || code == "printer.offline";
 }
 
 std::string ScopeText(Scope scope, std::string_view resource) {

@@ -294,6 +294,38 @@ TEST_F(EngineTest, DnsFailuresThatArriveBeforeTheGatewayOutageAreSuppressedUnder
   EXPECT_TRUE(suppressed);
 }
 
+// A branch cut off and back: what its agents saw meanwhile arrives late, among it the printer
+// they could not reach. That is the outage's evidence, not a printer ticket (found by the lab's
+// field test: the printer's ticket reopened for the branch's hosts).
+TEST_F(EngineTest, PrinterUnreachableFromHostsBehindAnOutageIsItsEvidence) {
+  AddHosts("hq", 4, "hq", "10.1.0.0/24");
+  AddHosts("br", 4, "hq", "10.2.0.0/24", "10.2.0.1");
+  std::vector<std::string> hq, everyone;
+  for (int i = 1; i <= 4; ++i) hq.push_back(Name("hq", i));
+  everyone = hq;
+  for (int i = 1; i <= 4; ++i) everyone.push_back(Name("br", i));
+  Run(absl::Seconds(10), hq);
+  ASSERT_THAT(engine_->Incidents(false), SizeIs(1));
+  for (int i = 1; i <= 4; ++i) {
+    engine_->Seen(Name("br", i));
+    engine_->Raise(Name("br", i), F("printer.offline", std::string(kPrinter)));
+  }
+  Run(absl::Seconds(1), everyone);
+  auto open = engine_->Incidents(false);
+  ASSERT_THAT(open, SizeIs(1)) << open[1].DebugString();
+  EXPECT_EQ(open[0].code(), "host.offline");
+  EXPECT_EQ(open[0].scope(), medic::v1::SCOPE_SUBNET);
+  EXPECT_THAT(open[0].children(), ::testing::Contains(common::StrCat("br-001 printer.offline ",
+                                                                     kPrinter, " (evidence)")));
+  EXPECT_EQ(Count(ChangeKind::kOpened), 1);
+
+  // The same printer really off, seen from the hosts that are not cut off: its own incident.
+  for (const auto& h : hq) engine_->Raise(h, F("printer.offline", std::string(kPrinter)));
+  Collect();
+  open = engine_->Incidents(false);
+  ASSERT_THAT(open, SizeIs(2));
+}
+
 TEST_F(EngineTest, TwoMachinesWithOneHostnameAreTwoHosts) {
   // Machines are keyed by machine id: a reimaged laptop and its old record, or two labs'
   // "pc-01", are separate hosts that show their hostname.
