@@ -98,16 +98,22 @@ class AgentServiceImpl::Stream final
       return;
     }
     const absl::Duration pace = std::exchange(pace_, absl::ZeroDuration());
+    std::shared_ptr<grpc::Alarm> alarm;
+    bool read_now;
     {
       std::lock_guard lock(mu_);
       if (finished_) return;
-      if (pace > absl::ZeroDuration()) PaceLocked(pace);
+      if (pace > absl::ZeroDuration()) alarm = PaceLocked();
       if (in_commit_ >= service_->options_.stream_window) {
         read_paused_ = true;  // resumed by OnCommitted
       }
-      if (read_paused_ || pacing_) return;
+      read_now = !read_paused_ && !pacing_;
     }
-    StartRead(&in_bytes_);
+    // Set outside the lock, which its callback (OnPaced, the next read) takes.
+    if (alarm != nullptr) {
+      alarm->Set(absl::ToChronoTime(absl::Now() + pace), [this](bool) { OnPaced(); });
+    }
+    if (read_now) StartRead(&in_bytes_);
   }
 
   void OnWriteDone(bool ok) override {
@@ -353,9 +359,10 @@ class AgentServiceImpl::Stream final
                        "down"));
   }
 
-  // Holds the next read back for `wait`. The agent's writes queue up behind HTTP/2 flow
-  // control meanwhile, so it is slowed down without anything refused.
-  void PaceLocked(absl::Duration wait) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // Holds the next read back until the returned alarm, which the caller sets once it has let
+  // go of mu_, fires. The agent's writes queue up behind HTTP/2 flow control meanwhile, so it
+  // is slowed down without anything refused.
+  std::shared_ptr<grpc::Alarm> PaceLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (!paced_before_) {
       paced_before_ = true;
       spdlog::info("{} sends faster than {} messages a second: reading its stream at that pace",
@@ -363,7 +370,7 @@ class AgentServiceImpl::Stream final
     }
     pacing_ = true;
     pace_alarm_ = std::make_shared<grpc::Alarm>();
-    pace_alarm_->Set(absl::ToChronoTime(absl::Now() + wait), [this](bool) { OnPaced(); });
+    return pace_alarm_;
   }
 
   // The pace alarm fired, or was cancelled because the stream is done.
