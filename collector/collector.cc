@@ -1,5 +1,7 @@
 #include "collector/collector.h"
 
+#include "collector/replicas/replicas.h"
+#include "collector/store/pg_db.h"
 #include "common/status/status_macros.h"
 #include "common/strings/str_cat.h"
 #include "common/time/clock.h"
@@ -91,12 +93,23 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
   std::unique_ptr<Collector> collector(new Collector(config));
   StoreOptions store_options;
   store_options.offline_after = common::FromProtoDuration(config.offline_after());
-  ASSIGN_OR_RETURN(collector->store_, OpenSqliteStore(config.db(), store_options));
+  // The file Security keeps tokens and certificates in: the SQLite database itself, or with
+  // PostgreSQL a local one (see collector/README.md, "Replicas on PostgreSQL").
+  std::string security_db = config.db();
+  if (IsPostgresUri(config.db())) {
+    store_options.replica = ReplicaName(config);
+    ASSIGN_OR_RETURN(collector->store_,
+                     OpenPostgresStore(config.db(), store_options,
+                                       config.db_pool_size() > 0 ? config.db_pool_size() : 4));
+    ASSIGN_OR_RETURN(security_db, LocalSecurityDb(config));
+  } else {
+    ASSIGN_OR_RETURN(collector->store_, OpenSqliteStore(config.db(), store_options));
+  }
   RETURN_IF_ERROR(collector->store_->ResetConnections());
 
   const common::Clock& clock = common::RealClock::Get();
   ASSIGN_OR_RETURN(collector->security_,
-                   Security::Open(config.security(), config.db(), listen_host, clock, insecure));
+                   Security::Open(config.security(), security_db, listen_host, clock, insecure));
   if (insecure) {
     spdlog::warn(
         "INSECURE TEST MODE: no TLS, no agent certificates, no technician authentication; "
