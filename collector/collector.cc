@@ -122,7 +122,9 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
   targets.helpdesk = !config.outbound().helpdesk_url().empty();
   collector->tickets_ =
       std::make_unique<tickets::Tickets>(*collector->store_, clock, std::move(kb), targets);
-  if (targets.webhook || targets.helpdesk) {
+  const bool replicated = IsPostgresUri(config.db());
+  // Replicas: only the leader correlates and delivers the outbox (LeaderDuties, below).
+  if (!replicated && (targets.webhook || targets.helpdesk)) {
     collector->outbox_ =
         std::make_unique<tickets::OutboxSender>(*collector->store_, clock, config.outbound());
     collector->tickets_->SetOutboxListener([o = collector->outbox_.get()] { o->Wake(); });
@@ -131,11 +133,13 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
   collector->events_ = std::make_unique<diagnostics::EventBus>(clock);
   collector->incident_tee_ = std::make_unique<diagnostics::EventBus::IncidentTee>(
       *collector->tickets_, *collector->events_, *collector->store_);
-  collector->engine_ = std::make_unique<engine::EngineRunner>(
-      clock, engine::EngineOptionsFromConfig(config), *collector->incident_tee_,
-      common::FromProtoDuration(config.engine_tick()));
-  RETURN_IF_ERROR(collector->engine_->Restore(*collector->store_));
-  collector->engine_->Start();
+  if (!replicated) {
+    collector->engine_ = std::make_unique<engine::EngineRunner>(
+        clock, engine::EngineOptionsFromConfig(config), *collector->incident_tee_,
+        common::FromProtoDuration(config.engine_tick()));
+    RETURN_IF_ERROR(collector->engine_->Restore(*collector->store_));
+    collector->engine_->Start();
+  }
 
   collector->policy_ = std::make_unique<PolicyHub>(*collector->store_, clock);
   RETURN_IF_ERROR(collector->policy_->Load());
@@ -159,7 +163,8 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
       });
   collector->router_ =
       std::make_unique<diagnostics::Router>(*collector->store_, *collector->agents_, clock);
-  collector->observers_.Add(collector->engine_.get());
+  if (collector->engine_ != nullptr) collector->observers_.Add(collector->engine_.get());
+  if (replicated) RETURN_IF_ERROR(collector->StartReplica(targets.webhook || targets.helpdesk));
   collector->observers_.Add(collector->router_.get());
   collector->observers_.Add(collector->events_.get());
   collector->technicians_ = std::make_unique<TechnicianServiceImpl>(
@@ -238,6 +243,7 @@ void Collector::Shutdown(absl::Duration grace) {
   // What agents sent before the shutdown is committed (and acknowledged, where the stream
   // still lives) before the engine stops.
   if (agents_ != nullptr) agents_->Drain();
+  if (coordinator_ != nullptr) coordinator_->Stop();  // gives the lead up, stops its engine
   if (housekeeping_.joinable()) housekeeping_.join();
   // After the server: no ingest callback can queue into the engine any more.
   if (engine_ != nullptr) engine_->Stop();
@@ -260,6 +266,33 @@ void Collector::Housekeeping() {
     stop_cv_.wait_for(lock, absl::ToChronoMilliseconds(kHousekeepingEvery),
                       [this] { return stopping_; });
   }
+}
+
+absl::Status Collector::StartReplica(bool outbound) {
+  leader_ = std::make_unique<LeaderDuties>(
+      *store_, common::RealClock::Get(), engine::EngineOptionsFromConfig(config_), *incident_tee_,
+      common::FromProtoDuration(config_.engine_tick()),
+      outbound ? std::optional(config_.outbound()) : std::nullopt);
+  tickets_->SetOutboxListener([l = leader_.get()] { l->WakeOutbox(); });
+  router_->EnableReplicas();
+  Coordinator::Hooks hooks;
+  hooks.lead = [l = leader_.get()] { return l->Lead(); };
+  hooks.follow = [l = leader_.get()] { l->Follow(); };
+  hooks.changed = [l = leader_.get()](const auto& machines) { l->Changed(machines); };
+  hooks.seen = [l = leader_.get()](const auto& ids) { l->Seen(ids); };
+  // The router sends what was queued for a machine whose stream is here, as on a reconnect.
+  hooks.diagnostic_queued = [r = router_.get()](const std::string& id) {
+    r->OnHello(id, medic::v1::Hello());
+  };
+  hooks.result_kept = [r = router_.get()](const std::string& run, const std::string& machine) {
+    r->OnQueuedResult(run, machine);
+  };
+  const absl::Duration seen_every =
+      std::clamp(common::FromProtoDuration(config_.offline_after()) / 8, absl::Milliseconds(50),
+                 absl::Seconds(2));
+  ASSIGN_OR_RETURN(coordinator_, Coordinator::Start(config_.db(), ReplicaName(config_),
+                                                    std::move(hooks), seen_every));
+  return absl::OkStatus();
 }
 
 }  // namespace medic::collector

@@ -199,6 +199,7 @@ CREATE INDEX delivered_by_time ON delivered(at_ms);
     // replica disconnects its own machines and no other's.
     R"sql(
 ALTER TABLE machines ADD COLUMN replica TEXT NOT NULL DEFAULT '';
+CREATE INDEX machines_by_last_seen ON machines(last_seen_ms);
 )sql",
 };
 
@@ -207,6 +208,16 @@ constexpr int kPgSchemaVersion = static_cast<int>(std::size(kPgMigrations));
 // pg_advisory_xact_lock key that serialises schema migrations of replicas starting together
 // ("medic" in ASCII).
 constexpr int64_t kMigrationLock = 0x6d65646963;
+
+// NOTIFY channels between replicas (collector/replicas/coordinator.h listens): a machine's
+// state changed (the leader feeds its fault engine), a diagnostic was queued for a machine
+// (the replica holding its stream sends it), a queued diagnostic's result was kept (the
+// replica whose technician waits for it answers). Sent inside the transaction that made the
+// change, so a listener never hears of a change it cannot read yet, nor misses a committed one
+// while it listens.
+constexpr std::string_view kNotifyMachine = "SELECT pg_notify('medic_machine', $1)";
+constexpr std::string_view kNotifyDiagnostic = "SELECT pg_notify('medic_diagnostic', $1)";
+constexpr std::string_view kNotifyResult = "SELECT pg_notify('medic_result', $1)";
 
 int64_t Ms(absl::Time t) { return absl::ToUnixMillis(t); }
 absl::Time FromMs(int64_t ms) { return absl::FromUnixMillis(ms); }
@@ -315,40 +326,45 @@ class PgStore final : public Store {
           .Add(static_cast<int64_t>(resume_after))
           .Add(session)
           .Add(options_.replica);
-      return db
-          .Exec(
-              "INSERT INTO machines (machine_id, hostname, agent_version, labels, peer, "
-              "first_seen_ms, last_seen_ms, connected, epoch, committed_sequence, session, "
-              "replica) VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $7, $8, $9, $10) "
-              "ON CONFLICT (machine_id) DO UPDATE SET hostname = $2, agent_version = $3, "
-              "labels = $4, peer = $5, last_seen_ms = $6, connected = 1, epoch = $7, "
-              "committed_sequence = $8, session = $9, replica = $10",
-              p)
-          .status();
+      RETURN_IF_ERROR(
+          db.Exec("INSERT INTO machines (machine_id, hostname, agent_version, labels, peer, "
+                  "first_seen_ms, last_seen_ms, connected, epoch, committed_sequence, session, "
+                  "replica) VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $7, $8, $9, $10) "
+                  "ON CONFLICT (machine_id) DO UPDATE SET hostname = $2, agent_version = $3, "
+                  "labels = $4, peer = $5, last_seen_ms = $6, connected = 1, epoch = $7, "
+                  "committed_sequence = $8, session = $9, replica = $10",
+                  p)
+              .status());
+      return db.Exec(kNotifyMachine, PgParams().Add(hello.machine_id())).status();
     }));
     return Store::Session{resume_after, session};
   }
 
   absl::Status Commit(std::string_view machine_id, uint64_t epoch,
                       const medic::v1::AgentMessage& record, absl::Time now) override {
-    return Tx([&](PgConnection& db) { return CommitIn(db, machine_id, epoch, record, now); });
+    return Tx([&](PgConnection& db) -> absl::Status {
+      std::set<std::string> changed;
+      RETURN_IF_ERROR(CommitIn(db, machine_id, epoch, record, now, &changed));
+      return Notify(db, changed);
+    });
   }
 
   std::vector<absl::Status> CommitBatch(const std::vector<PendingRecord>& batch) override {
     std::vector<absl::Status> results(batch.size());
     absl::Status whole = Tx([&](PgConnection& db) -> absl::Status {
+      std::set<std::string> changed;
       for (size_t i = 0; i < batch.size(); ++i) {
         const PendingRecord& r = batch[i];
         // A savepoint per record: a record the store refuses is undone alone.
         RETURN_IF_ERROR(db.ExecScript("SAVEPOINT record"));
-        results[i] = CommitIn(db, r.machine_id, r.epoch, *r.record, r.now);
+        results[i] = CommitIn(db, r.machine_id, r.epoch, *r.record, r.now, &changed);
         if (!results[i].ok()) {
           if (results[i].code() != absl::StatusCode::kFailedPrecondition) return results[i];
           RETURN_IF_ERROR(db.ExecScript("ROLLBACK TO SAVEPOINT record"));
         }
         RETURN_IF_ERROR(db.ExecScript("RELEASE SAVEPOINT record"));
       }
-      return absl::OkStatus();
+      return Notify(db, changed);
     });
     if (!whole.ok()) {
       for (auto& result : results) {
@@ -358,8 +374,18 @@ class PgStore final : public Store {
     return results;
   }
 
+  // Tells the leader which machines' findings or topology changed (one NOTIFY per machine).
+  static absl::Status Notify(PgConnection& db, const std::set<std::string>& machines) {
+    for (const std::string& id : machines) {
+      RETURN_IF_ERROR(db.Exec(kNotifyMachine, PgParams().Add(id)).status());
+    }
+    return absl::OkStatus();
+  }
+
+  // `changed` collects the machines whose findings or topology this record changed.
   absl::Status CommitIn(PgConnection& db, std::string_view machine_id, uint64_t epoch,
-                        const medic::v1::AgentMessage& record, absl::Time now) {
+                        const medic::v1::AgentMessage& record, absl::Time now,
+                        std::set<std::string>* changed) {
     ASSIGN_OR_RETURN(PgResult row, db.Exec("SELECT epoch, committed_sequence FROM machines "
                                            "WHERE machine_id = $1 FOR UPDATE",
                                            PgParams().Add(machine_id)));
@@ -390,6 +416,10 @@ class PgStore final : public Store {
         // Kinds this store keeps nothing of yet are still acknowledged, so they are not
         // resent forever.
         break;
+    }
+    if (record.has_snapshot() || record.has_topology() ||
+        (record.has_delta() && !record.delta().findings().empty())) {
+      changed->emplace(machine_id);
     }
     PgParams ledger;
     ledger.Add(machine_id)
@@ -743,7 +773,7 @@ class PgStore final : public Store {
   }
 
   absl::Status QueueDiagnostic(const QueuedDiagnostic& q) override {
-    return Do([&](PgConnection& db) {
+    return Tx([&](PgConnection& db) -> absl::Status {
       PgParams p;
       p.Add(q.run_id)
           .Add(q.machine_id)
@@ -756,15 +786,15 @@ class PgStore final : public Store {
       } else {
         p.AddNull();
       }
-      return db
-          .Exec(
-              "INSERT INTO queued_diagnostics (run_id, machine_id, hostname, request, "
-              "queued_until_ms, sent, result) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-              "ON CONFLICT (run_id, machine_id) DO UPDATE SET hostname = excluded.hostname, "
-              "request = excluded.request, queued_until_ms = excluded.queued_until_ms, "
-              "sent = excluded.sent, result = excluded.result",
-              p)
-          .status();
+      RETURN_IF_ERROR(
+          db.Exec("INSERT INTO queued_diagnostics (run_id, machine_id, hostname, request, "
+                  "queued_until_ms, sent, result) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                  "ON CONFLICT (run_id, machine_id) DO UPDATE SET hostname = excluded.hostname, "
+                  "request = excluded.request, queued_until_ms = excluded.queued_until_ms, "
+                  "sent = excluded.sent, result = excluded.result",
+                  p)
+              .status());
+      return db.Exec(kNotifyDiagnostic, PgParams().Add(q.machine_id)).status();
     });
   }
 
@@ -772,14 +802,18 @@ class PgStore final : public Store {
                                                                       absl::Time now) override {
     std::vector<QueuedDiagnostic> taken;
     // One UPDATE … RETURNING: two replicas taking for the same machine cannot both get a row.
+    // Only the replica holding the machine's stream takes its work (every replica hears that
+    // work was queued).
     RETURN_IF_ERROR(Do([&](PgConnection& db) -> absl::Status {
       taken.clear();
       ASSIGN_OR_RETURN(
           PgResult rows,
           db.Exec("UPDATE queued_diagnostics SET sent = 1 WHERE machine_id = $1 AND sent = 0 "
-                  "AND queued_until_ms > $2 RETURNING run_id, machine_id, hostname, request, "
-                  "queued_until_ms, sent, result, id",
-                  PgParams().Add(machine_id).Add(Ms(now))));
+                  "AND queued_until_ms > $2 AND EXISTS (SELECT 1 FROM machines m WHERE "
+                  "m.machine_id = $1 AND m.replica = $3 AND m.connected = 1) "
+                  "RETURNING run_id, machine_id, hostname, request, queued_until_ms, sent, "
+                  "result, id",
+                  PgParams().Add(machine_id).Add(Ms(now)).Add(options_.replica)));
       std::vector<std::pair<int64_t, QueuedDiagnostic>> by_id;
       for (int r = 0; r < rows.rows(); ++r) by_id.emplace_back(rows.Int(r, 7), ReadQueued(rows, r));
       std::sort(by_id.begin(), by_id.end(),
@@ -802,7 +836,8 @@ class PgStore final : public Store {
         return absl::NotFoundError(
             common::StrCat("no diagnostic ", run_id, " was queued for ", machine_id));
       }
-      return absl::OkStatus();
+      return db.Exec(kNotifyResult, PgParams().Add(common::StrCat(run_id, " ", machine_id)))
+          .status();
     });
   }
 

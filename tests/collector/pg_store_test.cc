@@ -196,8 +196,8 @@ TEST_F(PgStoreTest, SameOutboxEventFromTwoReplicasIsQueuedOnce) {
   EXPECT_EQ(b->DueOutbox(absl::Now(), 10)->size(), 1u);
 }
 
-// A diagnostic queued through one replica is handed to the machine once, whichever replica
-// asks first.
+// A diagnostic queued through one replica is handed to the machine once, by the replica that
+// holds its stream.
 TEST_F(PgStoreTest, QueuedDiagnosticIsTakenByOneReplicaOnly) {
   auto a = Replica("a");
   auto b = Replica("b");
@@ -207,12 +207,16 @@ TEST_F(PgStoreTest, QueuedDiagnosticIsTakenByOneReplicaOnly) {
   q.machine_id = "m1";
   q.hostname = "ws-1";
   q.queued_until = kT0 + absl::Hours(1);
+  ASSERT_TRUE(b->OpenSession(MakeHello("m1", "ws-1"), "p", kT0).ok());
   ASSERT_TRUE(a->QueueDiagnostic(q).ok());
-  auto by_b = b->TakeQueuedDiagnostics("m1", kT0);
+  // m1's stream is on B: A (which queued it) does not take it, B does, once.
   auto by_a = a->TakeQueuedDiagnostics("m1", kT0);
-  ASSERT_TRUE(by_a.ok() && by_b.ok());
-  EXPECT_EQ(by_b->size(), 1u);
+  auto by_b = b->TakeQueuedDiagnostics("m1", kT0);
+  auto again = b->TakeQueuedDiagnostics("m1", kT0);
+  ASSERT_TRUE(by_a.ok() && by_b.ok() && again.ok());
   EXPECT_TRUE(by_a->empty());
+  EXPECT_EQ(by_b->size(), 1u);
+  EXPECT_TRUE(again->empty());
   medic::v1::DiagnosticResult result;
   ASSERT_TRUE(b->SaveQueuedResult("D-1", "m1", result).ok());
   auto run = a->QueuedRun("D-1");
