@@ -284,6 +284,11 @@ absl::Status Collector::StartReplica(bool outbound) {
   hooks.diagnostic_queued = [r = router_.get()](const std::string& id) {
     r->OnHello(id, medic::v1::Hello());
   };
+  hooks.policies_changed = [p = policy_.get()] {
+    if (absl::Status s = p->Reload(); !s.ok()) {
+      spdlog::warn("could not load the policies another replica saved: {}", s.message());
+    }
+  };
   hooks.result_kept = [r = router_.get()](const std::string& run, const std::string& machine) {
     r->OnQueuedResult(run, machine);
   };

@@ -79,7 +79,8 @@ bool Coordinator::Connect() {
       conn, [](void*, const char*) {}, nullptr);
   conn_ = std::make_unique<PgConnection>(conn, where_);
   // Every replica may hold a machine's stream, or wait for a result.
-  if (absl::Status s = conn_->ExecScript("LISTEN medic_diagnostic; LISTEN medic_result;");
+  if (absl::Status s =
+          conn_->ExecScript("LISTEN medic_diagnostic; LISTEN medic_result; LISTEN medic_policy;");
       !s.ok()) {
     spdlog::error("replica {}: {}", replica_, s.message());
     conn_.reset();
@@ -144,6 +145,7 @@ void Coordinator::Loop() {
     std::set<std::string> changed;
     std::vector<std::pair<std::string, std::string>> results;
     std::set<std::string> queued;
+    bool policies = false;
     while (PGnotify* n = PQnotifies(conn_->handle())) {
       const std::string channel = n->relname;
       const std::string payload = n->extra;
@@ -152,6 +154,8 @@ void Coordinator::Loop() {
         changed.insert(payload);
       } else if (channel == "medic_diagnostic") {
         queued.insert(payload);
+      } else if (channel == "medic_policy") {
+        policies = true;
       } else if (channel == "medic_result") {
         std::pair<std::string, std::string> parts =
             absl::StrSplit(payload, absl::MaxSplits(' ', 1));
@@ -160,6 +164,7 @@ void Coordinator::Loop() {
     }
     for (const std::string& id : queued) hooks_.diagnostic_queued(id);
     for (const auto& [run, machine] : results) hooks_.result_kept(run, machine);
+    if (policies) hooks_.policies_changed();
     if (!leading_) continue;
 
     if (!changed.empty()) {

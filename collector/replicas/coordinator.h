@@ -44,6 +44,8 @@ class Coordinator {
     std::function<void(const std::vector<std::string>&)> seen;
     // Any replica: a diagnostic was queued for this machine (its stream may be here).
     std::function<void(const std::string& machine_id)> diagnostic_queued;
+    // Any replica: a group policy was saved (through any replica).
+    std::function<void()> policies_changed;
     // Any replica: the result of a queued diagnostic was kept.
     std::function<void(const std::string& run_id, const std::string& machine_id)> result_kept;
   };

@@ -200,8 +200,11 @@ absl::Status PgPool::Run(const std::function<absl::Status(PgConnection&)>& work)
     }
     status = work(*conn);
     if (status.ok() || attempt >= 3) break;
-    if (status.code() == absl::StatusCode::kAborted) {
-      // A deadlock with another replica: PostgreSQL undid this transaction; try again shortly.
+    if (status.code() == absl::StatusCode::kAborted ||
+        status.code() == absl::StatusCode::kAlreadyExists) {
+      // A deadlock with another replica, or a row another replica inserted at the same moment
+      // under a second unique key (ON CONFLICT arbitrates one): PostgreSQL undid this
+      // transaction; run it again shortly, when it sees the other's row.
       std::this_thread::sleep_for(std::chrono::milliseconds(5 * (attempt + 1)));
       continue;
     }

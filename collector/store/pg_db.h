@@ -92,7 +92,8 @@ class PgPool {
   // Runs `work` on a connection. When the connection is found lost (the server restarted or
   // failed over), logs it naming the server, reconnects and runs `work` once more: every
   // unit of work is one transaction, so a repeat is safe. Deadlocks between replicas
-  // (Aborted) are retried a few times too.
+  // (Aborted) and unique violations of concurrent inserts (AlreadyExists) are retried a few
+  // times too.
   absl::Status Run(const std::function<absl::Status(PgConnection&)>& work);
 
   // "host:port/database", for messages (never the password).

@@ -218,6 +218,7 @@ constexpr int64_t kMigrationLock = 0x6d65646963;
 constexpr std::string_view kNotifyMachine = "SELECT pg_notify('medic_machine', $1)";
 constexpr std::string_view kNotifyDiagnostic = "SELECT pg_notify('medic_diagnostic', $1)";
 constexpr std::string_view kNotifyResult = "SELECT pg_notify('medic_result', $1)";
+constexpr std::string_view kNotifyPolicy = "SELECT pg_notify('medic_policy', '')";
 
 int64_t Ms(absl::Time t) { return absl::ToUnixMillis(t); }
 absl::Time FromMs(int64_t ms) { return absl::FromUnixMillis(ms); }
@@ -937,22 +938,21 @@ class PgStore final : public Store {
   }
 
   absl::Status SavePolicy(const medic::v1::GroupPolicy& policy) override {
-    return Do([&](PgConnection& db) {
+    return Tx([&](PgConnection& db) -> absl::Status {
       if (policy.yaml().empty() && !policy.has_canary()) {
-        return db
-            .Exec("DELETE FROM policies WHERE scope = $1 AND grp = $2",
-                  PgParams().Add(int64_t{policy.scope()}).Add(policy.group()))
-            .status();
+        RETURN_IF_ERROR(db.Exec("DELETE FROM policies WHERE scope = $1 AND grp = $2",
+                                PgParams().Add(int64_t{policy.scope()}).Add(policy.group()))
+                            .status());
+        return db.Exec(kNotifyPolicy).status();
       }
-      return db
-          .Exec(
-              "INSERT INTO policies (scope, grp, policy) VALUES ($1, $2, $3) "
-              "ON CONFLICT (scope, grp) DO UPDATE SET policy = excluded.policy",
-              PgParams()
-                  .Add(int64_t{policy.scope()})
-                  .Add(policy.group())
-                  .AddBlob(policy.SerializeAsString()))
-          .status();
+      RETURN_IF_ERROR(db.Exec("INSERT INTO policies (scope, grp, policy) VALUES ($1, $2, $3) "
+                              "ON CONFLICT (scope, grp) DO UPDATE SET policy = excluded.policy",
+                              PgParams()
+                                  .Add(int64_t{policy.scope()})
+                                  .Add(policy.group())
+                                  .AddBlob(policy.SerializeAsString()))
+                          .status());
+      return db.Exec(kNotifyPolicy).status();
     });
   }
 

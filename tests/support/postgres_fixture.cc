@@ -32,7 +32,7 @@ std::string FindServerBinaries() {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<PostgresCluster>> PostgresCluster::Start() {
+absl::StatusOr<std::unique_ptr<PostgresCluster>> PostgresCluster::Start(bool durable) {
   std::unique_ptr<PostgresCluster> cluster(new PostgresCluster());
   cluster->bin_dir_ = FindServerBinaries();
   if (cluster->bin_dir_.empty()) {
@@ -68,8 +68,10 @@ absl::StatusOr<std::unique_ptr<PostgresCluster>> PostgresCluster::Start() {
     cluster->server_ = std::make_unique<Process>(
         cluster->AsServerUser({cluster->bin_dir_ + "/postgres", "-D", data, "-p",
                                std::to_string(cluster->port_), "-k", cluster->dir_.path(), "-c",
-                               "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c",
-                               "synchronous_commit=off", "-c", "full_page_writes=off", "-c",
+                               "listen_addresses=127.0.0.1", "-c",
+                               durable ? "fsync=on" : "fsync=off", "-c",
+                               durable ? "synchronous_commit=on" : "synchronous_commit=off", "-c",
+                               durable ? "full_page_writes=on" : "full_page_writes=off", "-c",
                                "max_connections=200", "-c", "shared_buffers=32MB"}),
         cluster->dir_.path(), common::StrCat("postgres-", attempt));
     if (cluster->server_->WaitForStderr("ready to accept connections", absl::Seconds(30))) {

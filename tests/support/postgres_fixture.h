@@ -15,7 +15,9 @@ namespace medic::test {
 // tests that need it must fail then, not skip.
 class PostgresCluster {
  public:
-  static absl::StatusOr<std::unique_ptr<PostgresCluster>> Start();
+  // `durable`: fsync and synchronous commit on, as a production server (benchmarks); off by
+  // default, for tests.
+  static absl::StatusOr<std::unique_ptr<PostgresCluster>> Start(bool durable = false);
   ~PostgresCluster();
 
   // A connection URI for `database` over TCP (what a collector's --db takes).
