@@ -1,7 +1,7 @@
 // Ingest throughput and fault-to-ticket latency of one collector on SQLite, one replica on
 // PostgreSQL and three replicas on PostgreSQL, measured in one run on this machine.
 //
-//   medic_bench_replicas [AGENTS=300] [SECONDS=8] [TRIALS=40]
+//   medic_bench_replicas [AGENTS=100] [SECONDS=4] [TRIALS=20]
 //
 // Everything runs here: a durable throwaway PostgreSQL cluster (fsync and synchronous commit
 // on, as SQLite's synchronous=FULL), the collectors in this process, simulated agents over
@@ -158,9 +158,9 @@ Figures Measure(const std::string& db, int replicas, int agents_n, int seconds, 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int agents_n = argc > 1 ? std::atoi(argv[1]) : 300;
-  const int seconds = argc > 2 ? std::atoi(argv[2]) : 8;
-  const int trials = argc > 3 ? std::atoi(argv[3]) : 40;
+  const int agents_n = argc > 1 ? std::atoi(argv[1]) : 100;
+  const int seconds = argc > 2 ? std::atoi(argv[2]) : 4;
+  const int trials = argc > 3 ? std::atoi(argv[3]) : 20;
   medic::common::InitLogging("bench", medic::v1::LOG_LEVEL_ERROR);
   medic::test::TempDir dir;
   auto cluster = medic::test::PostgresCluster::Start(/*durable=*/true);
@@ -197,6 +197,15 @@ int main(int argc, char** argv) {
                 Percentile(f.latency_ms, 1.0),
                 f.lost > 0 ? medic::common::StrCat("  (", f.lost, " lost)").c_str() : "");
     std::fflush(stdout);
+  }
+  // What one stored record costs, for sizing: bytes per row of the history tables, indexes
+  // included (the last PostgreSQL run's database).
+  const std::string last = setups.back().db.substr(setups.back().db.rfind('/') + 1);
+  for (const char* table : {"observations", "delivered", "findings"}) {
+    auto per_row = (*cluster)->Psql(
+        last, medic::common::StrCat("SELECT count(*), pg_total_relation_size('", table,
+                                    "') / greatest(count(*), 1) FROM ", table));
+    if (per_row.ok()) std::printf("%-13s rows|bytes per row: %s", table, per_row->c_str());
   }
   auto size = (*cluster)->Psql("postgres",
                                "SELECT pg_size_pretty(sum(pg_database_size(datname))) FROM "
