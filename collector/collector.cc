@@ -1,5 +1,7 @@
 #include "collector/collector.h"
 
+#include "collector/replicas/replicas.h"
+#include "collector/store/pg_db.h"
 #include "common/status/status_macros.h"
 #include "common/strings/str_cat.h"
 #include "common/time/clock.h"
@@ -91,12 +93,23 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
   std::unique_ptr<Collector> collector(new Collector(config));
   StoreOptions store_options;
   store_options.offline_after = common::FromProtoDuration(config.offline_after());
-  ASSIGN_OR_RETURN(collector->store_, OpenSqliteStore(config.db(), store_options));
+  // The file Security keeps tokens and certificates in: the SQLite database itself, or with
+  // PostgreSQL a local one (see collector/README.md, "Replicas on PostgreSQL").
+  std::string security_db = config.db();
+  if (IsPostgresUri(config.db())) {
+    store_options.replica = ReplicaName(config);
+    ASSIGN_OR_RETURN(collector->store_,
+                     OpenPostgresStore(config.db(), store_options,
+                                       config.db_pool_size() > 0 ? config.db_pool_size() : 4));
+    ASSIGN_OR_RETURN(security_db, LocalSecurityDb(config));
+  } else {
+    ASSIGN_OR_RETURN(collector->store_, OpenSqliteStore(config.db(), store_options));
+  }
   RETURN_IF_ERROR(collector->store_->ResetConnections());
 
   const common::Clock& clock = common::RealClock::Get();
   ASSIGN_OR_RETURN(collector->security_,
-                   Security::Open(config.security(), config.db(), listen_host, clock, insecure));
+                   Security::Open(config.security(), security_db, listen_host, clock, insecure));
   if (insecure) {
     spdlog::warn(
         "INSECURE TEST MODE: no TLS, no agent certificates, no technician authentication; "
@@ -109,7 +122,9 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
   targets.helpdesk = !config.outbound().helpdesk_url().empty();
   collector->tickets_ =
       std::make_unique<tickets::Tickets>(*collector->store_, clock, std::move(kb), targets);
-  if (targets.webhook || targets.helpdesk) {
+  const bool replicated = IsPostgresUri(config.db());
+  // Replicas: only the leader correlates and delivers the outbox (LeaderDuties, below).
+  if (!replicated && (targets.webhook || targets.helpdesk)) {
     collector->outbox_ =
         std::make_unique<tickets::OutboxSender>(*collector->store_, clock, config.outbound());
     collector->tickets_->SetOutboxListener([o = collector->outbox_.get()] { o->Wake(); });
@@ -118,11 +133,13 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
   collector->events_ = std::make_unique<diagnostics::EventBus>(clock);
   collector->incident_tee_ = std::make_unique<diagnostics::EventBus::IncidentTee>(
       *collector->tickets_, *collector->events_, *collector->store_);
-  collector->engine_ = std::make_unique<engine::EngineRunner>(
-      clock, engine::EngineOptionsFromConfig(config), *collector->incident_tee_,
-      common::FromProtoDuration(config.engine_tick()));
-  RETURN_IF_ERROR(collector->engine_->Restore(*collector->store_));
-  collector->engine_->Start();
+  if (!replicated) {
+    collector->engine_ = std::make_unique<engine::EngineRunner>(
+        clock, engine::EngineOptionsFromConfig(config), *collector->incident_tee_,
+        common::FromProtoDuration(config.engine_tick()));
+    RETURN_IF_ERROR(collector->engine_->Restore(*collector->store_));
+    collector->engine_->Start();
+  }
 
   collector->policy_ = std::make_unique<PolicyHub>(*collector->store_, clock);
   RETURN_IF_ERROR(collector->policy_->Load());
@@ -146,7 +163,8 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
       });
   collector->router_ =
       std::make_unique<diagnostics::Router>(*collector->store_, *collector->agents_, clock);
-  collector->observers_.Add(collector->engine_.get());
+  if (collector->engine_ != nullptr) collector->observers_.Add(collector->engine_.get());
+  if (replicated) RETURN_IF_ERROR(collector->StartReplica(targets.webhook || targets.helpdesk));
   collector->observers_.Add(collector->router_.get());
   collector->observers_.Add(collector->events_.get());
   collector->technicians_ = std::make_unique<TechnicianServiceImpl>(
@@ -226,6 +244,7 @@ void Collector::Shutdown(absl::Duration grace) {
   // What agents sent before the shutdown is committed (and acknowledged, where the stream
   // still lives) before the engine stops.
   if (agents_ != nullptr) agents_->Drain();
+  if (coordinator_ != nullptr) coordinator_->Stop();  // gives the lead up, stops its engine
   if (housekeeping_.joinable()) housekeeping_.join();
   // After the server: no ingest callback can queue into the engine any more.
   if (engine_ != nullptr) engine_->Stop();
@@ -248,6 +267,38 @@ void Collector::Housekeeping() {
     stop_cv_.wait_for(lock, absl::ToChronoMilliseconds(kHousekeepingEvery),
                       [this] { return stopping_; });
   }
+}
+
+absl::Status Collector::StartReplica(bool outbound) {
+  leader_ = std::make_unique<LeaderDuties>(
+      *store_, common::RealClock::Get(), engine::EngineOptionsFromConfig(config_), *incident_tee_,
+      common::FromProtoDuration(config_.engine_tick()),
+      outbound ? std::optional(config_.outbound()) : std::nullopt);
+  tickets_->SetOutboxListener([l = leader_.get()] { l->WakeOutbox(); });
+  router_->EnableReplicas();
+  Coordinator::Hooks hooks;
+  hooks.lead = [l = leader_.get()] { return l->Lead(); };
+  hooks.follow = [l = leader_.get()] { l->Follow(); };
+  hooks.changed = [l = leader_.get()](const auto& machines) { l->Changed(machines); };
+  hooks.seen = [l = leader_.get()](const auto& ids) { l->Seen(ids); };
+  // The router sends what was queued for a machine whose stream is here, as on a reconnect.
+  hooks.diagnostic_queued = [r = router_.get()](const std::string& id) {
+    r->OnHello(id, medic::v1::Hello());
+  };
+  hooks.policies_changed = [p = policy_.get()] {
+    if (absl::Status s = p->Reload(); !s.ok()) {
+      spdlog::warn("could not load the policies another replica saved: {}", s.message());
+    }
+  };
+  hooks.result_kept = [r = router_.get()](const std::string& run, const std::string& machine) {
+    r->OnQueuedResult(run, machine);
+  };
+  const absl::Duration seen_every =
+      std::clamp(common::FromProtoDuration(config_.offline_after()) / 8, absl::Milliseconds(50),
+                 absl::Seconds(2));
+  ASSIGN_OR_RETURN(coordinator_, Coordinator::Start(config_.db(), ReplicaName(config_),
+                                                    std::move(hooks), seen_every));
+  return absl::OkStatus();
 }
 
 }  // namespace medic::collector

@@ -13,6 +13,8 @@
 #include "collector/engine/runner.h"
 #include "collector/ingest/agent_service.h"
 #include "collector/metrics/collector_metrics.h"
+#include "collector/replicas/coordinator.h"
+#include "collector/replicas/leader.h"
 #include "collector/store/store.h"
 #include "collector/tickets/outbound.h"
 #include "collector/tickets/tickets.h"
@@ -59,6 +61,8 @@ class Collector {
   explicit Collector(medic::v1::CollectorConfig config)
       : config_(std::move(config)), metrics_(std::make_unique<CollectorMetrics>(registry_)) {}
   void Housekeeping();
+  // With PostgreSQL: joins the other replicas (leadership, the change feed between them).
+  absl::Status StartReplica(bool outbound);
 
   const medic::v1::CollectorConfig config_;
   common::metrics::Registry registry_;
@@ -84,6 +88,9 @@ class Collector {
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::thread housekeeping_;
+  // Replicas on PostgreSQL only; last, so the coordinator stops before what it calls into.
+  std::unique_ptr<LeaderDuties> leader_;
+  std::unique_ptr<Coordinator> coordinator_;
 };
 
 }  // namespace medic::collector

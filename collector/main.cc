@@ -8,6 +8,7 @@
 
 #include "CLI/CLI.hpp"
 #include "collector/collector.h"
+#include "collector/store/pg_db.h"
 #include "common/config/yaml_proto.h"
 #include "common/log/log.h"
 #include "spdlog/spdlog.h"
@@ -25,7 +26,9 @@ int main(int argc, char** argv) {
   app.add_option("--http-listen", http_listen,
                  "HOST:PORT of the web console, JSON API and /metrics (default 127.0.0.1:7080; "
                  "port 0 picks a free one; \"\" turns it off)");
-  app.add_option("--db", db, "SQLite database file (default /var/lib/medic/collector.db)");
+  app.add_option("--db", db,
+                 "SQLite database file (default /var/lib/medic/collector.db), or a "
+                 "postgresql://USER@HOST:PORT/DATABASE URI shared by several replicas");
   app.add_option("--log-level", log_level, "trace, debug, info, warning or error");
   bool insecure = false;
   app.add_flag("--insecure", insecure,
@@ -68,8 +71,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   // Scripts and tests read this line to learn the port.
+  const std::string database =
+      medic::collector::IsPostgresUri(config.db())
+          ? "postgresql " + medic::collector::DescribePostgresTarget(config.db())
+          : config.db();
   std::printf("medic-collector listening on %s (database %s)\n", (*collector)->address().c_str(),
-              config.db().c_str());
+              database.c_str());
   if (!insecure) {
     std::printf("medic-collector CA %s, admin token file %s\n",
                 (*collector)->security()->ca_file().c_str(),

@@ -12,6 +12,7 @@ MEDIC_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libssl-dev openssl zlib1g-dev
   nftables dnsmasq-base iputils-ping iproute2 util-linux
   libcups2-dev cups cups-client cups-ipp-utils dbus-daemon
+  postgresql libpq-dev
   chromium
   dpkg-dev systemd adduser
 )

@@ -26,6 +26,9 @@ DiagnosticResult Outcome(const std::string& run_id, const std::string& hostname,
   return result;
 }
 
+// For a result that travels agent → replica B → database → this replica.
+constexpr absl::Duration kReplicaGrace = absl::Seconds(1);
+
 std::string AgentRequestId(const std::string& run_id, const std::string& machine_id) {
   return common::StrCat(run_id, "/", machine_id);
 }
@@ -131,6 +134,10 @@ absl::StatusOr<std::string> Router::Start(const medic::v1::RunDiagnosticRequest&
       std::lock_guard lock(mu_);
       if (pending_.erase(request_id) == 0) continue;  // answered or timed out meanwhile
     }
+    if (replicas_ && m.state() == medic::v1::MACHINE_STATE_ONLINE &&
+        SendThroughReplica(run, m, copy, now, deadline)) {
+      continue;
+    }
     const std::string since =
         m.has_last_seen() ? common::StrCat(" (last seen ",
                                            absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
@@ -172,6 +179,65 @@ absl::StatusOr<std::string> Router::Start(const medic::v1::RunDiagnosticRequest&
   const std::string id = run->id;
   for (DiagnosticResult& r : immediate) Deliver(run, std::move(r));
   return id;
+}
+
+bool Router::SendThroughReplica(const std::shared_ptr<Run>& run, const medic::v1::Machine& m,
+                                const medic::v1::DiagnosticRequest& request, absl::Time now,
+                                absl::Duration deadline) {
+  Store::QueuedDiagnostic q;
+  q.run_id = run->id;
+  q.machine_id = m.machine_id();
+  q.hostname = m.hostname();
+  q.request = request;
+  q.queued_until = now + deadline;
+  {
+    // Registered first: the other replica may answer before QueueDiagnostic returns.
+    std::lock_guard lock(mu_);
+    Pending p{run,
+              run->id,
+              m.machine_id(),
+              m.hostname(),
+              now + deadline + options_.grace + kReplicaGrace,
+              false};
+    p.remote = true;
+    pending_[request.request_id()] = std::move(p);
+  }
+  if (absl::Status s = store_.QueueDiagnostic(q); !s.ok()) {
+    spdlog::warn("could not hand diagnostic {} for {} to its replica: {}", run->id, m.hostname(),
+                 s.message());
+    std::lock_guard lock(mu_);
+    return pending_.erase(request.request_id()) == 0;  // 0: answered meanwhile
+  }
+  cv_.notify_all();
+  return true;
+}
+
+void Router::OnQueuedResult(const std::string& run_id, const std::string& machine_id) {
+  const std::string request_id = AgentRequestId(run_id, machine_id);
+  {
+    std::lock_guard lock(mu_);
+    auto it = pending_.find(request_id);
+    if (it == pending_.end() || !it->second.remote) return;  // not waited for here
+  }
+  auto queued = store_.QueuedRun(run_id);
+  if (!queued.ok()) {
+    spdlog::warn("could not read the result of diagnostic {} from {}: {}", run_id, machine_id,
+                 queued.status().message());
+    return;
+  }
+  for (const Store::QueuedDiagnostic& q : *queued) {
+    if (q.machine_id != machine_id || !q.result) continue;
+    Pending pending;
+    {
+      std::lock_guard lock(mu_);
+      auto it = pending_.find(request_id);
+      if (it == pending_.end()) return;  // timed out meanwhile
+      pending = std::move(it->second);
+      pending_.erase(it);
+    }
+    if (pending.run != nullptr) Deliver(pending.run, *q.result);
+    return;
+  }
 }
 
 void Router::Deliver(const std::shared_ptr<Run>& run, DiagnosticResult result) {

@@ -61,6 +61,14 @@ class Router final : public IngestObserver {
   // The results of a run, live or queued. NotFound when the id is unknown.
   absl::StatusOr<medic::v1::GetDiagnosticResultsResponse> GetResults(const std::string& run_id);
 
+  // Replicas on one database (issue 10): a machine that is not connected here but online in
+  // the store is connected to another replica; its request goes through the store
+  // (QueueDiagnostic, which that replica hears of), and its result comes back through
+  // OnQueuedResult. Call before the first Start.
+  void EnableReplicas() { replicas_ = true; }
+  // The result of `machine_id`'s part of queued run `run_id` was kept (by any replica).
+  void OnQueuedResult(const std::string& run_id, const std::string& machine_id);
+
   void OnHello(const std::string& machine_id, const medic::v1::Hello& hello) override;
   void OnSeen(const std::string&) override {}
   void OnRecord(const std::string& machine_id, const medic::v1::AgentMessage& record) override;
@@ -81,18 +89,24 @@ class Router final : public IngestObserver {
     std::string hostname;
     absl::Time deadline;
     bool queued = false;  // its result goes to the store
+    bool remote = false;  // sent through another replica: its result comes from the store
   };
 
   // Records `result` for `run` and calls back outside the lock.
   void Deliver(const std::shared_ptr<Run>& run, medic::v1::DiagnosticResult result);
   void Loop();
   void SendQueued(const std::string& machine_id);
+  // Hands `request` to the replica holding `m`'s stream; false when the store refused it.
+  bool SendThroughReplica(const std::shared_ptr<Run>& run, const medic::v1::Machine& m,
+                          const medic::v1::DiagnosticRequest& request, absl::Time now,
+                          absl::Duration deadline);
   std::string NewRunId();
 
   Store& store_;
   AgentLink& link_;
   const common::Clock& clock_;
   const RouterOptions options_;
+  bool replicas_ = false;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -22,7 +22,7 @@ EngineRunner::EngineRunner(const common::Clock& clock, EngineOptions options, In
 
 EngineRunner::~EngineRunner() { Stop(); }
 
-absl::Status EngineRunner::Restore(Store& store) {
+absl::Status EngineRunner::Restore(Store& store, bool takeover) {
   const absl::Time now = clock_.Now();
   ASSIGN_OR_RETURN(int64_t highest, store.HighestIncidentNumber());
   engine_.ReserveIds(highest);
@@ -39,7 +39,11 @@ absl::Status EngineRunner::Restore(Store& store) {
     // Its agent has had no chance to reconnect yet: it retries with backoff of up to a minute
     // (ReconnectConfig.max_backoff), so count from a minute from now, or a collector restart
     // after an outage would mark a quarter of the fleet offline.
-    if (now - m.last_seen < kWatchAfterRestart) engine_.Watch(m.machine_id, now + kReconnectGrace);
+    if (takeover && now - m.last_seen < kReconnectGrace) {
+      engine_.Watch(m.machine_id, now);
+    } else if (now - m.last_seen < kWatchAfterRestart) {
+      engine_.Watch(m.machine_id, now + kReconnectGrace);
+    }
     for (const auto& f : m.standing) engine_.Raise(m.machine_id, f);
   }
   std::vector<IncidentChange> changes = engine_.Tick();

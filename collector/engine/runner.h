@@ -34,7 +34,11 @@ class EngineRunner final : public IngestObserver {
 
   // Before Start: takes back the stored incidents, machines and standing findings, so a
   // restarted collector continues its incidents instead of opening new ones.
-  absl::Status Restore(Store& store);
+  //
+  // `takeover` (replicas, issue 10): another replica led until now and the others kept
+  // reporting, so a machine seen within the last minute is watched from now on rather than
+  // given the minute a restarted collector's agents need to reconnect.
+  absl::Status Restore(Store& store, bool takeover = false);
   void Start();
   // Stops the thread after it has applied what is queued. Safe to call more than once.
   void Stop();

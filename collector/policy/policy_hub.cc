@@ -88,6 +88,12 @@ absl::Status PolicyHub::Load() {
   return absl::OkStatus();
 }
 
+absl::Status PolicyHub::Reload() {
+  RETURN_IF_ERROR(Load());
+  PushChanged();
+  return absl::OkStatus();
+}
+
 void PolicyHub::SetSender(SendFn send) {
   std::lock_guard lock(mu_);
   send_ = std::move(send);

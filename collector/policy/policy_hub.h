@@ -31,6 +31,9 @@ class PolicyHub {
 
   // Loads the stored policies. Fails when the store cannot read them.
   absl::Status Load();
+  // Replicas (issue 10): another replica saved a policy; loads them again and pushes the
+  // changed ones to this replica's machines.
+  absl::Status Reload();
   void SetSender(SendFn send);
 
   // A machine's stream said hello: the policy to send it after the welcome.

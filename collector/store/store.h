@@ -21,6 +21,10 @@ namespace medic::collector {
 struct StoreOptions {
   // A connected machine with no message for this long is shown offline.
   absl::Duration offline_after = absl::Seconds(45);
+  // Which collector replica this process is, when several share one PostgreSQL database:
+  // ResetConnections at start-up disconnects only the machines this replica had. Keep it the
+  // same across restarts of one replica (SQLite ignores it).
+  std::string replica;
 };
 
 // The fleet's state: machines, their latest probe reports, findings (standing and cleared)
@@ -207,5 +211,13 @@ class Store {
 // program's, or that is not a Medic database, naming the file.
 absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
                                                        const StoreOptions& options);
+
+// The shared store for several collector replicas: a PostgreSQL database named by a
+// postgresql:// URI, reached through a pool of `pool_size` connections (reconnected when lost).
+// Creates the schema in an empty database and migrates an older one, one replica at a time;
+// refuses a database with other tables or a newer schema, naming the server.
+absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const std::string& uri,
+                                                         const StoreOptions& options,
+                                                         int pool_size = 4);
 
 }  // namespace medic::collector

@@ -6,6 +6,7 @@
 #include "common/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/postgres_fixture.h"
 #include "tests/support/process.h"
 
 namespace medic::collector {
@@ -54,17 +55,58 @@ medic::v1::AgentMessage Snapshot(uint64_t sequence, std::string os_name,
   return m;
 }
 
-class SqliteStoreTest : public ::testing::Test {
+// The contract every store keeps, run against each backend: SQLite (one collector) and
+// PostgreSQL (replicas). The PostgreSQL cluster is this test process's own, started on first
+// use; without PostgreSQL installed these tests fail, saying so.
+class StoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    auto store = OpenSqliteStore(":memory:", StoreOptions{absl::Seconds(45)});
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
+    if (GetParam() == "postgresql") {
+      medic::test::PostgresCluster* cluster = Cluster();
+      ASSERT_NE(cluster, nullptr) << ClusterError();
+      auto uri = cluster->CreateDatabase();
+      ASSERT_TRUE(uri.ok()) << uri.status();
+      db_ = *uri;
+    } else {
+      db_ = dir_.File("collector.db");
+    }
+    store_ = Open();
+    ASSERT_NE(store_, nullptr);
   }
+
+  // The test's store (again, after a restart: the same database).
+  std::unique_ptr<Store> Open() {
+    absl::StatusOr<std::unique_ptr<Store>> store =
+        GetParam() == "postgresql" ? OpenPostgresStore(db_, StoreOptions{absl::Seconds(45)})
+                                   : OpenSqliteStore(db_, StoreOptions{absl::Seconds(45)});
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? std::move(*store) : nullptr;
+  }
+
+  // Stopped and deleted at exit, with the other statics.
+  static medic::test::PostgresCluster* Cluster() {
+    static absl::StatusOr<std::unique_ptr<medic::test::PostgresCluster>> cluster =
+        medic::test::PostgresCluster::Start();
+    if (!cluster.ok()) {
+      ClusterError() = cluster.status().ToString();
+      return nullptr;
+    }
+    return cluster->get();
+  }
+  static std::string& ClusterError() {
+    static std::string error;
+    return error;
+  }
+
+  medic::test::TempDir dir_;
+  std::string db_;
   std::unique_ptr<Store> store_;
 };
 
-TEST_F(SqliteStoreTest, NewEpochResumesFromZeroAndSameEpochFromCommitted) {
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(StoreTest, NewEpochResumesFromZeroAndSameEpochFromCommitted) {
   auto session = store_->OpenSession(MakeHello("m1", "ws-1"), "ipv4:127.0.0.1:5000", kT0);
   ASSERT_TRUE(session.ok()) << session.status();
   EXPECT_EQ(session->resume_after, 0u);
@@ -75,7 +117,7 @@ TEST_F(SqliteStoreTest, NewEpochResumesFromZeroAndSameEpochFromCommitted) {
   EXPECT_EQ(store_->OpenSession(MakeHello("m1", "ws-1", 8), "p", kT0)->resume_after, 0u);
 }
 
-TEST_F(SqliteStoreTest, ResentRecordIsStoredOnce) {
+TEST_P(StoreTest, ResentRecordIsStoredOnce) {
   ASSERT_TRUE(store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0).ok());
   ASSERT_TRUE(store_->Commit("m1", 7, Snapshot(1, "Debian 12", {}), kT0).ok());
   // A resend of sequence 1 with other content must not overwrite what was committed.
@@ -85,7 +127,7 @@ TEST_F(SqliteStoreTest, ResentRecordIsStoredOnce) {
   EXPECT_EQ(health->machine().os(), "Debian 12");
 }
 
-TEST_F(SqliteStoreTest, RecordFromAnotherEpochIsRefused) {
+TEST_P(StoreTest, RecordFromAnotherEpochIsRefused) {
   ASSERT_TRUE(store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0).ok());
   absl::Status s = store_->Commit("m1", 99, Snapshot(1, "x", {}), kT0);
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
@@ -93,7 +135,7 @@ TEST_F(SqliteStoreTest, RecordFromAnotherEpochIsRefused) {
             absl::StatusCode::kFailedPrecondition);
 }
 
-TEST_F(SqliteStoreTest, BatchCommitsManyMachinesOnceAndRefusesOnlyTheBadRecord) {
+TEST_P(StoreTest, BatchCommitsManyMachinesOnceAndRefusesOnlyTheBadRecord) {
   ASSERT_TRUE(store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0).ok());
   ASSERT_TRUE(store_->OpenSession(MakeHello("m2", "ws-2", 9), "p", kT0).ok());
   std::vector<medic::v1::AgentMessage> records = {
@@ -116,7 +158,7 @@ TEST_F(SqliteStoreTest, BatchCommitsManyMachinesOnceAndRefusesOnlyTheBadRecord) 
   EXPECT_EQ(store_->OpenSession(MakeHello("m2", "ws-2", 9), "p", kT0)->resume_after, 1u);
 }
 
-TEST_F(SqliteStoreTest, SnapshotRaisesListedFindingsAndClearsTheRest) {
+TEST_P(StoreTest, SnapshotRaisesListedFindingsAndClearsTheRest) {
   ASSERT_TRUE(store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0).ok());
   ASSERT_TRUE(
       store_
@@ -146,7 +188,7 @@ TEST_F(SqliteStoreTest, SnapshotRaisesListedFindingsAndClearsTheRest) {
   EXPECT_TRUE(health->recently_cleared(0).has_cleared_at());
 }
 
-TEST_F(SqliteStoreTest, DeltaRaisesAndClearsOnce) {
+TEST_P(StoreTest, DeltaRaisesAndClearsOnce) {
   ASSERT_TRUE(store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0).ok());
   medic::v1::AgentMessage raise;
   raise.set_sequence(1);
@@ -171,7 +213,7 @@ TEST_F(SqliteStoreTest, DeltaRaisesAndClearsOnce) {
   EXPECT_THAT(health->recently_cleared(), SizeIs(1));
 }
 
-TEST_F(SqliteStoreTest, MachineGoesOfflineWhenSilentOrDisconnected) {
+TEST_P(StoreTest, MachineGoesOfflineWhenSilentOrDisconnected) {
   auto session = store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0);
   ASSERT_TRUE(session.ok());
   auto state_at = [&](absl::Time now) {
@@ -189,7 +231,7 @@ TEST_F(SqliteStoreTest, MachineGoesOfflineWhenSilentOrDisconnected) {
   EXPECT_EQ(state_at(kT0 + absl::Seconds(53)), medic::v1::MACHINE_STATE_OFFLINE);
 }
 
-TEST_F(SqliteStoreTest, OldStreamClosingLateDoesNotDisconnectTheNewOne) {
+TEST_P(StoreTest, OldStreamClosingLateDoesNotDisconnectTheNewOne) {
   auto old_session = store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0);
   auto new_session = store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0 + absl::Seconds(1));
   ASSERT_TRUE(old_session.ok() && new_session.ok());
@@ -202,7 +244,7 @@ TEST_F(SqliteStoreTest, OldStreamClosingLateDoesNotDisconnectTheNewOne) {
   EXPECT_EQ(machines->front().state(), medic::v1::MACHINE_STATE_ONLINE);
 }
 
-TEST_F(SqliteStoreTest, ListMachinesFilters) {
+TEST_P(StoreTest, ListMachinesFilters) {
   ASSERT_TRUE(store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0).ok());
   auto m2 = store_->OpenSession(MakeHello("m2", "ws-2"), "p", kT0);
   ASSERT_TRUE(m2.ok());
@@ -236,7 +278,7 @@ TEST_F(SqliteStoreTest, ListMachinesFilters) {
   EXPECT_THAT(names(r), ElementsAre("ws-2"));
 }
 
-TEST_F(SqliteStoreTest, HealthOfUnknownOrAmbiguousHostSaysSo) {
+TEST_P(StoreTest, HealthOfUnknownOrAmbiguousHostSaysSo) {
   EXPECT_EQ(store_->GetMachineHealth("ghost", kT0).status().code(), absl::StatusCode::kNotFound);
   ASSERT_TRUE(store_->OpenSession(MakeHello("m1", "twin"), "p", kT0).ok());
   ASSERT_TRUE(store_->OpenSession(MakeHello("m2", "twin"), "p", kT0).ok());
@@ -247,7 +289,7 @@ TEST_F(SqliteStoreTest, HealthOfUnknownOrAmbiguousHostSaysSo) {
   EXPECT_TRUE(store_->GetMachineHealth("m2", kT0).ok());  // by id it is unambiguous
 }
 
-TEST_F(SqliteStoreTest, PruneHistoryDropsOldObservationsAndClearedFindings) {
+TEST_P(StoreTest, PruneHistoryDropsOldObservationsAndClearedFindings) {
   ASSERT_TRUE(store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0).ok());
   ASSERT_TRUE(
       store_->Commit("m1", 7, Snapshot(1, "Debian 12", {MakeFinding("disk.space_low", "/")}), kT0)
@@ -266,26 +308,21 @@ class SqliteFileTest : public ::testing::Test {
   medic::test::TempDir dir_;
 };
 
-TEST_F(SqliteFileTest, DataSurvivesReopening) {
-  const std::string path = dir_.File("collector.db");
-  {
-    auto store = OpenSqliteStore(path, {});
-    ASSERT_TRUE(store.ok()) << store.status();
-    ASSERT_TRUE((*store)->OpenSession(MakeHello("m1", "ws-1"), "p", kT0).ok());
-    ASSERT_TRUE((*store)->Commit("m1", 7, Snapshot(1, "Debian 12", {}), kT0).ok());
-  }
-  auto store = OpenSqliteStore(path, {});
-  ASSERT_TRUE(store.ok()) << store.status();
-  ASSERT_TRUE((*store)->ResetConnections().ok());
-  auto health = (*store)->GetMachineHealth("ws-1", kT0);
+TEST_P(StoreTest, DataSurvivesReopening) {
+  ASSERT_TRUE(store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0).ok());
+  ASSERT_TRUE(store_->Commit("m1", 7, Snapshot(1, "Debian 12", {}), kT0).ok());
+  store_.reset();
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->ResetConnections().ok());
+  auto health = store->GetMachineHealth("ws-1", kT0);
   ASSERT_TRUE(health.ok()) << health.status();
   EXPECT_EQ(health->machine().os(), "Debian 12");
   EXPECT_EQ(health->machine().state(), medic::v1::MACHINE_STATE_OFFLINE);
-  EXPECT_EQ((*store)->OpenSession(MakeHello("m1", "ws-1"), "p", kT0)->resume_after, 1u);
+  EXPECT_EQ(store->OpenSession(MakeHello("m1", "ws-1"), "p", kT0)->resume_after, 1u);
 }
 
-TEST_F(SqliteFileTest, IncidentsTicketsAndOutboxSurviveReopening) {
-  const std::string path = dir_.File("c.db");
+TEST_P(StoreTest, IncidentsTicketsAndOutboxSurviveReopening) {
   medic::v1::Incident incident;
   incident.set_incident_id("I-12");
   incident.set_code("net.dns_failure");
@@ -294,31 +331,28 @@ TEST_F(SqliteFileTest, IncidentsTicketsAndOutboxSurviveReopening) {
   ticket.set_incident_id("I-12");
   ticket.set_state(medic::v1::TICKET_STATE_OPEN);
   Store::OutboxEvent event{"MED-12/1/create", "MED-12", "create", "webhook", "{}"};
-  {
-    auto store = OpenSqliteStore(path, {});
-    ASSERT_TRUE(store.ok()) << store.status();
-    ASSERT_TRUE((*store)->SaveIncident(incident, &ticket, {event}).ok());
-    // The same event queued again (a retried transaction) is still one event.
-    ASSERT_TRUE((*store)->SaveTicket(ticket, {event}).ok());
-  }
-  auto store = OpenSqliteStore(path, {});
-  ASSERT_TRUE(store.ok()) << store.status();
-  EXPECT_EQ(*(*store)->HighestIncidentNumber(), 12);
-  ASSERT_EQ((*store)->ListIncidents(false)->size(), 1u);
-  ASSERT_EQ((*store)->ListTickets(medic::v1::TICKET_STATE_OPEN)->size(), 1u);
-  EXPECT_TRUE((*store)->ListTickets(medic::v1::TICKET_STATE_RESOLVED)->empty());
-  auto due = (*store)->DueOutbox(absl::Now(), 10);
+  ASSERT_TRUE(store_->SaveIncident(incident, &ticket, {event}).ok());
+  // The same event queued again (a retried transaction) is still one event.
+  ASSERT_TRUE(store_->SaveTicket(ticket, {event}).ok());
+  store_.reset();
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(*store->HighestIncidentNumber(), 12);
+  ASSERT_EQ(store->ListIncidents(false)->size(), 1u);
+  ASSERT_EQ(store->ListTickets(medic::v1::TICKET_STATE_OPEN)->size(), 1u);
+  EXPECT_TRUE(store->ListTickets(medic::v1::TICKET_STATE_RESOLVED)->empty());
+  auto due = store->DueOutbox(absl::Now(), 10);
   ASSERT_EQ(due->size(), 1u);
   EXPECT_EQ((*due)[0].event.idempotency_key, "MED-12/1/create");
-  ASSERT_TRUE((*store)->OutboxDelivered((*due)[0].id, absl::Now(), "MEDIC-7").ok());
-  EXPECT_EQ((*store)->GetTicket("MED-12")->external_ref(), "MEDIC-7");
-  EXPECT_EQ(*(*store)->OutboxPending(), 0);
+  ASSERT_TRUE(store->OutboxDelivered((*due)[0].id, absl::Now(), "MEDIC-7").ok());
+  EXPECT_EQ(store->GetTicket("MED-12")->external_ref(), "MEDIC-7");
+  EXPECT_EQ(*store->OutboxPending(), 0);
   // The engine's thread read the ticket before the helpdesk's key arrived and writes it back:
   // the key stays, or the helpdesk could never be updated or closed.
   ticket.set_state(medic::v1::TICKET_STATE_RESOLVED);
-  ASSERT_TRUE((*store)->SaveTicket(ticket, {}).ok());
-  EXPECT_EQ((*store)->GetTicket("MED-12")->external_ref(), "MEDIC-7");
-  EXPECT_EQ((*store)->GetTicket("MED-12")->state(), medic::v1::TICKET_STATE_RESOLVED);
+  ASSERT_TRUE(store->SaveTicket(ticket, {}).ok());
+  EXPECT_EQ(store->GetTicket("MED-12")->external_ref(), "MEDIC-7");
+  EXPECT_EQ(store->GetTicket("MED-12")->state(), medic::v1::TICKET_STATE_RESOLVED);
 }
 
 TEST_F(SqliteFileTest, MissingDirectoryIsNamed) {
@@ -365,7 +399,7 @@ TEST_F(SqliteFileTest, NewerSchemaIsRefused) {
 // The console's charts: one series per observation name and resource, oldest point first,
 // only the names asked for and only since the time asked for, with the unit of the latest
 // report.
-TEST_F(SqliteStoreTest, MachineHistoryBySeriesSinceATime) {
+TEST_P(StoreTest, MachineHistoryBySeriesSinceATime) {
   ASSERT_TRUE(store_->OpenSession(MakeHello("m1", "ws-1"), "p", kT0).ok());
   uint64_t sequence = 0;
   auto report = [&](absl::Time at, double root_free, double dns_ms) {

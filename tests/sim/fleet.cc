@@ -115,6 +115,11 @@ SimAgent::SimAgent(std::string hostname, const FleetGroup& group, std::string co
   grpc::ChannelArguments args;
   // A channel of its own: like a real agent, one TCP connection per machine.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  if (collector_.starts_with("ipv4:")) {
+    // Spread over replicas: move to the next one within a second when one goes away.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  }
   channel_ = grpc::CreateCustomChannel(collector_, grpc::InsecureChannelCredentials(), args);
   stub_ = medic::v1::AgentService::NewStub(channel_);
 }
@@ -142,6 +147,7 @@ void SimAgent::Connect() {
   {
     std::lock_guard lock(mu_);
     if (stream_ != nullptr && !stream_->done()) return;
+    dark_ = false;
     AgentMessage hello;
     *hello.mutable_sent_at() = common::ToProtoTime(absl::Now());
     auto* h = hello.mutable_hello();
@@ -171,8 +177,28 @@ void SimAgent::Disconnect() {
   {
     std::lock_guard lock(mu_);
     stream = stream_;
+    dark_ = true;
   }
   if (stream != nullptr) stream->Cancel();
+}
+
+bool SimAgent::ReconnectIfDropped() {
+  {
+    std::lock_guard lock(mu_);
+    if (dark_ || stream_ == nullptr || !stream_->done()) return false;
+  }
+  Connect();
+  return true;
+}
+
+std::string SpreadTarget(const std::vector<std::string>& collectors, size_t index) {
+  if (collectors.size() == 1) return collectors[0];
+  std::string target = "ipv4:";
+  for (size_t i = 0; i < collectors.size(); ++i) {
+    if (i > 0) target += ",";
+    target += collectors[(index + i) % collectors.size()];
+  }
+  return target;
 }
 
 void SimAgent::WaitClosed(absl::Duration timeout) {

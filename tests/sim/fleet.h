@@ -38,6 +38,10 @@ class SimAgent {
   // Sends a probe report with its observations (a delta); the collector keeps the
   // observations as history at `report.collected_at` (now when unset).
   void Report(const medic::v1::ProbeReport& report);
+  // Several collector replicas (issue 10): when the stream ended without Disconnect (its
+  // collector died), opens a new one, as a real agent reconnects; the channel then picks
+  // another replica. True when it reconnected.
+  bool ReconnectIfDropped();
   // Waits (up to `timeout`) until the stream has ended after Disconnect.
   void WaitClosed(absl::Duration timeout);
   // Records the collector acknowledged so far in this epoch.
@@ -69,6 +73,13 @@ class SimAgent {
   std::shared_ptr<Stream> stream_;
   uint64_t sequence_ = 0;
   std::map<std::pair<std::string, std::string>, medic::v1::Finding> standing_;
+  bool dark_ = false;  // Disconnect was called: stay disconnected until Connect
 };
+
+// The gRPC target for the `index`th agent when the fleet spreads over `collectors` (IP:PORT
+// each): every agent gets the list rotated to start at a different replica, and the channel
+// (pick_first) moves to the next one that answers when its replica goes away. One address is
+// returned as it is.
+std::string SpreadTarget(const std::vector<std::string>& collectors, size_t index);
 
 }  // namespace medic::sim

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_split.h"
 #include "collector/collector.h"
 #include "common/config/yaml_proto.h"
 #include "common/log/log.h"
@@ -98,6 +99,9 @@ int Run(const std::string& file, std::string collector_address, const std::strin
               << "; the scenario's timing is not applied to it\n";
   }
 
+  // --collector A,B,C: the fleet spreads over replicas, and follows them when one dies.
+  const std::vector<std::string> collectors = absl::StrSplit(collector_address, ',');
+  const bool replicas = collectors.size() > 1;
   // The fleet connects: hello and snapshot with topology, each acknowledged before time 0.
   std::vector<std::unique_ptr<SimAgent>> agents;
   std::vector<int> index_in_group;
@@ -106,7 +110,7 @@ int Run(const std::string& file, std::string collector_address, const std::strin
     for (int i = 1; i <= group.count; ++i) {
       agents.push_back(std::make_unique<SimAgent>(
           medic::common::StrCat(group.prefix, "-", fmt::format("{:03d}", i)), group,
-          collector_address, epoch));
+          medic::sim::SpreadTarget(collectors, agents.size()), epoch));
       index_in_group.push_back(i - 1);
     }
   }
@@ -152,6 +156,13 @@ int Run(const std::string& file, std::string collector_address, const std::strin
                   << e.line << " on " << hit.size() << " hosts\n";
       }
     }
+    if (replicas) {
+      for (auto& a : agents) {
+        if (a->ReconnectIfDropped() && verbose) {
+          std::cerr << "medic-sim: " << a->hostname() << " lost its collector; reconnecting\n";
+        }
+      }
+    }
     for (size_t i = 0; i < agents.size(); ++i) {
       if (now < next_heartbeat[i]) continue;
       agents[i]->Heartbeat(scenario.heartbeat);
@@ -161,7 +172,8 @@ int Run(const std::string& file, std::string collector_address, const std::strin
   }
 
   // The outcome, from the technician API like any client would see it.
-  auto channel = grpc::CreateChannel(collector_address, grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel(medic::sim::SpreadTarget(collectors, 0),
+                                     grpc::InsecureChannelCredentials());
   auto stub = medic::v1::TechnicianService::NewStub(channel);
   medic::v1::ListTicketsResponse tickets;
   medic::v1::ListIncidentsResponse incidents;
@@ -234,7 +246,7 @@ int main(int argc, char** argv) {
   run->add_option("SCENARIO", file, "scenario YAML file")->required();
   run->add_option("--collector", collector,
                   "HOST:PORT of a running collector (default: start one with the scenario's "
-                  "timing)");
+                  "timing), or IP:PORT,IP:PORT,… of replicas to spread the agents over");
   run->add_option("--out", out, "write the incidents and tickets (proto JSON) here");
   run->add_flag("-v,--verbose", verbose, "log the collector and each event");
   bool insecure = false;
