@@ -325,6 +325,7 @@ void Engine::AddEvidence(IncidentState& incident, Signal& s, const std::string& 
   s.pending = false;
   s.incident_id = p.incident_id();
   s.evidence_only = true;
+  incident.evidence.insert(KeyOf(s.host, s.code, s.resource));
   const std::string child =
       common::StrCat(NameOf(s.host), " ", s.code, " ", s.resource, " (evidence)");
   if (std::find(p.children().begin(), p.children().end(), child) == p.children().end()) {
@@ -363,10 +364,10 @@ void Engine::Absorb(IncidentState& group) {
   if (!outage && p.scope() == medic::v1::SCOPE_HOST) return;
   std::vector<Signal*> merged, suppressed;
   std::set<std::string> left;  // incidents members were taken from
-  for (auto& [key, s] : signals_) {
-    if (!s.active || s.evidence_only || s.incident_id.empty() || s.incident_id == id) continue;
+  auto consider = [&](const SignalKey& key, Signal& s) {
+    if (!s.active || s.evidence_only || s.incident_id.empty() || s.incident_id == id) return;
     IncidentState& from = incidents_.at(s.incident_id);
-    if (from.resolved) continue;
+    if (from.resolved) return;
     if (outage && Suppressible(s.code) && Covers(group, s)) {
       suppressed.push_back(&s);
     } else if (p.scope() != medic::v1::SCOPE_HOST && from.proto.scope() == medic::v1::SCOPE_HOST &&
@@ -378,13 +379,27 @@ void Engine::Absorb(IncidentState& group) {
               : h != hosts_.end() &&
                     p.resource() ==
                         (p.scope() == medic::v1::SCOPE_SUBNET ? h->second.subnet : h->second.site);
-      if (!belongs) continue;
+      if (!belongs) return;
       merged.push_back(&s);
     } else {
-      continue;
+      return;
     }
     from.members.erase(key);
     left.insert(from.proto.incident_id());
+  };
+  if (p.scope() == medic::v1::SCOPE_HOST) {
+    // A host-scoped outage takes in only the findings of its own machine (Covers): look at that
+    // machine's signals, not at the whole fleet's. A fleet going offline one host incident each
+    // would otherwise cost machines × signals in one tick (seconds at 10,000 machines).
+    for (const std::string& machine : group.machines) {
+      const SignalKey prefix = common::StrCat(machine, "\x1f");
+      for (auto it = signals_.lower_bound(prefix);
+           it != signals_.end() && it->first.starts_with(prefix); ++it) {
+        if (it->second.host == machine) consider(it->first, it->second);
+      }
+    }
+  } else {
+    for (auto& [key, s] : signals_) consider(key, s);
   }
   if (merged.empty() && suppressed.empty()) return;
   for (Signal* s : suppressed) AttachEvidence(group, *s);
@@ -841,8 +856,13 @@ void Engine::Resolve(IncidentState& incident, std::string line, std::string note
   Explain(incident, std::move(line));
   Emit(ChangeKind::kResolved, incident, {});
   changes_.back().note = std::move(note);
-  // Evidence attached to it goes back to being judged on its own.
-  for (auto& [key, s] : signals_) {
+  // Evidence attached to it goes back to being judged on its own. Placing it may attach it
+  // elsewhere, and only to an open incident, so this one's list starts afresh.
+  const std::set<SignalKey> evidence = std::exchange(incident.evidence, {});
+  for (const SignalKey& key : evidence) {
+    auto it = signals_.find(key);
+    if (it == signals_.end()) continue;
+    Signal& s = it->second;
     if (s.incident_id == id && s.evidence_only) {
       s.incident_id.clear();
       s.evidence_only = false;

@@ -40,8 +40,8 @@ constexpr absl::Duration kTick = absl::Milliseconds(200);
 constexpr absl::Duration kReportInterval = absl::Seconds(10);
 
 struct Phase {
-  double seconds = 0;      // CPU time in the engine (wall time; the driver is single-threaded)
-  double worst_tick = 0;   // the longest single call, seconds: how long the engine thread stalls
+  double seconds = 0;     // CPU time in the engine (wall time; the driver is single-threaded)
+  double worst_tick = 0;  // the longest single call, seconds: how long the engine thread stalls
   int opened = 0, resolved = 0, joined = 0;
 };
 
