@@ -655,26 +655,33 @@ void Engine::Emit(ChangeKind kind, const IncidentState& incident, std::vector<st
 void Engine::DecidePending() {
   const absl::Time now = clock_.Now();
   // Outages first: a gateway incident decided now suppresses DNS findings decided below.
-  std::map<std::pair<std::string, std::string>, absl::Time> outage_groups;  // (code, site)
+  // Decided at the end of the window, or at once when every known host of the site is in. The
+  // counts are taken in one pass over the signals and one over the hosts, not in a pass per
+  // group: with many sites waiting (branch offices losing power while a UPS keeps one machine
+  // up in each) a pass per group made every tick cost sites × machines. Deciding a group
+  // places only its own signals, so it changes no other group's counts.
+  struct Group {
+    absl::Time since = absl::InfiniteFuture();
+    int in_group = 0;
+  };
+  std::map<std::pair<std::string, std::string>, Group> outage_groups;  // (code, site)
   for (const auto& [key, s] : signals_) {
     if (!s.pending || ClassifyCode(s.code) != CodeClass::kOutage) continue;
-    auto h = hosts_.find(s.host);
-    const std::string site = h == hosts_.end() ? "" : h->second.site;
-    auto [it, inserted] = outage_groups.emplace(std::make_pair(s.code, site), s.pending_since);
-    if (!inserted) it->second = std::min(it->second, s.pending_since);
+    Group& group = outage_groups[{s.code, hosts_[s.host].site}];
+    group.since = std::min(group.since, s.pending_since);
+    ++group.in_group;
   }
-  for (const auto& [group, since] : outage_groups) {
-    const auto& [code, site] = group;
-    // Decide at the end of the window, or at once when every known host of the site is in.
-    int in_group = 0, site_total = 0;
+  std::map<std::string, int> site_total;
+  for (const auto& [group, g] : outage_groups) site_total.emplace(group.second, 0);
+  if (!site_total.empty()) {
     for (const auto& [name, h] : hosts_) {
-      if (h.site == site) ++site_total;
+      if (auto it = site_total.find(h.site); it != site_total.end()) ++it->second;
     }
-    for (const auto& [key, s] : signals_) {
-      if (s.pending && s.code == code && hosts_[s.host].site == site) ++in_group;
-    }
-    const bool everyone = !site.empty() && in_group >= site_total;
-    if (now - since >= options_.window || everyone) DecideOutage(code, site);
+  }
+  for (const auto& [group, g] : outage_groups) {
+    const auto& [code, site] = group;
+    const bool everyone = !site.empty() && g.in_group >= site_total[site];
+    if (now - g.since >= options_.window || everyone) DecideOutage(code, site);
   }
   DecideShared();
 }
