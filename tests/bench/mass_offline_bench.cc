@@ -16,7 +16,8 @@
 //           while one machine per office stays up (on a UPS): one subnet incident per office,
 //           each decided at the end of the window
 //   slow    as subnet, but the machines drop out one after another over 10 minutes (a site
-//           losing power floor by floor): the subnet incident opens, the rest join it late
+//           losing power floor by floor): too few are out when a window ends for a shared
+//           cause, so each gets a host incident
 //
 // The engine is driven as the collector's engine thread drives it (a Tick every 200 ms) on a
 // fake clock, so the figures are the engine's own work, without gRPC or the store.
