@@ -326,6 +326,7 @@ void Engine::AddEvidence(IncidentState& incident, Signal& s, const std::string& 
   s.pending = false;
   s.incident_id = p.incident_id();
   s.evidence_only = true;
+  incident.evidence.insert(KeyOf(s.host, s.code, s.resource));
   const std::string child =
       common::StrCat(NameOf(s.host), " ", s.code, " ", s.resource, " (evidence)");
   if (std::find(p.children().begin(), p.children().end(), child) == p.children().end()) {
@@ -364,10 +365,10 @@ void Engine::Absorb(IncidentState& group) {
   if (!outage && p.scope() == medic::v1::SCOPE_HOST) return;
   std::vector<Signal*> merged, suppressed;
   std::set<std::string> left;  // incidents members were taken from
-  for (auto& [key, s] : signals_) {
-    if (!s.active || s.evidence_only || s.incident_id.empty() || s.incident_id == id) continue;
+  auto consider = [&](const SignalKey& key, Signal& s) {
+    if (!s.active || s.evidence_only || s.incident_id.empty() || s.incident_id == id) return;
     IncidentState& from = incidents_.at(s.incident_id);
-    if (from.resolved) continue;
+    if (from.resolved) return;
     if (outage && Suppressible(s.code) && Covers(group, s)) {
       suppressed.push_back(&s);
     } else if (p.scope() != medic::v1::SCOPE_HOST && from.proto.scope() == medic::v1::SCOPE_HOST &&
@@ -379,13 +380,27 @@ void Engine::Absorb(IncidentState& group) {
               : h != hosts_.end() &&
                     p.resource() ==
                         (p.scope() == medic::v1::SCOPE_SUBNET ? h->second.subnet : h->second.site);
-      if (!belongs) continue;
+      if (!belongs) return;
       merged.push_back(&s);
     } else {
-      continue;
+      return;
     }
     from.members.erase(key);
     left.insert(from.proto.incident_id());
+  };
+  if (p.scope() == medic::v1::SCOPE_HOST) {
+    // A host-scoped outage takes in only the findings of its own machine (Covers): look at that
+    // machine's signals, not at the whole fleet's. A fleet going offline one host incident each
+    // would otherwise cost machines × signals in one tick (seconds at 10,000 machines).
+    for (const std::string& machine : group.machines) {
+      const SignalKey prefix = common::StrCat(machine, "\x1f");
+      for (auto it = signals_.lower_bound(prefix);
+           it != signals_.end() && it->first.starts_with(prefix); ++it) {
+        if (it->second.host == machine) consider(it->first, it->second);
+      }
+    }
+  } else {
+    for (auto& [key, s] : signals_) consider(key, s);
   }
   if (merged.empty() && suppressed.empty()) return;
   for (Signal* s : suppressed) AttachEvidence(group, *s);
@@ -641,26 +656,33 @@ void Engine::Emit(ChangeKind kind, const IncidentState& incident, std::vector<st
 void Engine::DecidePending() {
   const absl::Time now = clock_.Now();
   // Outages first: a gateway incident decided now suppresses DNS findings decided below.
-  std::map<std::pair<std::string, std::string>, absl::Time> outage_groups;  // (code, site)
+  // Decided at the end of the window, or at once when every known host of the site is in. The
+  // counts are taken in one pass over the signals and one over the hosts, not in a pass per
+  // group: with many sites waiting (branch offices losing power while a UPS keeps one machine
+  // up in each) a pass per group made every tick cost sites × machines. Deciding a group
+  // places only its own signals, so it changes no other group's counts.
+  struct Group {
+    absl::Time since = absl::InfiniteFuture();
+    int in_group = 0;
+  };
+  std::map<std::pair<std::string, std::string>, Group> outage_groups;  // (code, site)
   for (const auto& [key, s] : signals_) {
     if (!s.pending || ClassifyCode(s.code) != CodeClass::kOutage) continue;
-    auto h = hosts_.find(s.host);
-    const std::string site = h == hosts_.end() ? "" : h->second.site;
-    auto [it, inserted] = outage_groups.emplace(std::make_pair(s.code, site), s.pending_since);
-    if (!inserted) it->second = std::min(it->second, s.pending_since);
+    Group& group = outage_groups[{s.code, hosts_[s.host].site}];
+    group.since = std::min(group.since, s.pending_since);
+    ++group.in_group;
   }
-  for (const auto& [group, since] : outage_groups) {
-    const auto& [code, site] = group;
-    // Decide at the end of the window, or at once when every known host of the site is in.
-    int in_group = 0, site_total = 0;
+  std::map<std::string, int> site_total;
+  for (const auto& [group, g] : outage_groups) site_total.emplace(group.second, 0);
+  if (!site_total.empty()) {
     for (const auto& [name, h] : hosts_) {
-      if (h.site == site) ++site_total;
+      if (auto it = site_total.find(h.site); it != site_total.end()) ++it->second;
     }
-    for (const auto& [key, s] : signals_) {
-      if (s.pending && s.code == code && hosts_[s.host].site == site) ++in_group;
-    }
-    const bool everyone = !site.empty() && in_group >= site_total;
-    if (now - since >= options_.window || everyone) DecideOutage(code, site);
+  }
+  for (const auto& [group, g] : outage_groups) {
+    const auto& [code, site] = group;
+    const bool everyone = !site.empty() && g.in_group >= site_total[site];
+    if (now - g.since >= options_.window || everyone) DecideOutage(code, site);
   }
   DecideShared();
 }
@@ -842,8 +864,13 @@ void Engine::Resolve(IncidentState& incident, std::string line, std::string note
   Explain(incident, std::move(line));
   Emit(ChangeKind::kResolved, incident, {});
   changes_.back().note = std::move(note);
-  // Evidence attached to it goes back to being judged on its own.
-  for (auto& [key, s] : signals_) {
+  // Evidence attached to it goes back to being judged on its own. Placing it may attach it
+  // elsewhere, and only to an open incident, so this one's list starts afresh.
+  const std::set<SignalKey> evidence = std::exchange(incident.evidence, {});
+  for (const SignalKey& key : evidence) {
+    auto it = signals_.find(key);
+    if (it == signals_.end()) continue;
+    Signal& s = it->second;
     if (s.incident_id == id && s.evidence_only) {
       s.incident_id.clear();
       s.evidence_only = false;

@@ -155,6 +155,9 @@ class Engine {
     std::string key;
     std::set<std::string> members;   // signal keys
     std::set<std::string> machines;  // ids of the machines in proto.hosts
+    // Signal keys attached as evidence since it last resolved: a superset (a signal may have
+    // cleared or moved since), so that Resolve looks at these rather than at every signal.
+    std::set<std::string> evidence;
     absl::Time quiet_since = absl::InfiniteFuture();
     absl::Time not_before_resolve = absl::InfinitePast();
     bool resolved = false;

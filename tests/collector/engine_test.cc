@@ -212,6 +212,51 @@ TEST_F(EngineTest, OneLaptopOfflineIsAHostIncident) {
   EXPECT_THAT(incidents[0].hosts(), ElementsAre("ws-001"));
 }
 
+TEST_F(EngineTest, AnOfflineLaptopTakesInOnlyItsOwnFindingsAndHandsThemBackWhenItResolves) {
+  // Two laptops whose machine ids share a prefix, each with a DNS failure too few hosts share:
+  // a host incident each. pc-1 then goes offline on its own: its DNS failure becomes evidence
+  // of its offline incident (it cannot reach DNS because it is down), pc-10's stays its own.
+  AddHosts("ws", 8, "hq", "10.1.0.0/24");
+  medic::v1::Topology t;
+  t.set_site("hq");
+  t.add_subnets("10.1.0.0/24");
+  std::vector<std::string> up;
+  for (int i = 1; i <= 8; ++i) up.push_back(Name("ws", i));
+  for (const std::string host : {"pc-1", "pc-10"}) {
+    engine_->SetTopology(host, t, {});
+    engine_->Seen(host);
+    engine_->Raise(host, F("net.dns_failure", "10.0.0.53"));
+  }
+  up.push_back("pc-10");
+  std::vector<std::string> everyone = up;
+  everyone.push_back("pc-1");
+  Run(absl::Seconds(6), everyone);
+  ASSERT_THAT(engine_->Incidents(false), SizeIs(2));
+  const std::string pc1_dns = engine_->Incidents(false)[0].hosts(0) == "pc-1"
+                                  ? engine_->Incidents(false)[0].incident_id()
+                                  : engine_->Incidents(false)[1].incident_id();
+  Run(absl::Seconds(12), up);
+  auto open = engine_->Incidents(false);
+  ASSERT_THAT(open, SizeIs(2));
+  const medic::v1::Incident& offline = open[0].code() == kHostOffline ? open[0] : open[1];
+  const medic::v1::Incident& dns = open[0].code() == kHostOffline ? open[1] : open[0];
+  EXPECT_THAT(offline.hosts(), ElementsAre("pc-1"));
+  EXPECT_THAT(offline.children(), ::testing::Contains("pc-1 net.dns_failure 10.0.0.53 (evidence)"));
+  EXPECT_THAT(dns.hosts(), ElementsAre("pc-10"));
+  EXPECT_THAT(dns.children(), ElementsAre("pc-10 net.dns_failure 10.0.0.53"));
+  // Back, with DNS still failing: the offline incident resolves and the DNS failure is judged
+  // on its own again, reopening its incident.
+  Run(absl::Seconds(8), everyone);
+  open = engine_->Incidents(false);
+  ASSERT_THAT(open, SizeIs(2));
+  EXPECT_EQ(open[0].code(), "net.dns_failure");
+  EXPECT_EQ(open[1].code(), "net.dns_failure");
+  const medic::v1::Incident& back = open[0].incident_id() == pc1_dns ? open[0] : open[1];
+  EXPECT_EQ(back.incident_id(), pc1_dns);
+  EXPECT_THAT(back.hosts(), ElementsAre("pc-1"));
+  EXPECT_EQ(back.reopen_count(), 1);
+}
+
 TEST_F(EngineTest, DnsFailuresBehindADeadGatewayJoinItAsEvidence) {
   AddHosts("ws", 8, "hq", "10.1.0.0/24");
   std::vector<std::string> everyone;
