@@ -561,7 +561,8 @@ const ErrorCase kErrorCases[] = {
     {Schema::kAgent, "x: 1\n",
      "1: unknown key 'x' in AgentConfig (valid keys: collector, state_dir, hostname, site, "
      "labels, root, heartbeat_interval, reconnect, probes, filesystems, log_level, hardware, "
-     "os_checks, printers, network, spool, self_limits, security, enrollment_token, enrollment_token_file, "
+     "os_checks, printers, network, spool, self_limits, security, enrollment_token, "
+     "enrollment_token_file, "
      "diagnostics, policy_guard)"},
     // YAML merge keys are named as such.
     {Schema::kAgent, "<<: {site: hq}\n",
