@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 
+#include "agent/probes/hardware/filesystem_parse.h"
+#include "agent/probes/hardware/hardware_util.h"
 #include "common/strings/str_cat.h"
 #include "common/time/clock.h"
 
@@ -20,15 +22,8 @@ constexpr char kName[] = "agent";
 // its budget does not raise and clear it every run.
 constexpr double kMemoryClearShare = 0.9;
 
-std::string Mib(uint64_t bytes) {
-  return common::StrCat(static_cast<uint64_t>(bytes / (1024.0 * 1024.0) + 0.5), " MiB");
-}
-
-std::string Pct(double pct) {
-  char text[32];
-  snprintf(text, sizeof(text), "%.1f%%", pct);
-  return text;
-}
+// "5.0%": the share of one CPU, as the other probes print percentages.
+std::string Pct(double pct) { return common::StrCat(PctText(pct), "%"); }
 
 medic::v1::Observation Observe(const char* metric, double value, const char* unit) {
   medic::v1::Observation o;
@@ -106,12 +101,12 @@ class SelfProbe final : public Probe {
       f.set_code("agent.over_budget");
       f.set_severity(medic::v1::SEVERITY_WARNING);
       f.set_resource("memory");
-      f.set_summary(common::StrCat("the Medic agent uses ", Mib(sample->rss_bytes),
-                                   " of memory, over its budget of ", Mib(rss_budget)));
-      (*f.mutable_evidence())["rss"] = Mib(sample->rss_bytes);
+      f.set_summary(common::StrCat("the Medic agent uses ", HumanBytes(sample->rss_bytes),
+                                   " of memory, over its budget of ", HumanBytes(rss_budget)));
+      (*f.mutable_evidence())["rss"] = HumanBytes(sample->rss_bytes);
       (*f.mutable_evidence())["budget"] =
-          common::StrCat(Mib(rss_budget), " (self_limits.max_rss_mib)");
-      (*f.mutable_evidence())["spool"] = Mib(sample->spool_bytes);
+          common::StrCat(HumanBytes(rss_budget), " (self_limits.max_rss_mib)");
+      (*f.mutable_evidence())["spool"] = HumanBytes(sample->spool_bytes);
     }
     return out;
   }
