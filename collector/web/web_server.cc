@@ -226,12 +226,12 @@ class Session : public std::enable_shared_from_this<Session>, public StreamRecei
       return SendError(400, "INVALID_ARGUMENT", std::string(parsed.status().message()),
                        keep_alive_);
     }
+    if (method->client_streaming()) {
+      return SendError(501, "UNIMPLEMENTED", "client-streaming methods have no HTTP form",
+                       keep_alive_);
+    }
     const std::string authorization(request_[http::field::authorization]);
     if (method->server_streaming()) {
-      if (method->client_streaming()) {
-        return SendError(501, "UNIMPLEMENTED", "client-streaming methods have no HTTP form",
-                         keep_alive_);
-      }
       timer_.expires_after(kStreamHeaderDelay);
       timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
         if (!ec) self->SendStreamHeader();
@@ -239,10 +239,6 @@ class Session : public std::enable_shared_from_this<Session>, public StreamRecei
       WatchForHangUp();
       call_ = server_.gateway.CallStreaming(*method, **parsed, authorization, shared_from_this());
       return;
-    }
-    if (method->client_streaming()) {
-      return SendError(501, "UNIMPLEMENTED", "client-streaming methods have no HTTP form",
-                       keep_alive_);
     }
     server_.gateway.CallUnary(*method, **parsed, authorization,
                               [self = shared_from_this()](grpc::Status status, std::string json) {
