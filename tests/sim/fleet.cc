@@ -15,21 +15,29 @@ namespace medic::sim {
 using medic::v1::AgentMessage;
 using medic::v1::CollectorMessage;
 
-// One connection's stream. Writes are queued (one in flight at a time); reads take the
-// welcome and acks. Kept alive by the agent and by itself until OnDone.
+// One connection's stream. Writes are queued (one in flight at a time) and start only once
+// the call has started, so the hello and snapshot given at construction go first whatever
+// other threads send meanwhile; reads take the welcome, acks and diagnostic requests.
+//
+// Owned by its SimAgent alone, which destroys it on its own thread once OnDone has run. It
+// must never own itself: the last Stream (its ClientContext holds the channel) destroyed on a
+// gRPC callback thread after the agent is gone destroys the channel there, and gRPC 1.51 then
+// shuts down its shared callback queue from that queue's own thread and aborts
+// (grpc_cq_internal_unref: prior > 0).
 class Stream final : public grpc::ClientBidiReactor<AgentMessage, CollectorMessage> {
  public:
-  explicit Stream(SimAgent* agent) : agent_(agent) {}
+  Stream(SimAgent* agent, std::vector<AgentMessage> first)
+      : agent_(agent),
+        queue_(std::make_move_iterator(first.begin()), std::make_move_iterator(first.end())) {}
 
-  void Start(std::shared_ptr<Stream> self, std::vector<AgentMessage> first) {
-    self_ = std::move(self);
+  void Start() {
     agent_->stub_->async()->Connect(&context_, this);
-    {
-      std::lock_guard lock(mu_);
-      for (auto& m : first) queue_.push_back(std::move(m));
-    }
     StartRead(&in_);
     StartCall();
+    {
+      std::lock_guard lock(mu_);
+      started_ = true;
+    }
     WriteNext();
   }
 
@@ -50,7 +58,11 @@ class Stream final : public grpc::ClientBidiReactor<AgentMessage, CollectorMessa
 
   void WaitDone(absl::Duration timeout) {
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout), [this] { return done_; });
+    if (timeout == absl::InfiniteDuration()) {
+      cv_.wait(lock, [this] { return done_; });
+    } else {
+      cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout), [this] { return done_; });
+    }
   }
 
   void OnReadDone(bool ok) override {
@@ -75,19 +87,16 @@ class Stream final : public grpc::ClientBidiReactor<AgentMessage, CollectorMessa
   }
 
   void OnDone(const grpc::Status&) override {
-    std::shared_ptr<Stream> keep;
-    {
-      std::lock_guard lock(mu_);
-      done_ = true;
-      keep = std::move(self_);
-    }
+    // Notified under the lock: a waiter that sees done_ may destroy this at once.
+    std::lock_guard lock(mu_);
+    done_ = true;
     cv_.notify_all();
   }
 
  private:
   void WriteNext() {
     std::lock_guard lock(mu_);
-    if (writing_ || done_ || queue_.empty()) return;
+    if (!started_ || writing_ || done_ || queue_.empty()) return;
     out_ = std::move(queue_.front());
     queue_.pop_front();
     writing_ = true;
@@ -101,9 +110,9 @@ class Stream final : public grpc::ClientBidiReactor<AgentMessage, CollectorMessa
   std::condition_variable cv_;
   std::deque<AgentMessage> queue_;
   AgentMessage out_;
+  bool started_ = false;  // StartCall has run: StartWrite is allowed
   bool writing_ = false;
   bool done_ = false;
-  std::shared_ptr<Stream> self_;
 };
 
 SimAgent::SimAgent(std::string hostname, const FleetGroup& group, std::string collector,
@@ -126,7 +135,8 @@ SimAgent::SimAgent(std::string hostname, const FleetGroup& group, std::string co
 
 SimAgent::~SimAgent() {
   Disconnect();
-  WaitClosed(absl::Seconds(5));
+  // Unbounded: the stream's callbacks use this agent until OnDone, which a cancel brings soon.
+  WaitClosed(absl::InfiniteDuration());
 }
 
 medic::v1::Topology SimAgent::TopologyLocked() const {
@@ -142,11 +152,19 @@ medic::v1::Topology SimAgent::TopologyLocked() const {
 }
 
 void SimAgent::Connect() {
+  std::shared_ptr<Stream> dropping;
+  {
+    std::lock_guard lock(mu_);
+    if (stream_ != nullptr && !stream_->done()) {
+      if (!dark_) return;  // connected already
+      dropping = stream_;  // Disconnect's cancel is still on its way: let it finish first
+    }
+  }
+  if (dropping != nullptr) dropping->WaitDone(absl::InfiniteDuration());
   std::vector<AgentMessage> first;
   std::shared_ptr<Stream> stream;
   {
     std::lock_guard lock(mu_);
-    if (stream_ != nullptr && !stream_->done()) return;
     dark_ = false;
     AgentMessage hello;
     *hello.mutable_sent_at() = common::ToProtoTime(absl::Now());
@@ -166,10 +184,10 @@ void SimAgent::Connect() {
     *s->mutable_topology() = TopologyLocked();
     for (const auto& [key, f] : standing_) *s->add_findings() = f;
     first.push_back(std::move(snapshot));
-    stream = std::make_shared<Stream>(this);
+    stream = std::make_shared<Stream>(this, std::move(first));
     stream_ = stream;
   }
-  stream->Start(stream, std::move(first));
+  stream->Start();
 }
 
 void SimAgent::Disconnect() {
@@ -205,14 +223,14 @@ void SimAgent::WaitClosed(absl::Duration timeout) {
   std::shared_ptr<Stream> stream;
   {
     std::lock_guard lock(mu_);
-    stream = std::move(stream_);
+    stream = stream_;
   }
   if (stream != nullptr) stream->WaitDone(timeout);
 }
 
 bool SimAgent::connected() const {
   std::lock_guard lock(mu_);
-  return stream_ != nullptr;
+  return stream_ != nullptr && !dark_ && !stream_->done();
 }
 
 uint64_t SimAgent::sent() const {
@@ -224,7 +242,8 @@ void SimAgent::Send(AgentMessage message, bool sequenced) {
   std::shared_ptr<Stream> stream;
   {
     std::lock_guard lock(mu_);
-    if (stream_ == nullptr) return;  // dark: what stands is sent with the next snapshot
+    // Dark: what stands is sent with the next snapshot.
+    if (dark_ || stream_ == nullptr) return;
     if (sequenced) message.set_sequence(++sequence_);
     stream = stream_;
   }
