@@ -301,9 +301,10 @@ bool Gateway::Track(grpc::ClientContext* context) {
   return true;
 }
 
-void Gateway::Untrack(grpc::ClientContext* context) {
+void Gateway::Untrack(grpc::ClientContext* context, std::shared_ptr<void> call) {
   std::lock_guard lock(mu_);
   calls_.erase(context);
+  call.reset();
   if (calls_.empty()) idle_cv_.notify_all();
 }
 
@@ -343,7 +344,9 @@ class UnaryCall {
           if (status.ok())
             status = ResponseJson(self->response_, self->method_.output_type(), &json);
           self->done_(std::move(status), std::move(json));
-          self->gateway_.Untrack(&self->context_);
+          Gateway& gateway = self->gateway_;
+          grpc::ClientContext* context = &self->context_;
+          gateway.Untrack(context, std::move(self));
         });
   }
 
@@ -427,9 +430,8 @@ class StreamCallImpl final : public StreamCall,
     }
     receiver_->OnDone(status);
     receiver_.reset();
-    gateway_.Untrack(&context_);
-    // Last: may destroy this object (nobody else holds it).
-    std::shared_ptr<StreamCallImpl> self = std::move(self_);
+    // Last: may destroy this object (when nobody else holds it).
+    gateway_.Untrack(&context_, std::move(self_));
   }
 
  private:

@@ -107,7 +107,11 @@ class Gateway {
   friend class UnaryCall;
   // Registers a call's context; false when shutting down.
   bool Track(grpc::ClientContext* context);
-  void Untrack(grpc::ClientContext* context);
+  // Forgets a finished call and drops `call` (the caller's reference to the object holding
+  // `context`) under the lock, so the context never outlives this gateway's channel: were the
+  // context the channel's last reference, destroying it on gRPC's callback thread would shut
+  // down gRPC's shared callback queue from that queue's own thread (gRPC 1.51 aborts).
+  void Untrack(grpc::ClientContext* context, std::shared_ptr<void> call);
 
   const google::protobuf::ServiceDescriptor* service_;
   grpc::GenericStub stub_;
