@@ -69,7 +69,7 @@ class TempDir {
   std::string path_;
 };
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
+// A TCP port on 127.0.0.1 that was free a moment ago, outside the kernel's ephemeral range.
 int FreePort();
 
 // Writes `contents` to `path`.
