@@ -208,7 +208,8 @@ absl::Status Spool::LoadSegment(uint64_t number, const std::string& path) {
 
 absl::Status Spool::OpenActive() {
   const std::string path = SegmentPath(active_number_);
-  active_ = common::UniqueFd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+  // Read-write: Read takes the records just written back through this descriptor.
+  active_ = common::UniqueFd(::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
   if (!active_.valid()) {
     return common::ErrnoToStatus(errno, common::StrCat("opening the spool segment ", path));
   }
@@ -393,6 +394,17 @@ absl::Status Spool::RemoveSegment(std::map<uint64_t, Segment>::iterator it) {
   return absl::OkStatus();
 }
 
+absl::Status Spool::Empty(Segment& segment) {
+  if (::ftruncate(active_.get(), 0) != 0) {
+    return common::ErrnoToStatus(errno, common::StrCat("emptying ", segment.path));
+  }
+  disk_bytes_ -= segment.size;
+  segment.size = 0;
+  segment.entries.clear();
+  dirty_ = true;
+  return absl::OkStatus();
+}
+
 absl::Status Spool::Acknowledge(uint64_t epoch, uint64_t sequence) {
   for (auto it = segments_.begin(); it != segments_.end();) {
     Segment& segment = it->second;
@@ -407,7 +419,13 @@ absl::Status Spool::Acknowledge(uint64_t epoch, uint64_t sequence) {
       --segment.live;
       --live_records_;
     }
-    if (segment.live == 0) {
+    if (segment.live == 0 && it->first == active_number_ && active_.valid()) {
+      // The segment being appended to is emptied and kept: an agent whose records are
+      // acknowledged as fast as it writes them would otherwise delete and create a file (and
+      // sync the directory) for every record or two.
+      RETURN_IF_ERROR(Empty(segment));
+      ++it;
+    } else if (segment.live == 0) {
       auto next = std::next(it);
       RETURN_IF_ERROR(RemoveSegment(it));
       it = next;
@@ -424,18 +442,22 @@ absl::StatusOr<std::vector<SpooledRecord>> Spool::Read(uint64_t epoch, uint64_t 
   std::vector<SpooledRecord> out;
   for (const auto& [number, segment] : segments_) {
     if (out.size() >= limit) break;
-    common::UniqueFd fd;
+    // The active segment is open for reading already (the usual case: a connected agent
+    // sends each record just after writing it); older ones are opened once per call.
+    common::UniqueFd opened;
+    int fd = number == active_number_ && active_.valid() ? active_.get() : -1;
     for (const Entry& e : segment.entries) {
       if (out.size() >= limit) break;
       if (!e.live || e.epoch != epoch || e.sequence <= after) continue;
-      if (!fd.valid()) {
-        fd = common::UniqueFd(::open(segment.path.c_str(), O_RDONLY | O_CLOEXEC));
-        if (!fd.valid()) {
+      if (fd < 0) {
+        opened = common::UniqueFd(::open(segment.path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!opened.valid()) {
           return common::ErrnoToStatus(errno, common::StrCat("opening ", segment.path));
         }
+        fd = opened.get();
       }
       std::string frame(e.size, '\0');
-      if (::pread(fd.get(), frame.data(), e.size, static_cast<off_t>(e.offset)) !=
+      if (::pread(fd, frame.data(), e.size, static_cast<off_t>(e.offset)) !=
           static_cast<ssize_t>(e.size)) {
         return absl::DataLossError(
             common::StrCat("spool segment ", segment.path, " is shorter than its index"));

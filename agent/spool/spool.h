@@ -121,6 +121,8 @@ class Spool {
   absl::Status MakeRoom(uint64_t incoming, SpoolPriority priority, bool* drop_incoming,
                         SpoolDrops* drops);
   absl::Status Rewrite(uint64_t number, Segment& segment);
+  // Truncates the active segment, all of whose records are acknowledged, to nothing.
+  absl::Status Empty(Segment& segment);
   std::string SegmentPath(uint64_t number) const;
 
   const SpoolOptions options_;

@@ -91,6 +91,33 @@ TEST(SpoolTest, RecordsSurviveReopenUntilAcknowledged) {
   EXPECT_EQ((*spool)->bytes(), 0u);
 }
 
+// The steady state of a connected agent: each record acknowledged soon after it is written.
+// The file being appended to is emptied and reused, not deleted and created again for each.
+TEST(SpoolTest, AcknowledgedActiveSegmentIsEmptiedAndReused) {
+  test::TempDir tmp;
+  {
+    auto spool = Spool::Open(Options(tmp.path()));
+    ASSERT_TRUE(spool.ok()) << spool.status();
+    for (uint64_t s = 1; s <= 3; ++s) {
+      ASSERT_TRUE((*spool)->Append(7, s, SpoolPriority::kState, Payload(s)).ok());
+      ASSERT_TRUE((*spool)->Acknowledge(7, s).ok());
+    }
+    const std::vector<std::string> segments = Segments(tmp.path() + "/spool");
+    ASSERT_EQ(segments.size(), 1u);
+    EXPECT_EQ(ReadBytes(segments[0]), "");
+    EXPECT_EQ((*spool)->bytes(), 0u);
+    EXPECT_EQ((*spool)->records(), 0u);
+    ASSERT_TRUE((*spool)->Append(7, 4, SpoolPriority::kState, Payload(4)).ok());
+    EXPECT_EQ(Segments(tmp.path() + "/spool"), segments);
+    EXPECT_THAT(Sequences(**spool, 7), ElementsAre(4));
+  }
+  // After a restart only the record not acknowledged is offered again.
+  auto spool = Spool::Open(Options(tmp.path()));
+  ASSERT_TRUE(spool.ok()) << spool.status();
+  EXPECT_EQ((*spool)->open_stats().torn_records, 0u);
+  EXPECT_THAT(Sequences(**spool, 7), ElementsAre(4));
+}
+
 TEST(SpoolTest, AcknowledgementOfOneEpochNeverRemovesAnother) {
   test::TempDir tmp;
   auto spool = Spool::Open(Options(tmp.path()));
