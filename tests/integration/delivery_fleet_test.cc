@@ -210,8 +210,23 @@ TEST_F(DeliveryFleetTest, CollectorKilledThreeTimesUnderSimulatedFleetLosesAndDu
     // The herd: connection attempts from the kill until the last agent was welcomed again.
     std::map<int64_t, int> per_window;
     absl::Time last_welcome = back;
+    std::vector<double> ended_s;   // per agent: kill → its stream seen ending
+    std::vector<double> answer_s;  // per agent: last attempt → welcome (the collector's hello)
     for (auto& a : agents) {
       const sim::SimAgent::ConnectionLog log = a->connections();
+      for (absl::Time t : log.ends) {
+        if (t < killed) continue;
+        ended_s.push_back(absl::ToDoubleSeconds(t - killed));
+        break;
+      }
+      for (size_t w = 0; w < log.welcomes.size(); ++w) {
+        if (log.welcomes[w] < killed) continue;
+        auto attempt = std::upper_bound(log.attempts.begin(), log.attempts.end(), log.welcomes[w]);
+        if (attempt != log.attempts.begin()) {
+          answer_s.push_back(absl::ToDoubleSeconds(log.welcomes[w] - *std::prev(attempt)));
+        }
+        break;
+      }
       for (absl::Time t : log.attempts) {
         if (t >= killed) ++per_window[(t - killed) / absl::Milliseconds(100)];
       }
@@ -239,11 +254,13 @@ TEST_F(DeliveryFleetTest, CollectorKilledThreeTimesUnderSimulatedFleetLosesAndDu
         "restart %d (collector back %.1f s after the kill): %d agents reconnected within %.1f s "
         "of its return (reconnect delay p50 %.2f s, p99 %.2f s, max %.2f s); %d connection "
         "attempts since the kill, at most %d per 100 ms (at +%.1f s; mean %.1f), per second: "
-        "%s; backlog drained %.1f s after the restart\n",
+        "%s; streams seen ending p50 %.2f s, max %.2f s after the kill; welcome p50 %.2f s, "
+        "max %.2f s after the successful attempt; backlog drained %.1f s after the restart\n",
         k + 1, absl::ToDoubleSeconds(back - killed), static_cast<int>(r.delays_s.size()), r.span_s,
         Percentile(r.delays_s, 0.5), Percentile(r.delays_s, 0.99), Percentile(r.delays_s, 1.0),
         attempts, r.peak_per_100ms, peak_window / 10.0, r.mean_per_100ms,
-        absl::StrJoin(per_second, " ").c_str(), r.drain_s);
+        absl::StrJoin(per_second, " ").c_str(), Percentile(ended_s, 0.5), Percentile(ended_s, 1.0),
+        Percentile(answer_s, 0.5), Percentile(answer_s, 1.0), r.drain_s);
     restarts.push_back(std::move(r));
     ASSERT_GE(restarts.back().drain_s, 0)
         << "backlog not drained within 60 s of restart " << k + 1 << "\n"

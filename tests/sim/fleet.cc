@@ -347,6 +347,7 @@ void SimAgent::OnStreamEnded(Stream* stream) {
   std::lock_guard lock(mu_);
   if (stream != stream_.get()) return;
   welcomed_ = false;
+  log_.ends.push_back(absl::Now());
   if (dark_) return;  // Disconnect: stays dark
   ++failures_;
   const absl::Duration delay = agent::ReconnectDelay(backoff_, failures_, random_);

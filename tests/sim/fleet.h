@@ -74,11 +74,12 @@ class SimAgent {
   void set_backoff(agent::BackoffRule rule);
   void set_max_unacked(size_t records);  // at least 2 (a record and its gap); default 1000
 
-  // When each stream was opened, and when the collector welcomed one: for measuring how a
-  // fleet's reconnects spread out after a collector restart.
+  // When each stream was opened, welcomed by the collector, and seen ending: for measuring how
+  // a fleet's reconnects spread out after a collector restart.
   struct ConnectionLog {
     std::vector<absl::Time> attempts;
     std::vector<absl::Time> welcomes;
+    std::vector<absl::Time> ends;
   };
   ConnectionLog connections() const;
   // Whether it answers diagnostic requests (health and dns plausibly from what stands and its
