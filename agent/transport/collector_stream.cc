@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "absl/base/thread_annotations.h"
+#include "agent/transport/backoff.h"
 #include "boost/asio/post.hpp"
 #include "common/strings/str_cat.h"
 #include "common/time/clock.h"
@@ -280,13 +281,9 @@ void CollectorStream::OnCallDone(Call* call, const grpc::Status& status) {
 }
 
 void CollectorStream::ScheduleReconnect() {
-  // Full jitter: anywhere between 0 and the capped exponential backoff, so a fleet that lost
-  // its collector together does not come back together.
-  const double cap = std::min(absl::ToDoubleSeconds(options_.max_backoff),
-                              absl::ToDoubleSeconds(options_.initial_backoff) *
-                                  static_cast<double>(uint64_t{1} << std::min(failures_, 16)));
-  std::uniform_real_distribution<double> pick(0.0, cap);
-  const absl::Duration delay = std::max(absl::Milliseconds(100), absl::Seconds(pick(random_)));
+  const absl::Duration delay =
+      ReconnectDelay(BackoffRule{.initial = options_.initial_backoff, .max = options_.max_backoff},
+                     failures_, random_);
   reconnect_timer_.expires_after(absl::ToChronoMilliseconds(delay));
   reconnect_timer_.async_wait([this](const boost::system::error_code& error) {
     if (!error) Connect();
