@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "collector/store/pg_db.h"
+#include "collector/store/report_history.h"
 #include "collector/store/store.h"
 #include "common/status/status_macros.h"
 #include "common/strings/str_cat.h"
@@ -23,11 +24,24 @@ namespace {
 using medic::v1::Finding;
 using medic::v1::ProbeReport;
 
+absl::Status ConvertObservationsToReportHistory(PgConnection& db);
+
+// One schema migration: SQL, and for what SQL cannot express (re-encoding rows) a step in C++
+// run after it in the same transaction.
+struct Migration {
+  // Implicit: most migrations are SQL alone, written as a plain string.
+  constexpr Migration(const char* sql) : sql(sql) {}  // NOLINT(google-explicit-constructor)
+  constexpr Migration(const char* sql, absl::Status (*step)(PgConnection&))
+      : sql(sql), step(step) {}
+  std::string_view sql;
+  absl::Status (*step)(PgConnection&) = nullptr;
+};
+
 // Schema migrations, oldest first; migration i brings medic_schema.version from i to i + 1.
 // They mirror the SQLite store's kMigrations one for one (same tables, columns and unique
 // keys; BLOB is bytea, INTEGER is bigint, times are Unix milliseconds in both). Never edit a
 // released migration; add a new one here and in sqlite_store.cc.
-constexpr std::string_view kPgMigrations[] = {
+constexpr Migration kPgMigrations[] = {
     R"sql(
 CREATE TABLE machines (
   machine_id TEXT PRIMARY KEY,
@@ -201,9 +215,72 @@ CREATE INDEX delivered_by_time ON delivered(at_ms);
 ALTER TABLE machines ADD COLUMN replica TEXT NOT NULL DEFAULT '';
 CREATE INDEX machines_by_last_seen ON machines(last_seen_ms);
 )sql",
+    // Observation history (issue 11): one row per probe report, its observations encoded in
+    // `points` (medic.v1.ReportPoints), instead of one row per observation; indexed for the two
+    // reads there are, a machine's history since a time and pruning by time. The step moves the
+    // rows of `observations` over and drops it.
+    Migration(R"sql(
+CREATE TABLE report_history (
+  machine_id TEXT NOT NULL REFERENCES machines(machine_id) ON DELETE CASCADE,
+  probe TEXT NOT NULL,
+  at_ms BIGINT NOT NULL,
+  points BYTEA NOT NULL
+);
+CREATE INDEX report_history_by_machine ON report_history(machine_id, at_ms);
+CREATE INDEX report_history_by_time ON report_history(at_ms);
+)sql",
+              &ConvertObservationsToReportHistory),
 };
 
 constexpr int kPgSchemaVersion = static_cast<int>(std::size(kPgMigrations));
+
+// The schema version just before report_history replaced observations (tests of the step).
+constexpr int VersionBeforeReportHistory() {
+  for (int v = 0; v < kPgSchemaVersion; ++v) {
+    if (kPgMigrations[v].step == &ConvertObservationsToReportHistory) return v;
+  }
+  return kPgSchemaVersion;
+}
+
+// Reads `observations` in report order (machine, time, place in the table) through a cursor,
+// writes one report_history row per report, many per INSERT, and drops the old table with its
+// indexes.
+absl::Status ConvertObservationsToReportHistory(PgConnection& db) {
+  constexpr int kFetch = 10000;
+  constexpr size_t kRowsPerInsert = 500;
+  RETURN_IF_ERROR(db.ExecScript(
+      "DECLARE old_observations NO SCROLL CURSOR FOR SELECT machine_id, at_ms, metric, resource, "
+      "value FROM observations ORDER BY machine_id, at_ms, ctid"));
+  std::vector<ObservationRegrouper::Row> pending;
+  auto write = [&]() -> absl::Status {
+    if (pending.empty()) return absl::OkStatus();
+    std::string sql = "INSERT INTO report_history (machine_id, probe, at_ms, points) VALUES ";
+    PgParams params;
+    for (size_t i = 0; i < pending.size(); ++i) {
+      sql += common::StrCat(i == 0 ? "" : ", ", "($", 3 * i + 1, ", '', $", 3 * i + 2, ", $",
+                            3 * i + 3, ")");
+      params.Add(pending[i].machine_id).Add(pending[i].at_ms).AddBlob(pending[i].points);
+    }
+    pending.clear();
+    return db.Exec(sql, params).status();
+  };
+  ObservationRegrouper regroup;
+  while (true) {
+    ASSIGN_OR_RETURN(PgResult rows,
+                     db.Exec(common::StrCat("FETCH ", kFetch, " FROM old_observations")));
+    for (int r = 0; r < rows.rows(); ++r) {
+      if (auto done = regroup.Add(rows.Text(r, 0), rows.Int(r, 1), rows.Text(r, 2), rows.Text(r, 3),
+                                  rows.Double(r, 4))) {
+        pending.push_back(std::move(*done));
+        if (pending.size() == kRowsPerInsert) RETURN_IF_ERROR(write());
+      }
+    }
+    if (rows.rows() < kFetch) break;
+  }
+  if (auto last = regroup.Flush()) pending.push_back(std::move(*last));
+  RETURN_IF_ERROR(write());
+  return db.ExecScript("CLOSE old_observations; DROP TABLE observations;");
+}
 
 // pg_advisory_xact_lock key that serialises schema migrations of replicas starting together
 // ("medic" in ASCII).
@@ -247,7 +324,9 @@ class PgStore final : public Store {
   PgStore(std::unique_ptr<PgPool> pool, StoreOptions options)
       : pool_(std::move(pool)), options_(options) {}
 
-  absl::Status Init() {
+  // Creates or migrates the schema up to `target` (kPgSchemaVersion but in tests of a
+  // migration).
+  absl::Status Init(int target = kPgSchemaVersion) {
     return pool_->Run([&](PgConnection& db) {
       return InTransaction(db, [&]() -> absl::Status {
         // Replicas starting together wait here for the first to finish migrating.
@@ -278,11 +357,13 @@ class PgStore final : public Store {
                              version, ", newer than this collector's (", kPgSchemaVersion,
                              "); run a newer medic-collector"));
         }
-        for (int v = version; v < kPgSchemaVersion; ++v) {
-          RETURN_IF_ERROR(db.ExecScript(kPgMigrations[v]));
+        for (int v = version; v < target; ++v) {
+          RETURN_IF_ERROR(db.ExecScript(kPgMigrations[v].sql));
+          if (kPgMigrations[v].step != nullptr) RETURN_IF_ERROR(kPgMigrations[v].step(db));
         }
         return db
-            .Exec("UPDATE medic_schema SET version = $1", PgParams().Add(int64_t{kPgSchemaVersion}))
+            .Exec("UPDATE medic_schema SET version = $1",
+                  PgParams().Add(int64_t{std::max(version, target)}))
             .status();
       });
     });
@@ -572,7 +653,7 @@ class PgStore final : public Store {
     int64_t deleted = 0;
     RETURN_IF_ERROR(Tx([&](PgConnection& db) -> absl::Status {
       deleted = 0;
-      for (const char* sql : {"DELETE FROM observations WHERE at_ms < $1",
+      for (const char* sql : {"DELETE FROM report_history WHERE at_ms < $1",
                               "DELETE FROM findings WHERE cleared_at_ms < $1",
                               // Delivered outbox events; given-up ones stay for the record.
                               "DELETE FROM outbox WHERE delivered_at_ms < $1",
@@ -887,36 +968,15 @@ class PgStore final : public Store {
         if (!report.ParseFromString(reports.Blob(r, 0))) continue;
         for (const auto& o : report.observations()) units[{o.metric(), o.resource()}] = o.unit();
       }
-      std::string sql =
-          "SELECT metric, resource, at_ms, value FROM observations WHERE machine_id = $1 AND "
-          "at_ms >= $2";
-      PgParams params;
-      params.Add(history.machine_id()).Add(Ms(since));
-      if (!metrics.empty()) {
-        sql += " AND metric IN (";
-        for (size_t i = 0; i < metrics.size(); ++i) {
-          sql += common::StrCat(i == 0 ? "$" : ", $", i + 3);
-          params.Add(metrics[i]);
-        }
-        sql += ")";
+      HistoryBuilder builder(metrics, std::move(units));
+      ASSIGN_OR_RETURN(PgResult rows,
+                       db.Exec("SELECT at_ms, points FROM report_history WHERE machine_id = $1 "
+                               "AND at_ms >= $2 ORDER BY at_ms",
+                               PgParams().Add(history.machine_id()).Add(Ms(since))));
+      for (int r = 0; r < rows.rows(); ++r) {
+        RETURN_IF_ERROR(builder.Add(history.machine_id(), rows.Int(r, 0), rows.Blob(r, 1)));
       }
-      sql += " ORDER BY metric, resource, at_ms";
-      ASSIGN_OR_RETURN(PgResult points, db.Exec(sql, params));
-      medic::v1::ObservationSeries* series = nullptr;
-      for (int r = 0; r < points.rows(); ++r) {
-        std::string metric = points.Text(r, 0);
-        std::string resource = points.Text(r, 1);
-        if (series == nullptr || series->metric() != metric || series->resource() != resource) {
-          series = history.add_series();
-          auto unit = units.find({metric, resource});
-          if (unit != units.end()) series->set_unit(unit->second);
-          series->set_metric(std::move(metric));
-          series->set_resource(std::move(resource));
-        }
-        auto* point = series->add_points();
-        *point->mutable_at() = common::ToProtoTime(absl::FromUnixMillis(points.Int(r, 2)));
-        point->set_value(points.Double(r, 3));
-      }
+      builder.Finish(&history);
       return absl::OkStatus();
     }));
     return history;
@@ -1145,20 +1205,14 @@ class PgStore final : public Store {
                                 .AddBlob(report.SerializeAsString()))
                         .status());
     if (!report.observations().empty()) {
-      // One multi-row INSERT per report rather than a round trip per observation.
-      std::string sql =
-          "INSERT INTO observations (machine_id, metric, resource, at_ms, value) VALUES ";
-      PgParams params;
-      params.Add(machine_id).Add(Ms(collected));
-      int n = 3;
-      for (int i = 0; i < report.observations_size(); ++i) {
-        const auto& o = report.observations(i);
-        sql += common::StrCat(i == 0 ? "" : ", ", "($1, $", n, ", $", n + 1, ", $2, $", n + 2,
-                              "::double precision)");
-        params.Add(o.metric()).Add(o.resource()).Add(o.value());
-        n += 3;
-      }
-      RETURN_IF_ERROR(db.Exec(sql, params).status());
+      RETURN_IF_ERROR(db.Exec("INSERT INTO report_history (machine_id, probe, at_ms, points) "
+                              "VALUES ($1, $2, $3, $4)",
+                              PgParams()
+                                  .Add(machine_id)
+                                  .Add(report.probe())
+                                  .Add(Ms(collected))
+                                  .AddBlob(EncodeReportPoints(report)))
+                          .status());
     }
     if (report.has_os()) {
       RETURN_IF_ERROR(db.Exec("UPDATE machines SET os = $1 WHERE machine_id = $2",
@@ -1222,6 +1276,12 @@ class PgStore final : public Store {
 };
 
 }  // namespace
+
+absl::Status CreatePostgresSchemaBeforeReportHistory(const std::string& uri) {
+  ASSIGN_OR_RETURN(auto pool, PgPool::Open(uri, 1));
+  PgStore store(std::move(pool), {});
+  return store.Init(VersionBeforeReportHistory());
+}
 
 absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const std::string& uri,
                                                          const StoreOptions& options,

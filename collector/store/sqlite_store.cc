@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "collector/store/report_history.h"
 #include "collector/store/sqlite_db.h"
 #include "collector/store/store.h"
 #include "common/status/status_macros.h"
@@ -20,9 +21,21 @@ namespace {
 using medic::v1::Finding;
 using medic::v1::ProbeReport;
 
+absl::Status ConvertObservationsToReportHistory(SqliteDb& db);
+
+// One schema migration: SQL, and for what SQL cannot express (re-encoding rows) a step in C++
+// run after it in the same transaction.
+struct Migration {
+  // Implicit: most migrations are SQL alone, written as a plain string.
+  constexpr Migration(const char* sql) : sql(sql) {}  // NOLINT(google-explicit-constructor)
+  constexpr Migration(const char* sql, absl::Status (*step)(SqliteDb&)) : sql(sql), step(step) {}
+  std::string_view sql;
+  absl::Status (*step)(SqliteDb&) = nullptr;
+};
+
 // Schema migrations, oldest first. Migration i brings PRAGMA user_version from i to i + 1.
 // Never edit a released migration; add a new one.
-constexpr std::string_view kMigrations[] = {
+constexpr Migration kMigrations[] = {
     R"sql(
 CREATE TABLE machines (
   machine_id TEXT PRIMARY KEY,
@@ -203,9 +216,60 @@ CREATE TABLE delivered (
 CREATE INDEX delivered_by_record ON delivered(machine_id, epoch, sequence);
 CREATE INDEX delivered_by_time ON delivered(at_ms);
 )sql",
+    // Observation history (issue 11): one row per probe report, its observations encoded in
+    // `points` (medic.v1.ReportPoints), instead of one row per observation; indexed for the two
+    // reads there are, a machine's history since a time and pruning by time. The step moves the
+    // rows of `observations` over and drops it.
+    Migration(R"sql(
+CREATE TABLE report_history (
+  machine_id TEXT NOT NULL REFERENCES machines(machine_id) ON DELETE CASCADE,
+  probe TEXT NOT NULL,
+  at_ms INTEGER NOT NULL,
+  points BLOB NOT NULL
+);
+CREATE INDEX report_history_by_machine ON report_history(machine_id, at_ms);
+CREATE INDEX report_history_by_time ON report_history(at_ms);
+)sql",
+              &ConvertObservationsToReportHistory),
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+// The schema version just before report_history replaced observations (tests of the step).
+constexpr int VersionBeforeReportHistory() {
+  for (int v = 0; v < kSchemaVersion; ++v) {
+    if (kMigrations[v].step == &ConvertObservationsToReportHistory) return v;
+  }
+  return kSchemaVersion;
+}
+
+// Reads `observations` in report order (machine, time, insertion), writes one report_history
+// row per report, and drops the old table with its indexes.
+absl::Status ConvertObservationsToReportHistory(SqliteDb& db) {
+  ASSIGN_OR_RETURN(auto read, db.Prepare("SELECT machine_id, at_ms, metric, resource, value "
+                                         "FROM observations ORDER BY machine_id, at_ms, rowid"));
+  ASSIGN_OR_RETURN(auto write, db.Prepare("INSERT INTO report_history (machine_id, probe, at_ms, "
+                                          "points) VALUES (?, '', ?, ?)"));
+  auto put = [&](const ObservationRegrouper::Row& row) -> absl::Status {
+    write->Bind(1, row.machine_id).Bind(2, row.at_ms).BindBlob(3, row.points);
+    RETURN_IF_ERROR(write->Run());
+    write->Reset();
+    return absl::OkStatus();
+  };
+  ObservationRegrouper regroup;
+  while (true) {
+    ASSIGN_OR_RETURN(bool more, read->Step());
+    if (!more) break;
+    if (auto done = regroup.Add(read->ColumnText(0), read->ColumnInt(1), read->ColumnText(2),
+                                read->ColumnText(3), read->ColumnDouble(4))) {
+      RETURN_IF_ERROR(put(*done));
+    }
+  }
+  if (auto last = regroup.Flush()) RETURN_IF_ERROR(put(*last));
+  read.reset();
+  write.reset();
+  return db.Exec("DROP TABLE observations");
+}
 
 int64_t Ms(absl::Time t) { return absl::ToUnixMillis(t); }
 absl::Time FromMs(int64_t ms) { return absl::FromUnixMillis(ms); }
@@ -215,7 +279,8 @@ class SqliteStore final : public Store {
   SqliteStore(std::unique_ptr<SqliteDb> db, StoreOptions options)
       : db_(std::move(db)), options_(options) {}
 
-  absl::Status Init() {
+  // Creates or migrates the schema up to `target` (kSchemaVersion but in tests of a migration).
+  absl::Status Init(int target = kSchemaVersion) {
     std::lock_guard lock(mu_);
     // The first statement on a file that is not SQLite fails here with "file is not a database".
     // Ingest dirties index pages of a thousand machines per batch: checkpointing the WAL every
@@ -241,9 +306,10 @@ class SqliteStore final : public Store {
                            "schema version); point --db at a new or existing Medic database"));
       }
     }
-    for (int v = version; v < kSchemaVersion; ++v) {
+    for (int v = version; v < target; ++v) {
       RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
-        RETURN_IF_ERROR(db_->Exec(kMigrations[v]));
+        RETURN_IF_ERROR(db_->Exec(kMigrations[v].sql));
+        if (kMigrations[v].step != nullptr) RETURN_IF_ERROR(kMigrations[v].step(*db_));
         return db_->Exec(common::StrCat("PRAGMA user_version = ", v + 1));
       }));
     }
@@ -498,7 +564,7 @@ class SqliteStore final : public Store {
     std::lock_guard lock(mu_);
     int64_t deleted = 0;
     RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
-      for (const char* sql : {"DELETE FROM observations WHERE at_ms < ?",
+      for (const char* sql : {"DELETE FROM report_history WHERE at_ms < ?",
                               "DELETE FROM findings WHERE cleared_at_ms < ?",
                               // Delivered outbox events; given-up ones stay for the record.
                               "DELETE FROM outbox WHERE delivered_at_ms < ?",
@@ -820,35 +886,17 @@ class SqliteStore final : public Store {
       if (!report.ParseFromString(reports->ColumnBlob(0))) continue;
       for (const auto& o : report.observations()) units[{o.metric(), o.resource()}] = o.unit();
     }
-    std::string sql =
-        "SELECT metric, resource, at_ms, value FROM observations WHERE machine_id = ? AND "
-        "at_ms >= ?";
-    if (!metrics.empty()) {
-      sql += " AND metric IN (";
-      for (size_t i = 0; i < metrics.size(); ++i) sql += i == 0 ? "?" : ", ?";
-      sql += ")";
-    }
-    sql += " ORDER BY metric, resource, at_ms";
-    ASSIGN_OR_RETURN(auto points, db_->Prepare(sql));
-    points->Bind(1, history.machine_id()).Bind(2, Ms(since));
-    for (size_t i = 0; i < metrics.size(); ++i) points->Bind(static_cast<int>(i) + 3, metrics[i]);
-    medic::v1::ObservationSeries* series = nullptr;
+    HistoryBuilder builder(metrics, std::move(units));
+    ASSIGN_OR_RETURN(auto rows, db_->Prepare("SELECT at_ms, points FROM report_history "
+                                             "WHERE machine_id = ? AND at_ms >= ? "
+                                             "ORDER BY at_ms, rowid"));
+    rows->Bind(1, history.machine_id()).Bind(2, Ms(since));
     while (true) {
-      ASSIGN_OR_RETURN(bool row, points->Step());
+      ASSIGN_OR_RETURN(bool row, rows->Step());
       if (!row) break;
-      std::string metric = points->ColumnText(0);
-      std::string resource = points->ColumnText(1);
-      if (series == nullptr || series->metric() != metric || series->resource() != resource) {
-        series = history.add_series();
-        auto unit = units.find({metric, resource});
-        if (unit != units.end()) series->set_unit(unit->second);
-        series->set_metric(std::move(metric));
-        series->set_resource(std::move(resource));
-      }
-      auto* point = series->add_points();
-      *point->mutable_at() = common::ToProtoTime(absl::FromUnixMillis(points->ColumnInt(2)));
-      point->set_value(points->ColumnDouble(3));
+      RETURN_IF_ERROR(builder.Add(history.machine_id(), rows->ColumnInt(0), rows->ColumnBlob(1)));
     }
+    builder.Finish(&history);
     return history;
   }
 
@@ -1046,15 +1094,12 @@ class SqliteStore final : public Store {
     put->BindBlob(4, report.SerializeAsString());
     RETURN_IF_ERROR(put->Run());
     if (!report.observations().empty()) {
-      ASSIGN_OR_RETURN(auto observe,
-                       db_->Prepare("INSERT INTO observations (machine_id, metric, "
-                                    "resource, at_ms, value) VALUES (?, ?, ?, ?, ?)"));
-      for (const auto& o : report.observations()) {
-        observe->Bind(1, machine_id).Bind(2, o.metric()).Bind(3, o.resource());
-        observe->Bind(4, Ms(collected)).Bind(5, o.value());
-        RETURN_IF_ERROR(observe->Run());
-        observe->Reset();
-      }
+      ASSIGN_OR_RETURN(auto history,
+                       db_->Prepare("INSERT INTO report_history (machine_id, probe, at_ms, "
+                                    "points) VALUES (?, ?, ?, ?)"));
+      history->Bind(1, machine_id).Bind(2, report.probe()).Bind(3, Ms(collected));
+      history->BindBlob(4, EncodeReportPoints(report));
+      RETURN_IF_ERROR(history->Run());
     }
     if (report.has_os()) {
       ASSIGN_OR_RETURN(auto os, db_->Prepare("UPDATE machines SET os = ? WHERE machine_id = ?"));
@@ -1147,6 +1192,12 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
   auto store = std::make_unique<SqliteStore>(std::move(db), options);
   RETURN_IF_ERROR(store->Init());
   return store;
+}
+
+absl::Status CreateSqliteSchemaBeforeReportHistory(const std::string& path) {
+  ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path));
+  SqliteStore store(std::move(db), {});
+  return store.Init(VersionBeforeReportHistory());
 }
 
 absl::Status Store::QueueDiagnostic(const QueuedDiagnostic&) {

@@ -87,9 +87,9 @@ class Store {
   virtual absl::StatusOr<medic::v1::MachineHealth> GetMachineHealth(std::string_view host,
                                                                     absl::Time now) = 0;
 
-  // Deletes observations older than `cutoff`, findings cleared before it and outbox events
-  // delivered before it. Returns the
-  // number of rows deleted.
+  // Deletes observation history older than `cutoff` (whole reports, collected before it),
+  // findings cleared before it, outbox events delivered before it and delivery-ledger rows
+  // committed before it. Returns the number of rows deleted.
   virtual absl::StatusOr<int64_t> PruneHistory(absl::Time cutoff) = 0;
 
   // --- Incidents, tickets and their outbound events ---

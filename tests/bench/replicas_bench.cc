@@ -199,9 +199,10 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
   // What one stored record costs, for sizing: bytes per row of the history tables, indexes
-  // included (the last PostgreSQL run's database).
+  // included (the last PostgreSQL run's database). A report_history row is one report, of 8
+  // observations here.
   const std::string last = setups.back().db.substr(setups.back().db.rfind('/') + 1);
-  for (const char* table : {"observations", "delivered", "findings"}) {
+  for (const char* table : {"report_history", "delivered", "findings"}) {
     auto per_row = (*cluster)->Psql(
         last, medic::common::StrCat("SELECT count(*), pg_total_relation_size('", table,
                                     "') / greatest(count(*), 1) FROM ", table));

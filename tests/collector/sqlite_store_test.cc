@@ -1,8 +1,13 @@
 #include <sqlite3.h>
 
+#include <map>
 #include <tuple>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_format.h"
+#include "collector/store/report_history.h"
 #include "collector/store/store.h"
+#include "common/strings/str_cat.h"
 #include "common/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -297,7 +302,8 @@ TEST_P(StoreTest, PruneHistoryDropsOldObservationsAndClearedFindings) {
   ASSERT_TRUE(store_->Commit("m1", 7, Snapshot(2, "Debian 12", {}), kT0).ok());
   auto deleted = store_->PruneHistory(kT0 + absl::Hours(1));
   ASSERT_TRUE(deleted.ok());
-  // Two observations, one cleared finding and the two records' rows in the delivery ledger.
+  // Two reports' history (a row each), one cleared finding and the two records' rows in the
+  // delivery ledger.
   EXPECT_EQ(*deleted, 5);
   EXPECT_EQ(*store_->PruneHistory(kT0 + absl::Hours(1)), 0);
 }
@@ -446,6 +452,208 @@ TEST_P(StoreTest, MachineHistoryBySeriesSinceATime) {
 
   EXPECT_EQ(store_->GetMachineHistory("ws-9", kT0, {}).status().code(),
             absl::StatusCode::kNotFound);
+}
+
+// A fleet's history as the agents sent it: several machines and probes, resources, a metric
+// with and without a resource, two probes reporting at the same millisecond, a report stored
+// twice (a snapshot repeating the latest report), values a float could not hold.
+struct SentReport {
+  std::string machine_id;
+  medic::v1::ProbeReport report;
+};
+std::vector<SentReport> FleetHistory() {
+  std::vector<SentReport> sent;
+  auto add = [&](std::string machine, std::string probe, absl::Time at,
+                 std::vector<std::tuple<std::string, std::string, double, std::string>> obs) {
+    SentReport r{std::move(machine), {}};
+    r.report.set_probe(std::move(probe));
+    *r.report.mutable_collected_at() = common::ToProtoTime(at);
+    for (auto& [metric, resource, value, unit] : obs) {
+      auto* o = r.report.add_observations();
+      o->set_metric(metric);
+      o->set_resource(resource);
+      o->set_value(value);
+      o->set_unit(unit);
+    }
+    sent.push_back(std::move(r));
+  };
+  for (int i = 0; i < 4; ++i) {
+    const absl::Time at = kT0 - absl::Hours(4 - i);
+    const double k = i + 1;
+    add("m1", "filesystems", at,
+        {{"fs.free_bytes", "/", 123456789.125 * k, "bytes"},
+         {"fs.free_bytes", "/home", 987654321.5 * k, "bytes"},
+         {"fs.used_pct", "/", 40.0625 + k, "pct"}});
+    add("m1", "cpu", at, {{"cpu.usage_pct", "", 12.5 * k, "pct"}, {"cpu.load1", "", k, "count"}});
+    add("m1", "network", at + absl::Milliseconds(7),
+        {{"dns.answer_ms", "10.0.0.53", 3.25 * k, "ms"}, {"dns.answer_ms", "1.1.1.1", k, "ms"}});
+    add("m2", "filesystems", at + absl::Seconds(1), {{"fs.free_bytes", "/", 5e9 + k, "bytes"}});
+  }
+  sent.push_back(sent.back());  // stored twice
+  // The latest cpu report no longer has cpu.load1: its series keeps its points, without unit.
+  add("m1", "cpu", kT0, {{"cpu.usage_pct", "", 99.75, "pct"}});
+  return sent;
+}
+
+// Commits each report as a delta, in order.
+void CommitAll(Store& store, const std::vector<SentReport>& sent) {
+  std::map<std::string, uint64_t> sequence;
+  for (const auto& [id, hostname] : {std::pair{"m1", "ws-1"}, std::pair{"m2", "ws-2"}}) {
+    ASSERT_TRUE(store.OpenSession(MakeHello(id, hostname), "p", kT0).ok());
+  }
+  for (const SentReport& r : sent) {
+    medic::v1::AgentMessage m;
+    m.set_sequence(++sequence[r.machine_id]);
+    *m.mutable_delta()->add_reports() = r.report;
+    ASSERT_TRUE(store.Commit(r.machine_id, 7, m, kT0).ok());
+  }
+}
+
+// One series per name and resource across probes, sorted by name then resource, points oldest
+// first with their exact values, only the names asked for, only since the time asked for, and
+// never another machine's.
+TEST_P(StoreTest, MachineHistoryAcrossProbesResourcesAndMetricFilter) {
+  CommitAll(*store_, FleetHistory());
+  auto all = store_->GetMachineHistory("ws-1", kT0 - absl::Hours(24), {});
+  ASSERT_TRUE(all.ok()) << all.status();
+  std::vector<std::tuple<std::string, std::string, std::string, int>> shape;
+  for (const auto& series : all->series()) {
+    shape.emplace_back(series.metric(), series.resource(), series.unit(), series.points_size());
+  }
+  EXPECT_THAT(shape, ElementsAre(std::tuple("cpu.load1", "", "", 4),
+                                 std::tuple("cpu.usage_pct", "", "pct", 5),
+                                 std::tuple("dns.answer_ms", "1.1.1.1", "ms", 4),
+                                 std::tuple("dns.answer_ms", "10.0.0.53", "ms", 4),
+                                 std::tuple("fs.free_bytes", "/", "bytes", 4),
+                                 std::tuple("fs.free_bytes", "/home", "bytes", 4),
+                                 std::tuple("fs.used_pct", "/", "pct", 4)));
+  const auto& home = all->series(5);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(home.points(i).value(), 987654321.5 * (i + 1));
+    EXPECT_EQ(common::FromProtoTime(home.points(i).at()), kT0 - absl::Hours(4 - i));
+  }
+  EXPECT_EQ(all->series(1).points(4).value(), 99.75);
+  EXPECT_EQ(common::FromProtoTime(all->series(2).points(0).at()),
+            kT0 - absl::Hours(4) + absl::Milliseconds(7));
+
+  // Since is inclusive: the report at exactly kT0 - 2h is in.
+  auto some = store_->GetMachineHistory("m1", kT0 - absl::Hours(2),
+                                        {"fs.free_bytes", "cpu.usage_pct", "no.such_metric"});
+  ASSERT_TRUE(some.ok()) << some.status();
+  ASSERT_EQ(some->series_size(), 3) << some->DebugString();
+  EXPECT_EQ(some->series(0).metric(), "cpu.usage_pct");
+  EXPECT_EQ(some->series(0).points_size(), 3);
+  EXPECT_EQ(some->series(1).resource(), "/");
+  ASSERT_EQ(some->series(1).points_size(), 2);
+  EXPECT_EQ(some->series(1).points(0).value(), 123456789.125 * 3);
+  EXPECT_EQ(some->series(2).resource(), "/home");
+
+  // m2's report stored twice shows twice, as every stored report does.
+  auto other = store_->GetMachineHistory("ws-2", kT0 - absl::Hours(24), {});
+  ASSERT_TRUE(other.ok()) << other.status();
+  ASSERT_EQ(other->series_size(), 1);
+  ASSERT_EQ(other->series(0).points_size(), 5);
+  EXPECT_EQ(other->series(0).points(4).value(), 5e9 + 4);
+
+  // Pruning drops whole reports older than the cutoff and nothing newer.
+  ASSERT_TRUE(store_->PruneHistory(kT0 - absl::Minutes(150)).ok());
+  auto pruned = store_->GetMachineHistory("ws-1", kT0 - absl::Hours(24), {"fs.used_pct"});
+  ASSERT_TRUE(pruned.ok());
+  ASSERT_EQ(pruned->series_size(), 1);
+  EXPECT_EQ(pruned->series(0).points_size(), 2);
+}
+
+// A database from before report_history, with observations as one row each, is converted when
+// the store opens it: every machine's history answers exactly as if the same reports had been
+// committed by this store, and the old table is gone.
+TEST_P(StoreTest, MigrationConvertsOldObservationRows) {
+  const bool pg = GetParam() == "postgresql";
+  std::string old_db;
+  if (pg) {
+    auto uri = Cluster()->CreateDatabase();
+    ASSERT_TRUE(uri.ok()) << uri.status();
+    old_db = *uri;
+    ASSERT_TRUE(CreatePostgresSchemaBeforeReportHistory(old_db).ok());
+  } else {
+    old_db = dir_.File("old.db");
+    ASSERT_TRUE(CreateSqliteSchemaBeforeReportHistory(old_db).ok());
+  }
+  auto exec = [&](const std::string& sql) {
+    if (pg) {
+      auto out = Cluster()->Psql(old_db.substr(old_db.rfind('/') + 1), sql);
+      ASSERT_TRUE(out.ok()) << out.status();
+      return;
+    }
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(old_db.c_str(), &db), SQLITE_OK);
+    char* error = nullptr;
+    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+    const std::string message = error != nullptr ? error : "";
+    sqlite3_free(error);
+    sqlite3_close(db);
+    ASSERT_EQ(rc, SQLITE_OK) << message;
+  };
+  auto blob = [&](const std::string& bytes) {
+    const std::string hex = absl::BytesToHexString(bytes);
+    return pg ? common::StrCat("decode('", hex, "', 'hex')") : common::StrCat("X'", hex, "'");
+  };
+  // What the previous collector wrote for these reports: a row per observation, and the
+  // latest report of each probe.
+  const std::vector<SentReport> sent = FleetHistory();
+  std::string sql =
+      "INSERT INTO machines (machine_id, hostname, first_seen_ms, last_seen_ms) VALUES "
+      "('m1', 'ws-1', 0, 0), ('m2', 'ws-2', 0, 0);";
+  std::map<std::pair<std::string, std::string>, const medic::v1::ProbeReport*> latest;
+  for (const SentReport& r : sent) {
+    latest[{r.machine_id, r.report.probe()}] = &r.report;
+    for (const auto& o : r.report.observations()) {
+      sql += absl::StrFormat(
+          "INSERT INTO observations (machine_id, metric, resource, at_ms, value) "
+          "VALUES ('%s', '%s', '%s', %d, %.17g);",
+          r.machine_id, o.metric(), o.resource(),
+          absl::ToUnixMillis(common::FromProtoTime(r.report.collected_at())), o.value());
+    }
+  }
+  for (const auto& [key, report] : latest) {
+    sql += common::StrCat(
+        "INSERT INTO probe_reports (machine_id, probe, collected_at_ms, report) VALUES ('",
+        key.first, "', '", key.second, "', 0, ", blob(report->SerializeAsString()), ");");
+  }
+  exec(sql);
+
+  auto migrated = pg ? OpenPostgresStore(old_db, {}) : OpenSqliteStore(old_db, {});
+  ASSERT_TRUE(migrated.ok()) << migrated.status();
+  CommitAll(*store_, sent);  // the same reports, committed by this store
+  int compared_points = 0;
+  for (const auto& [host, since, metrics] :
+       std::vector<std::tuple<std::string, absl::Time, std::vector<std::string>>>{
+           {"ws-1", kT0 - absl::Hours(24), {}},
+           {"m1", kT0 - absl::Hours(2), {"fs.free_bytes", "dns.answer_ms"}},
+           {"ws-2", kT0 - absl::Hours(24), {}},
+           {"ws-2", kT0 + absl::Hours(1), {}}}) {
+    auto expected = store_->GetMachineHistory(host, since, metrics);
+    auto actual = (*migrated)->GetMachineHistory(host, since, metrics);
+    ASSERT_TRUE(expected.ok()) << expected.status();
+    ASSERT_TRUE(actual.ok()) << actual.status();
+    EXPECT_EQ(actual->DebugString(), expected->DebugString()) << host;
+    for (const auto& series : actual->series()) compared_points += series.points_size();
+  }
+  EXPECT_EQ(compared_points, 29 + 8 + 5);
+  // The converted rows are pruned like new ones: a row per report, except that what one
+  // machine reported at one millisecond (two probes' reports; a report stored twice) became one.
+  EXPECT_EQ(*(*migrated)->PruneHistory(kT0 + absl::Hours(1)), 4 * 2 + 1 + 4);
+  migrated->reset();
+  if (pg) {
+    auto gone = Cluster()->Psql(old_db.substr(old_db.rfind('/') + 1),
+                                "SELECT to_regclass('observations') IS NULL");
+    ASSERT_TRUE(gone.ok());
+    EXPECT_EQ(gone->substr(0, 1), "t");
+  } else {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(old_db.c_str(), &db), SQLITE_OK);
+    EXPECT_NE(sqlite3_exec(db, "SELECT * FROM observations", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
 }
 
 }  // namespace
