@@ -290,30 +290,33 @@ class SqliteStore final : public Store {
     RETURN_IF_ERROR(WithHint(
         db_->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
                   "PRAGMA wal_autocheckpoint=16384;")));
-    ASSIGN_OR_RETURN(int version, UserVersion());
-    if (version > kSchemaVersion) {
-      return absl::FailedPreconditionError(common::StrCat(
-          db_->path(), " has schema version ", version, ", newer than this collector's (",
-          kSchemaVersion, "); run a newer medic-collector or point --db at another file"));
-    }
-    if (version == 0) {
-      ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT count(*) FROM sqlite_master"));
-      ASSIGN_OR_RETURN(bool row, stmt->Step());
-      if (row && stmt->ColumnInt(0) > 0) {
-        return absl::FailedPreconditionError(
-            common::StrCat(db_->path(),
-                           " is an SQLite database but not Medic's (it has tables and no Medic "
-                           "schema version); point --db at a new or existing Medic database"));
+    // The check and every migration are one write transaction: two collectors opening one new
+    // file at the same moment migrate it once (the second waits for the lock, then finds the
+    // schema current), and a failed step leaves the file as it was.
+    return InTransaction([&]() -> absl::Status {
+      ASSIGN_OR_RETURN(int version, UserVersion());
+      if (version > kSchemaVersion) {
+        return absl::FailedPreconditionError(common::StrCat(
+            db_->path(), " has schema version ", version, ", newer than this collector's (",
+            kSchemaVersion, "); run a newer medic-collector or point --db at another file"));
       }
-    }
-    for (int v = version; v < target; ++v) {
-      RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
+      if (version == 0) {
+        ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT count(*) FROM sqlite_master"));
+        ASSIGN_OR_RETURN(bool row, stmt->Step());
+        if (row && stmt->ColumnInt(0) > 0) {
+          return absl::FailedPreconditionError(
+              common::StrCat(db_->path(),
+                             " is an SQLite database but not Medic's (it has tables and no Medic "
+                             "schema version); point --db at a new or existing Medic database"));
+        }
+      }
+      for (int v = version; v < target; ++v) {
         RETURN_IF_ERROR(db_->Exec(kMigrations[v].sql));
         if (kMigrations[v].step != nullptr) RETURN_IF_ERROR(kMigrations[v].step(*db_));
-        return db_->Exec(common::StrCat("PRAGMA user_version = ", v + 1));
-      }));
-    }
-    return absl::OkStatus();
+        RETURN_IF_ERROR(db_->Exec(common::StrCat("PRAGMA user_version = ", v + 1)));
+      }
+      return absl::OkStatus();
+    });
   }
 
   absl::StatusOr<Store::Session> OpenSession(const medic::v1::Hello& hello, std::string_view peer,

@@ -1,6 +1,7 @@
 #include <sqlite3.h>
 
 #include <map>
+#include <thread>
 #include <tuple>
 
 #include "absl/strings/escaping.h"
@@ -388,6 +389,21 @@ TEST_F(SqliteFileTest, ForeignSqliteDatabaseIsRefused) {
   auto store = OpenSqliteStore(path, {});
   ASSERT_FALSE(store.ok());
   EXPECT_THAT(store.status().message(), HasSubstr("not Medic's"));
+}
+
+// Two collectors (or a collector and `medic-collector --check`) started on one new file at the
+// same moment: each finds either an empty file it migrates or a current one, never half of it.
+TEST_F(SqliteFileTest, ConcurrentOpensOfANewFileMigrateItOnce) {
+  for (int round = 0; round < 5; ++round) {
+    const std::string path = dir_.File("together-" + std::to_string(round) + ".db");
+    std::vector<absl::Status> results(6);
+    std::vector<std::thread> threads;
+    for (auto& result : results) {
+      threads.emplace_back([&path, &result] { result = OpenSqliteStore(path, {}).status(); });
+    }
+    for (auto& t : threads) t.join();
+    for (const auto& result : results) EXPECT_TRUE(result.ok()) << path << ": " << result;
+  }
 }
 
 TEST_F(SqliteFileTest, NewerSchemaIsRefused) {
