@@ -150,8 +150,9 @@ class ReplicaSecurityTest : public ::testing::Test {
   }
 
   std::unique_ptr<Process> StartAgent(int replica, const std::string& hostname,
-                                      const std::string& enroll_token) {
-    std::string config = kAgentConfig;
+                                      const std::string& enroll_token,
+                                      const std::string& extra_config = "") {
+    std::string config = kAgentConfig + extra_config;
     if (!enroll_token.empty()) {
       WriteFile(dir_.File("enroll-" + hostname), enroll_token + "\n");
       config += "enrollment_token_file: " + dir_.File("enroll-" + hostname) + "\n";
@@ -306,6 +307,33 @@ TEST_F(ReplicaSecurityTest, FormerSecurityDbIsMovedIntoTheSharedDatabaseOnce) {
   RunResult tokens = Admin(1, {"tokens", "list"});
   EXPECT_THAT(tokens.out, HasSubstr("old-viewer"));
   EXPECT_THAT(tokens.out, Not(HasSubstr("tok-4")));
+}
+
+// A group policy saved through one replica reaches a machine connected to another (the saving
+// replica announces it with NOTIFY medic_policy; the other reloads and pushes it down its
+// streams), and the version the machine reports is seen through both.
+TEST_F(ReplicaSecurityTest, PolicySavedThroughOneReplicaReachesMachinesOnAnother) {
+  StartBoth();
+  RunResult enroll = Admin(0, {"enroll-tokens", "create", "--name", "policy"});
+  ASSERT_EQ(enroll.exit_code, 0) << enroll.err;
+  auto agent = StartAgent(1, "ws-policy", Trim(enroll.out), "labels: [ou-replicas]\n");
+  ASSERT_TRUE(replicas_[1]->WaitForStderr("ws-policy connected", absl::Seconds(20)))
+      << agent->Describe() << replicas_[1]->Describe();
+
+  WriteFile(dir_.File("policy.yaml"), "probes: {memory: {interval: 1s}}\n");
+  RunResult set = Admin(0, {"policy", "set", "label=ou-replicas", dir_.File("policy.yaml")});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  for (int replica : {0, 1}) {
+    std::string health;
+    const absl::Time end = absl::Now() + absl::Seconds(20);
+    while (absl::Now() < end) {
+      health = Admin(replica, {"health", "ws-policy"}).out;
+      if (health.find("policy label=ou-replicas@1") != std::string::npos) break;
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    EXPECT_THAT(health, HasSubstr("policy label=ou-replicas@1"))
+        << "through replica " << replica << agent->Describe() << replicas_[1]->Describe();
+  }
 }
 
 }  // namespace
