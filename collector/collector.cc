@@ -1,5 +1,7 @@
 #include "collector/collector.h"
 
+#include <filesystem>
+
 #include "collector/replicas/replicas.h"
 #include "collector/store/pg_db.h"
 #include "common/status/status_macros.h"
@@ -68,6 +70,14 @@ absl::Status ValidateCollectorConfig(const medic::v1::CollectorConfig& config) {
           common::StrCat(key, ": '", url, "' is not an http:// URL (https is not supported yet)"));
     }
   }
+  if (config.has_revocation_check()) {
+    // Revocation is promised to take effect within a minute on every replica.
+    const absl::Duration every = common::FromProtoDuration(config.revocation_check());
+    if (every < absl::Milliseconds(100) || every > absl::Minutes(1)) {
+      return absl::InvalidArgumentError(common::StrCat(
+          "revocation_check: ", common::HumanDuration(every), " is not between 100ms and 1m"));
+    }
+  }
   RETURN_IF_ERROR(ResolveLimits(config.limits()).status());
   return engine::ValidateEngineConfig(config);
 }
@@ -93,23 +103,27 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
   std::unique_ptr<Collector> collector(new Collector(config));
   StoreOptions store_options;
   store_options.offline_after = common::FromProtoDuration(config.offline_after());
-  // The file Security keeps tokens and certificates in: the SQLite database itself, or with
-  // PostgreSQL a local one (see collector/README.md, "Replicas on PostgreSQL").
-  std::string security_db = config.db();
+  // Security's files (CA, server certificate, first admin token) go beside the SQLite
+  // database, or for a replica on PostgreSQL into its state dir; its tokens, certificates and
+  // audit log live in the store either way (see collector/README.md, "Replicas on PostgreSQL").
+  std::string security_dir;
   if (IsPostgresUri(config.db())) {
     store_options.replica = ReplicaName(config);
     ASSIGN_OR_RETURN(collector->store_,
                      OpenPostgresStore(config.db(), store_options,
                                        config.db_pool_size() > 0 ? config.db_pool_size() : 4));
-    ASSIGN_OR_RETURN(security_db, LocalSecurityDb(config));
+    security_dir = ReplicaStateDir(config);
+    RETURN_IF_ERROR(ImportLocalSecurityDb(config, *collector->store_));
   } else {
     ASSIGN_OR_RETURN(collector->store_, OpenSqliteStore(config.db(), store_options));
+    security_dir = std::filesystem::path(config.db()).parent_path().string();
   }
   RETURN_IF_ERROR(collector->store_->ResetConnections());
 
   const common::Clock& clock = common::RealClock::Get();
   ASSIGN_OR_RETURN(collector->security_,
-                   Security::Open(config.security(), security_db, listen_host, clock, insecure));
+                   Security::Open(config.security(), *collector->store_, security_dir, listen_host,
+                                  clock, insecure));
   if (insecure) {
     spdlog::warn(
         "INSECURE TEST MODE: no TLS, no agent certificates, no technician authentication; "
@@ -244,6 +258,7 @@ void Collector::Shutdown(absl::Duration grace) {
   // What agents sent before the shutdown is committed (and acknowledged, where the stream
   // still lives) before the engine stops.
   if (agents_ != nullptr) agents_->Drain();
+  revocations_.reset();
   if (coordinator_ != nullptr) coordinator_->Stop();  // gives the lead up, stops its engine
   if (housekeeping_.joinable()) housekeeping_.join();
   // After the server: no ingest callback can queue into the engine any more.
@@ -298,6 +313,16 @@ absl::Status Collector::StartReplica(bool outbound) {
                  absl::Seconds(2));
   ASSIGN_OR_RETURN(coordinator_, Coordinator::Start(config_.db(), ReplicaName(config_),
                                                     std::move(hooks), seen_every));
+  if (!security_->insecure()) {
+    const absl::Duration every = config_.has_revocation_check()
+                                     ? common::FromProtoDuration(config_.revocation_check())
+                                     : absl::Seconds(30);
+    revocations_ = std::make_unique<RevocationWatch>(
+        *store_, common::RealClock::Get(), every,
+        [a = agents_.get()](const std::string& id, const std::string& serial) {
+          return a->Cut(id, serial);
+        });
+  }
   return absl::OkStatus();
 }
 

@@ -15,6 +15,7 @@
 #include "collector/metrics/collector_metrics.h"
 #include "collector/replicas/coordinator.h"
 #include "collector/replicas/leader.h"
+#include "collector/replicas/revocation_watch.h"
 #include "collector/store/store.h"
 #include "collector/tickets/outbound.h"
 #include "collector/tickets/tickets.h"
@@ -91,6 +92,8 @@ class Collector {
   // Replicas on PostgreSQL only; last, so the coordinator stops before what it calls into.
   std::unique_ptr<LeaderDuties> leader_;
   std::unique_ptr<Coordinator> coordinator_;
+  // Replicas: cuts streams whose certificate was revoked through another replica.
+  std::unique_ptr<RevocationWatch> revocations_;
 };
 
 }  // namespace medic::collector

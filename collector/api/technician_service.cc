@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 
@@ -87,8 +88,19 @@ grpc::ServerUnaryReactor* TechnicianServiceImpl::ListMachines(
     reactor->Finish(StoreError(machines.status()));
     return reactor;
   }
+  // Identity alerts are rare: one query for all of them, not one per machine (a round trip
+  // each on PostgreSQL).
+  std::map<std::string, Store::IdentityAlert> alerts;
+  if (security_ != nullptr) {
+    if (auto listed = store_.ListIdentityAlerts(); listed.ok()) {
+      for (auto& a : *listed) alerts.emplace(a.machine_id, std::move(a));
+    }
+  }
   for (auto& m : *machines) {
-    AddIdentityAlert(&m);
+    if (auto it = alerts.find(m.machine_id()); it != alerts.end()) {
+      m.set_identity_alert(it->second.alert);
+      *m.mutable_identity_alert_at() = common::ToProtoTime(it->second.at);
+    }
     *response->add_machines() = std::move(m);
   }
   reactor->Finish(grpc::Status::OK);

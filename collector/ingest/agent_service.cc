@@ -73,6 +73,7 @@ class AgentServiceImpl::Stream final
         return;
       }
       certified_id_ = identity->machine_id;
+      certified_serial_ = identity->serial;
     }
     StartRead(&in_bytes_);
   }
@@ -174,6 +175,9 @@ class AgentServiceImpl::Stream final
     welcomed_ = true;
     WriteNextLocked();
   }
+
+  // The serial of the client certificate the stream came with; "" in insecure mode.
+  const std::string& certified_serial() const { return certified_serial_; }
 
  private:
   grpc::Status Handle(const AgentMessage& message) {
@@ -468,7 +472,8 @@ class AgentServiceImpl::Stream final
   const std::string peer_host_;
   bool counted_ = false;  // in service_->peers_
   grpc::ByteBuffer in_bytes_;
-  std::string certified_id_;  // the machine id of the client certificate; "" in insecure mode
+  std::string certified_id_;      // the machine id of the client certificate; "" in insecure mode
+  std::string certified_serial_;  // and its serial
   AgentMessage in_;
   // Set by the hello; read and written only on the read path (one read at a time).
   std::string machine_id_;
@@ -525,14 +530,15 @@ std::string AgentServiceImpl::Claim(const medic::v1::Hello& hello, const std::st
     // A reconnect, or the agent restarted on the same host: the new stream replaces the old.
     old.stream->Supersede();
   }
-  live_[hello.machine_id()] = Live{stream, hello.epoch(), peer};
+  live_[hello.machine_id()] = Live{stream, hello.epoch(), peer, stream->certified_serial()};
   return "";
 }
 
-bool AgentServiceImpl::Cut(const std::string& machine_id) {
+bool AgentServiceImpl::Cut(const std::string& machine_id, std::string_view serial) {
   std::lock_guard lock(mu_);
   auto it = live_.find(machine_id);
   if (it == live_.end()) return false;
+  if (!serial.empty() && it->second.serial != serial) return false;
   it->second.stream->Supersede();
   return true;
 }

@@ -121,7 +121,9 @@ class AgentServiceImpl final
   int64_t connected_streams() const { return streams_.load(); }
 
   // Ends the live stream of `machine_id` (its certificate was revoked); true if there was one.
-  bool Cut(const std::string& machine_id);
+  // With a `serial`, only a stream that came with the certificate of that serial (a machine
+  // enrolled again since keeps its new stream).
+  bool Cut(const std::string& machine_id, std::string_view serial = "");
   // Commits what is queued and stops committing; call after the server has shut down.
   void Drain() { committer_.Drain(); }
   const Committer& committer() const { return committer_; }
@@ -143,6 +145,7 @@ class AgentServiceImpl final
     Stream* stream;
     uint64_t epoch;
     std::string peer;
+    std::string serial;  // of the stream's client certificate; "" in insecure mode
   };
 
   Store& store_;

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <filesystem>
 
 #include "common/net/peer.h"
 #include "common/status/status_macros.h"
@@ -149,24 +148,13 @@ std::string Principal::Describe() const {
   return common::StrCat(name, " (", token_id, ")");
 }
 
-absl::StatusOr<std::unique_ptr<Security>> Security::Open(const medic::v1::SecurityConfig& config,
-                                                         const std::string& db_path,
-                                                         const std::string& listen_host,
-                                                         const common::Clock& clock,
-                                                         bool insecure) {
-  std::unique_ptr<Security> security(new Security(config, clock, insecure));
-  ASSIGN_OR_RETURN(auto db, SqliteDb::Open(db_path));
-  RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON;"));
-  {
-    std::lock_guard lock(security->mu_);
-    security->db_ = std::move(db);
-  }
+absl::StatusOr<std::unique_ptr<Security>> Security::Open(
+    const medic::v1::SecurityConfig& config, Store& store, const std::string& default_state_dir,
+    const std::string& listen_host, const common::Clock& clock, bool insecure) {
+  std::unique_ptr<Security> security(new Security(config, store, clock, insecure));
   if (insecure) return security;
-  std::string dir = config.state_dir();
-  if (dir.empty()) {
-    dir = std::filesystem::path(db_path).parent_path().string();
-    if (dir.empty()) dir = ".";
-  }
+  std::string dir = config.state_dir().empty() ? default_state_dir : config.state_dir();
+  if (dir.empty()) dir = ".";
   RETURN_IF_ERROR(security->LoadOrCreateCa(dir));
   RETURN_IF_ERROR(security->LoadOrCreateServerCert(dir, listen_host));
   RETURN_IF_ERROR(security->CreateFirstAdminToken(dir));
@@ -262,17 +250,18 @@ absl::Status Security::LoadOrCreateServerCert(const std::string& dir,
 
 absl::Status Security::CreateFirstAdminToken(const std::string& dir) {
   admin_token_file_ = dir + "/admin.token";
-  {
-    std::lock_guard lock(mu_);
-    ASSIGN_OR_RETURN(auto count, db_->Prepare("SELECT count(*) FROM api_tokens"));
-    ASSIGN_OR_RETURN(bool row, count->Step());
-    if (row && count->ColumnInt(0) > 0) return absl::OkStatus();
-  }
-  medic::v1::CreateApiTokenRequest request;
-  request.set_name("admin");
-  request.set_role(medic::v1::ROLE_ADMIN);
-  ASSIGN_OR_RETURN(auto created, CreateApiToken(request, "collector (first start)"));
-  RETURN_IF_ERROR(tls::WritePrivateFile(admin_token_file_, created.secret() + "\n"));
+  const std::string secret = kApiTokenPrefix + tls::RandomHex(24);
+  Store::ApiToken token;
+  token.name = "admin";
+  token.role = medic::v1::ROLE_ADMIN;
+  token.secret_hash = tls::Sha256Hex(secret);
+  token.created = clock_.Now();
+  token.created_by = "collector (first start)";
+  // Only into a store with no token at all: of replicas starting together on a new database,
+  // one makes it (and writes it to its own state dir).
+  ASSIGN_OR_RETURN(int64_t id, store_.AddApiToken(token, /*only_if_first=*/true));
+  if (id == 0) return absl::OkStatus();
+  RETURN_IF_ERROR(tls::WritePrivateFile(admin_token_file_, secret + "\n"));
   spdlog::info("created the first admin token; it is in {} (readable by this user only)",
                admin_token_file_);
   return absl::OkStatus();
@@ -300,22 +289,20 @@ absl::StatusOr<Principal> Security::Authenticate(const grpc::ServerContextBase& 
         "$MEDIC_TOKEN or token_file in its config)");
   }
   const std::string hash = tls::Sha256Hex(secret);
-  std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(auto select, db_->Prepare("SELECT id, name, role, secret_hash, expires_ms, "
-                                             "revoked_ms FROM api_tokens WHERE secret_hash = ?"));
-  select->Bind(1, hash);
-  ASSIGN_OR_RETURN(bool row, select->Step());
-  if (!row || !tls::ConstantTimeEquals(select->ColumnText(3), hash)) {
+  // Asked of the store on every call, so a token made or revoked through any replica counts
+  // on every replica at once.
+  ASSIGN_OR_RETURN(std::optional<Store::ApiToken> token, store_.FindApiToken(hash));
+  if (!token.has_value() || !tls::ConstantTimeEquals(token->secret_hash, hash)) {
     return absl::UnauthenticatedError("the API token is not valid");
   }
-  const std::string id = TokenId("tok-", select->ColumnInt(0));
-  if (!select->ColumnIsNull(5)) {
+  const std::string id = TokenId("tok-", token->id);
+  if (token->revoked.has_value()) {
     return absl::UnauthenticatedError(common::StrCat("API token ", id, " was revoked"));
   }
-  if (!select->ColumnIsNull(4) && FromMs(select->ColumnInt(4)) <= clock_.Now()) {
+  if (token->expires.has_value() && *token->expires <= clock_.Now()) {
     return absl::UnauthenticatedError(common::StrCat("API token ", id, " has expired"));
   }
-  return Principal{id, select->ColumnText(1), static_cast<Role>(select->ColumnInt(2))};
+  return Principal{id, token->name, token->role};
 }
 
 grpc::Status Security::Authorize(const grpc::ServerContextBase& context, std::string_view method,
@@ -356,53 +343,38 @@ absl::StatusOr<medic::v1::CreateApiTokenResponse> Security::CreateApiToken(
   const std::string secret = kApiTokenPrefix + tls::RandomHex(24);
   const absl::Time now = clock_.Now();
   const absl::Duration valid_for = common::FromProtoDuration(request.valid_for());
-  std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(auto insert,
-                   db_->Prepare("INSERT INTO api_tokens (name, role, secret_hash, created_ms, "
-                                "expires_ms, created_by) VALUES (?, ?, ?, ?, ?, ?)"));
-  insert->Bind(1, request.name()).Bind(2, static_cast<int64_t>(request.role()));
-  insert->Bind(3, tls::Sha256Hex(secret)).Bind(4, Ms(now)).Bind(6, created_by);
-  if (valid_for > absl::ZeroDuration()) {
-    insert->Bind(5, Ms(now + valid_for));
-  } else {
-    insert->BindNull(5);
-  }
-  RETURN_IF_ERROR(insert->Run());
+  Store::ApiToken token;
+  token.name = request.name();
+  token.role = request.role();
+  token.secret_hash = tls::Sha256Hex(secret);
+  token.created = now;
+  if (valid_for > absl::ZeroDuration()) token.expires = now + valid_for;
+  token.created_by = created_by;
+  ASSIGN_OR_RETURN(int64_t id, store_.AddApiToken(token));
   medic::v1::CreateApiTokenResponse response;
-  auto* token = response.mutable_token();
-  token->set_id(TokenId("tok-", sqlite3_last_insert_rowid(db_->handle())));
-  token->set_name(request.name());
-  token->set_role(request.role());
-  *token->mutable_created_at() = common::ToProtoTime(now);
-  if (valid_for > absl::ZeroDuration()) {
-    *token->mutable_expires_at() = common::ToProtoTime(now + valid_for);
-  }
-  token->set_created_by(created_by);
+  auto* t = response.mutable_token();
+  t->set_id(TokenId("tok-", id));
+  t->set_name(request.name());
+  t->set_role(request.role());
+  *t->mutable_created_at() = common::ToProtoTime(now);
+  if (token.expires.has_value()) *t->mutable_expires_at() = common::ToProtoTime(*token.expires);
+  t->set_created_by(created_by);
   response.set_secret(secret);
   return response;
 }
 
 absl::StatusOr<medic::v1::ListApiTokensResponse> Security::ListApiTokens() {
-  std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(auto select,
-                   db_->Prepare("SELECT id, name, role, created_ms, expires_ms, revoked_ms, "
-                                "created_by FROM api_tokens ORDER BY id"));
+  ASSIGN_OR_RETURN(std::vector<Store::ApiToken> tokens, store_.ListApiTokens());
   medic::v1::ListApiTokensResponse response;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, select->Step());
-    if (!row) break;
+  for (const Store::ApiToken& token : tokens) {
     auto* t = response.add_tokens();
-    t->set_id(TokenId("tok-", select->ColumnInt(0)));
-    t->set_name(select->ColumnText(1));
-    t->set_role(static_cast<Role>(select->ColumnInt(2)));
-    *t->mutable_created_at() = common::ToProtoTime(FromMs(select->ColumnInt(3)));
-    if (!select->ColumnIsNull(4)) {
-      *t->mutable_expires_at() = common::ToProtoTime(FromMs(select->ColumnInt(4)));
-    }
-    if (!select->ColumnIsNull(5)) {
-      *t->mutable_revoked_at() = common::ToProtoTime(FromMs(select->ColumnInt(5)));
-    }
-    t->set_created_by(select->ColumnText(6));
+    t->set_id(TokenId("tok-", token.id));
+    t->set_name(token.name);
+    t->set_role(token.role);
+    *t->mutable_created_at() = common::ToProtoTime(token.created);
+    if (token.expires.has_value()) *t->mutable_expires_at() = common::ToProtoTime(*token.expires);
+    if (token.revoked.has_value()) *t->mutable_revoked_at() = common::ToProtoTime(*token.revoked);
+    t->set_created_by(token.created_by);
   }
   return response;
 }
@@ -410,14 +382,8 @@ absl::StatusOr<medic::v1::ListApiTokensResponse> Security::ListApiTokens() {
 absl::Status Security::RevokeApiToken(const std::string& id) {
   std::optional<int64_t> n = ParseTokenId("tok-", id);
   if (!n) return absl::InvalidArgumentError(common::StrCat("'", id, "' is not a token id (tok-N)"));
-  std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(auto update, db_->Prepare("UPDATE api_tokens SET revoked_ms = ? WHERE id = ? "
-                                             "AND revoked_ms IS NULL"));
-  update->Bind(1, Ms(clock_.Now())).Bind(2, *n);
-  RETURN_IF_ERROR(update->Run());
-  if (sqlite3_changes(db_->handle()) == 0) {
-    return absl::NotFoundError(common::StrCat("no unrevoked API token ", id));
-  }
+  ASSIGN_OR_RETURN(bool revoked, store_.RevokeApiToken(*n, clock_.Now()));
+  if (!revoked) return absl::NotFoundError(common::StrCat("no unrevoked API token ", id));
   return absl::OkStatus();
 }
 
@@ -429,26 +395,20 @@ absl::StatusOr<medic::v1::CreateEnrollmentTokenResponse> Security::CreateEnrollm
   const std::string secret = kEnrollTokenPrefix + tls::RandomHex(24);
   const absl::Time now = clock_.Now();
   const absl::Duration valid_for = common::FromProtoDuration(request.valid_for());
-  std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(auto insert, db_->Prepare("INSERT INTO enrollment_tokens (name, secret_hash, "
-                                             "created_ms, expires_ms, max_uses, created_by) "
-                                             "VALUES (?, ?, ?, ?, ?, ?)"));
-  insert->Bind(1, request.name()).Bind(2, tls::Sha256Hex(secret)).Bind(3, Ms(now));
-  if (valid_for > absl::ZeroDuration()) {
-    insert->Bind(4, Ms(now + valid_for));
-  } else {
-    insert->BindNull(4);
-  }
-  insert->Bind(5, static_cast<int64_t>(request.max_uses())).Bind(6, created_by);
-  RETURN_IF_ERROR(insert->Run());
+  Store::EnrollmentToken token;
+  token.name = request.name();
+  token.secret_hash = tls::Sha256Hex(secret);
+  token.created = now;
+  if (valid_for > absl::ZeroDuration()) token.expires = now + valid_for;
+  token.max_uses = request.max_uses();
+  token.created_by = created_by;
+  ASSIGN_OR_RETURN(int64_t id, store_.AddEnrollmentToken(token));
   medic::v1::CreateEnrollmentTokenResponse response;
   auto* t = response.mutable_token();
-  t->set_id(TokenId("enr-", sqlite3_last_insert_rowid(db_->handle())));
+  t->set_id(TokenId("enr-", id));
   t->set_name(request.name());
   *t->mutable_created_at() = common::ToProtoTime(now);
-  if (valid_for > absl::ZeroDuration()) {
-    *t->mutable_expires_at() = common::ToProtoTime(now + valid_for);
-  }
+  if (token.expires.has_value()) *t->mutable_expires_at() = common::ToProtoTime(*token.expires);
   t->set_max_uses(request.max_uses());
   t->set_created_by(created_by);
   response.set_secret(secret);
@@ -456,27 +416,18 @@ absl::StatusOr<medic::v1::CreateEnrollmentTokenResponse> Security::CreateEnrollm
 }
 
 absl::StatusOr<medic::v1::ListEnrollmentTokensResponse> Security::ListEnrollmentTokens() {
-  std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(auto select, db_->Prepare("SELECT id, name, created_ms, expires_ms, max_uses, "
-                                             "uses, revoked_ms, created_by FROM "
-                                             "enrollment_tokens ORDER BY id"));
+  ASSIGN_OR_RETURN(std::vector<Store::EnrollmentToken> tokens, store_.ListEnrollmentTokens());
   medic::v1::ListEnrollmentTokensResponse response;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, select->Step());
-    if (!row) break;
+  for (const Store::EnrollmentToken& token : tokens) {
     auto* t = response.add_tokens();
-    t->set_id(TokenId("enr-", select->ColumnInt(0)));
-    t->set_name(select->ColumnText(1));
-    *t->mutable_created_at() = common::ToProtoTime(FromMs(select->ColumnInt(2)));
-    if (!select->ColumnIsNull(3)) {
-      *t->mutable_expires_at() = common::ToProtoTime(FromMs(select->ColumnInt(3)));
-    }
-    t->set_max_uses(static_cast<uint32_t>(select->ColumnInt(4)));
-    t->set_uses(static_cast<uint32_t>(select->ColumnInt(5)));
-    if (!select->ColumnIsNull(6)) {
-      *t->mutable_revoked_at() = common::ToProtoTime(FromMs(select->ColumnInt(6)));
-    }
-    t->set_created_by(select->ColumnText(7));
+    t->set_id(TokenId("enr-", token.id));
+    t->set_name(token.name);
+    *t->mutable_created_at() = common::ToProtoTime(token.created);
+    if (token.expires.has_value()) *t->mutable_expires_at() = common::ToProtoTime(*token.expires);
+    t->set_max_uses(token.max_uses);
+    t->set_uses(token.uses);
+    if (token.revoked.has_value()) *t->mutable_revoked_at() = common::ToProtoTime(*token.revoked);
+    t->set_created_by(token.created_by);
   }
   return response;
 }
@@ -487,14 +438,8 @@ absl::Status Security::RevokeEnrollmentToken(const std::string& id) {
     return absl::InvalidArgumentError(
         common::StrCat("'", id, "' is not an enrollment token id (enr-N)"));
   }
-  std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(auto update, db_->Prepare("UPDATE enrollment_tokens SET revoked_ms = ? WHERE "
-                                             "id = ? AND revoked_ms IS NULL"));
-  update->Bind(1, Ms(clock_.Now())).Bind(2, *n);
-  RETURN_IF_ERROR(update->Run());
-  if (sqlite3_changes(db_->handle()) == 0) {
-    return absl::NotFoundError(common::StrCat("no unrevoked enrollment token ", id));
-  }
+  ASSIGN_OR_RETURN(bool revoked, store_.RevokeEnrollmentToken(*n, clock_.Now()));
+  if (!revoked) return absl::NotFoundError(common::StrCat("no unrevoked enrollment token ", id));
   return absl::OkStatus();
 }
 
@@ -521,7 +466,8 @@ bool Security::EnrollLimited(const std::string& peer_host, bool count) {
 
 absl::StatusOr<std::string> Security::Sign(const std::string& csr_pem,
                                            const std::string& machine_id,
-                                           const std::string& hostname, absl::Time now) {
+                                           const std::string& hostname, absl::Time now,
+                                           int64_t enrollment_token) {
   absl::Duration lifetime = common::FromProtoDuration(config_.client_cert_lifetime());
   if (lifetime <= absl::ZeroDuration()) lifetime = kDefaultClientLifetime;
   tls::CertificateSpec spec;
@@ -530,12 +476,14 @@ absl::StatusOr<std::string> Security::Sign(const std::string& csr_pem,
   spec.not_after = now + lifetime;
   ASSIGN_OR_RETURN(std::string cert, tls::IssueCertificate(ca_pem_, ca_key_pem_, csr_pem, spec));
   ASSIGN_OR_RETURN(tls::CertificateInfo info, tls::ReadCertificate(cert));
-  ASSIGN_OR_RETURN(auto insert,
-                   db_->Prepare("INSERT INTO agent_certificates (serial, machine_id, hostname, "
-                                "fingerprint, issued_ms, not_after_ms) VALUES (?, ?, ?, ?, ?, ?)"));
-  insert->Bind(1, info.serial).Bind(2, machine_id).Bind(3, hostname).Bind(4, info.fingerprint);
-  insert->Bind(5, Ms(now)).Bind(6, Ms(info.not_after));
-  RETURN_IF_ERROR(insert->Run());
+  Store::AgentCertificate issued;
+  issued.serial = info.serial;
+  issued.machine_id = machine_id;
+  issued.hostname = hostname;
+  issued.fingerprint = info.fingerprint;
+  issued.issued = now;
+  issued.not_after = info.not_after;
+  RETURN_IF_ERROR(store_.AddCertificate(issued, enrollment_token));
   return cert;
 }
 
@@ -548,59 +496,62 @@ grpc::Status Security::Enroll(const medic::v1::EnrollRequest& request, const std
   const std::string host = common::PeerHost(peer);
   const absl::Time now = clock_.Now();
   std::string target = request.hostname().substr(0, 253);
-  std::lock_guard lock(mu_);
-  if (EnrollLimited(host, /*count=*/false)) {
-    // Counted, and audited once per window (the first refusal), so a flood cannot fill the log.
-    const bool first = enroll_failures_[host].second == (config_.enroll_attempts_per_minute() > 0
-                                                             ? config_.enroll_attempts_per_minute()
-                                                             : kDefaultEnrollPerMinute);
-    EnrollLimited(host, /*count=*/true);
+  bool limited = false, first = false;
+  {
+    std::lock_guard lock(mu_);
+    if (EnrollLimited(host, /*count=*/false)) {
+      // Counted, and audited once per window (the first refusal), so a flood cannot fill the
+      // log.
+      limited = true;
+      first = enroll_failures_[host].second == (config_.enroll_attempts_per_minute() > 0
+                                                    ? config_.enroll_attempts_per_minute()
+                                                    : kDefaultEnrollPerMinute);
+      EnrollLimited(host, /*count=*/true);
+    }
+  }
+  if (limited) {
     grpc::Status status(
         grpc::StatusCode::RESOURCE_EXHAUSTED,
         common::StrCat("too many failed enrollments from ", host, "; try again in a minute"));
     if (first) {
-      AuditLocked(common::StrCat("peer ", host), medic::v1::ROLE_UNSPECIFIED, "Enroll", target,
-                  status, "rate limited", peer);
+      AuditEntry(common::StrCat("peer ", host), medic::v1::ROLE_UNSPECIFIED, "Enroll", target,
+                 status, "rate limited", peer);
     }
     return status;
   }
   auto refuse = [&](grpc::StatusCode code, std::string why) {
-    EnrollLimited(host, /*count=*/true);
+    {
+      std::lock_guard lock(mu_);
+      EnrollLimited(host, /*count=*/true);
+    }
     grpc::Status status(code, std::move(why));
-    AuditLocked(common::StrCat("peer ", host), medic::v1::ROLE_UNSPECIFIED, "Enroll", target,
-                status, "", peer);
+    AuditEntry(common::StrCat("peer ", host), medic::v1::ROLE_UNSPECIFIED, "Enroll", target, status,
+               "", peer);
     spdlog::warn("refused enrollment of '{}' from {}: {}", target, peer, status.error_message());
     return status;
   };
   const std::string hash = tls::Sha256Hex(request.token());
-  auto select = db_->Prepare(
-      "SELECT id, secret_hash, expires_ms, max_uses, uses, revoked_ms "
-      "FROM enrollment_tokens WHERE secret_hash = ?");
-  if (!select.ok()) return ToGrpc(select.status());
-  (*select)->Bind(1, hash);
-  auto row = (*select)->Step();
-  if (!row.ok()) return ToGrpc(row.status());
-  if (request.token().empty() || !*row ||
-      !tls::ConstantTimeEquals((*select)->ColumnText(1), hash)) {
+  absl::StatusOr<std::optional<Store::EnrollmentToken>> token = store_.FindEnrollmentToken(hash);
+  if (!token.ok()) return ToGrpc(token.status());
+  if (request.token().empty() || !token->has_value() ||
+      !tls::ConstantTimeEquals((*token)->secret_hash, hash)) {
     return refuse(grpc::StatusCode::UNAUTHENTICATED, "the enrollment token is not valid");
   }
-  const int64_t token_id = (*select)->ColumnInt(0);
-  const std::string token_name = TokenId("enr-", token_id);
-  if (!(*select)->ColumnIsNull(5)) {
+  const Store::EnrollmentToken& t = **token;
+  const std::string token_name = TokenId("enr-", t.id);
+  if (t.revoked.has_value()) {
     return refuse(grpc::StatusCode::UNAUTHENTICATED,
                   common::StrCat("enrollment token ", token_name, " was revoked"));
   }
-  if (!(*select)->ColumnIsNull(2) && FromMs((*select)->ColumnInt(2)) <= now) {
+  if (t.expires.has_value() && *t.expires <= now) {
     return refuse(grpc::StatusCode::UNAUTHENTICATED,
                   common::StrCat("enrollment token ", token_name, " has expired"));
   }
-  const int64_t max_uses = (*select)->ColumnInt(3);
-  if (max_uses > 0 && (*select)->ColumnInt(4) >= max_uses) {
+  if (t.max_uses > 0 && t.uses >= t.max_uses) {
     return refuse(grpc::StatusCode::UNAUTHENTICATED,
-                  common::StrCat("enrollment token ", token_name, " is used up (", max_uses,
+                  common::StrCat("enrollment token ", token_name, " is used up (", t.max_uses,
                                  " enrollments)"));
   }
-  select->reset();
   absl::StatusOr<std::string> machine_id = tls::CsrCommonName(request.csr_pem());
   if (!machine_id.ok()) {
     return refuse(grpc::StatusCode::INVALID_ARGUMENT,
@@ -613,14 +564,9 @@ grpc::Status Security::Enroll(const medic::v1::EnrollRequest& request, const std
   }
   // One live certificate per machine id: an enrollment token must not let anyone take over a
   // machine that is already enrolled.
-  auto active = db_->Prepare(
-      "SELECT serial FROM agent_certificates WHERE machine_id = ? AND "
-      "revoked_ms IS NULL AND not_after_ms > ?");
-  if (!active.ok()) return ToGrpc(active.status());
-  (*active)->Bind(1, *machine_id).Bind(2, Ms(now));
-  auto has_active = (*active)->Step();
-  if (!has_active.ok()) return ToGrpc(has_active.status());
-  if (*has_active) {
+  absl::StatusOr<bool> has_live = store_.HasLiveCertificate(*machine_id, now);
+  if (!has_live.ok()) return ToGrpc(has_live.status());
+  if (*has_live) {
     return refuse(grpc::StatusCode::ALREADY_EXISTS,
                   common::StrCat("machine id ", *machine_id,
                                  " is already enrolled with a valid certificate; if this "
@@ -628,22 +574,22 @@ grpc::Status Security::Enroll(const medic::v1::EnrollRequest& request, const std
                                  "agents revoke ",
                                  *machine_id));
   }
-  active->reset();
-  absl::StatusOr<std::string> cert = Sign(request.csr_pem(), *machine_id, target, now);
-  if (!cert.ok())
+  absl::StatusOr<std::string> cert = Sign(request.csr_pem(), *machine_id, target, now, t.id);
+  if (absl::IsFailedPrecondition(cert.status())) {
+    // Used up or revoked through another replica since it was read above.
+    return refuse(grpc::StatusCode::UNAUTHENTICATED, std::string(cert.status().message()));
+  }
+  if (absl::IsUnavailable(cert.status())) return ToGrpc(cert.status());
+  if (!cert.ok()) {
     return refuse(grpc::StatusCode::INVALID_ARGUMENT, std::string(cert.status().message()));
-  if (auto update = db_->Prepare("UPDATE enrollment_tokens SET uses = uses + 1 WHERE id = ?");
-      update.ok()) {
-    (*update)->Bind(1, token_id);
-    if (absl::Status s = (*update)->Run(); !s.ok()) return ToGrpc(s);
   }
   response->set_certificate_pem(*cert);
   response->set_ca_pem(ca_pem_);
   if (auto info = tls::ReadCertificate(*cert); info.ok()) {
     *response->mutable_not_after() = common::ToProtoTime(info->not_after);
   }
-  AuditLocked(common::StrCat("agent ", *machine_id), medic::v1::ROLE_UNSPECIFIED, "Enroll", target,
-              grpc::Status::OK, common::StrCat("with enrollment token ", token_name), peer);
+  AuditEntry(common::StrCat("agent ", *machine_id), medic::v1::ROLE_UNSPECIFIED, "Enroll", target,
+             grpc::Status::OK, common::StrCat("with enrollment token ", token_name), peer);
   spdlog::info("enrolled {} (machine id {}) from {} with enrollment token {}", target, *machine_id,
                peer, token_name);
   return grpc::Status::OK;
@@ -652,7 +598,6 @@ grpc::Status Security::Enroll(const medic::v1::EnrollRequest& request, const std
 grpc::Status Security::Renew(const AgentIdentity& identity, const medic::v1::RenewRequest& request,
                              const std::string& peer, medic::v1::EnrollResponse* response) {
   const absl::Time now = clock_.Now();
-  std::lock_guard lock(mu_);
   absl::StatusOr<std::string> cn = tls::CsrCommonName(request.csr_pem());
   grpc::Status status;
   if (!cn.ok()) {
@@ -663,7 +608,7 @@ grpc::Status Security::Renew(const AgentIdentity& identity, const medic::v1::Ren
                           common::StrCat("a certificate for ", identity.machine_id,
                                          " cannot renew into one for ", *cn));
   } else if (absl::StatusOr<std::string> cert =
-                 Sign(request.csr_pem(), identity.machine_id, "", now);
+                 Sign(request.csr_pem(), identity.machine_id, "", now, /*enrollment_token=*/0);
              !cert.ok()) {
     status = ToGrpc(cert.status());
   } else {
@@ -673,8 +618,8 @@ grpc::Status Security::Renew(const AgentIdentity& identity, const medic::v1::Ren
       *response->mutable_not_after() = common::ToProtoTime(info->not_after);
     }
   }
-  AuditLocked(common::StrCat("agent ", identity.machine_id), medic::v1::ROLE_UNSPECIFIED, "Renew",
-              identity.machine_id, status, common::StrCat("old serial ", identity.serial), peer);
+  AuditEntry(common::StrCat("agent ", identity.machine_id), medic::v1::ROLE_UNSPECIFIED, "Renew",
+             identity.machine_id, status, common::StrCat("old serial ", identity.serial), peer);
   return status;
 }
 
@@ -689,12 +634,11 @@ absl::StatusOr<AgentIdentity> Security::IdentifyAgent(const grpc::ServerContextB
   if (pems.empty()) return absl::UnauthenticatedError("no client certificate");
   ASSIGN_OR_RETURN(tls::CertificateInfo info,
                    tls::ReadCertificate(std::string_view(pems[0].data(), pems[0].size())));
-  std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(auto select,
-                   db_->Prepare("SELECT revoked_ms FROM agent_certificates WHERE serial = ?"));
-  select->Bind(1, info.serial);
-  ASSIGN_OR_RETURN(bool row, select->Step());
-  if (row && !select->ColumnIsNull(0)) {
+  // Asked of the store on every connection, so a revocation through any replica refuses the
+  // next connection on every replica.
+  ASSIGN_OR_RETURN(std::optional<Store::AgentCertificate> issued,
+                   store_.FindCertificate(info.serial));
+  if (issued.has_value() && issued->revoked.has_value()) {
     return absl::PermissionDeniedError(
         common::StrCat("the certificate of machine ", info.common_name, " (serial ", info.serial,
                        ") was revoked; the machine must enroll again"));
@@ -703,39 +647,23 @@ absl::StatusOr<AgentIdentity> Security::IdentifyAgent(const grpc::ServerContextB
 }
 
 absl::StatusOr<int> Security::RevokeMachine(const std::string& machine_id, absl::Time now) {
-  std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(auto update, db_->Prepare("UPDATE agent_certificates SET revoked_ms = ? WHERE "
-                                             "machine_id = ? AND revoked_ms IS NULL"));
-  update->Bind(1, Ms(now)).Bind(2, machine_id);
-  RETURN_IF_ERROR(update->Run());
-  return sqlite3_changes(db_->handle());
+  return store_.RevokeCertificates(machine_id, now);
 }
 
 void Security::FlagIdentity(const std::string& machine_id, const std::string& alert,
                             const std::string& peer) {
-  std::lock_guard lock(mu_);
-  auto insert = db_->Prepare(
-      "INSERT INTO identity_alerts (machine_id, alert, at_ms) VALUES (?, ?, ?) "
-      "ON CONFLICT(machine_id) DO UPDATE SET alert = excluded.alert, at_ms = excluded.at_ms");
-  if (insert.ok()) {
-    (*insert)->Bind(1, machine_id).Bind(2, alert).Bind(3, Ms(clock_.Now()));
-    if (absl::Status s = (*insert)->Run(); !s.ok()) {
-      spdlog::error("could not record the identity alert for {}: {}", machine_id, s.message());
-    }
+  if (absl::Status s = store_.SetIdentityAlert(machine_id, alert, clock_.Now()); !s.ok()) {
+    spdlog::error("could not record the identity alert for {}: {}", machine_id, s.message());
   }
-  AuditLocked("collector", medic::v1::ROLE_UNSPECIFIED, "agent.identity_alert", machine_id,
-              grpc::Status(grpc::StatusCode::PERMISSION_DENIED, alert), "", peer);
+  AuditEntry("collector", medic::v1::ROLE_UNSPECIFIED, "agent.identity_alert", machine_id,
+             grpc::Status(grpc::StatusCode::PERMISSION_DENIED, alert), "", peer);
 }
 
 std::optional<std::pair<std::string, absl::Time>> Security::IdentityAlert(
     const std::string& machine_id) {
-  std::lock_guard lock(mu_);
-  auto select = db_->Prepare("SELECT alert, at_ms FROM identity_alerts WHERE machine_id = ?");
-  if (!select.ok()) return std::nullopt;
-  (*select)->Bind(1, machine_id);
-  auto row = (*select)->Step();
-  if (!row.ok() || !*row) return std::nullopt;
-  return std::pair{(*select)->ColumnText(0), FromMs((*select)->ColumnInt(1))};
+  absl::StatusOr<std::optional<Store::IdentityAlert>> alert = store_.GetIdentityAlert(machine_id);
+  if (!alert.ok() || !alert->has_value()) return std::nullopt;
+  return std::pair{(*alert)->alert, (*alert)->at};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -743,31 +671,28 @@ std::optional<std::pair<std::string, absl::Time>> Security::IdentityAlert(
 
 void Security::Audit(const Principal& who, std::string_view action, std::string_view target,
                      const grpc::Status& result, std::string_view details, std::string_view peer) {
-  std::lock_guard lock(mu_);
-  AuditLocked(who.Describe(), who.role, action, target, result, details, peer);
+  AuditEntry(who.Describe(), who.role, action, target, result, details, peer);
 }
 
 void Security::AuditAgent(std::string_view actor, std::string_view action, std::string_view target,
                           const grpc::Status& result, std::string_view details,
                           std::string_view peer) {
-  std::lock_guard lock(mu_);
-  AuditLocked(actor, medic::v1::ROLE_UNSPECIFIED, action, target, result, details, peer);
+  AuditEntry(actor, medic::v1::ROLE_UNSPECIFIED, action, target, result, details, peer);
 }
 
-void Security::AuditLocked(std::string_view actor, Role role, std::string_view action,
-                           std::string_view target, const grpc::Status& result,
-                           std::string_view details, std::string_view peer) {
-  auto insert = db_->Prepare(
-      "INSERT INTO audit (at_ms, actor, role, action, target, result, details, peer) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-  absl::Status s = insert.status();
-  if (s.ok()) {
-    (*insert)->Bind(1, Ms(clock_.Now())).Bind(2, actor).Bind(3, static_cast<int64_t>(role));
-    (*insert)->Bind(4, action).Bind(5, target).Bind(6, ResultText(result)).Bind(7, details);
-    (*insert)->Bind(8, peer);
-    s = (*insert)->Run();
-  }
-  if (!s.ok()) {
+void Security::AuditEntry(std::string_view actor, Role role, std::string_view action,
+                          std::string_view target, const grpc::Status& result,
+                          std::string_view details, std::string_view peer) {
+  medic::v1::AuditEntry entry;
+  *entry.mutable_at() = common::ToProtoTime(clock_.Now());
+  entry.set_actor(std::string(actor));
+  entry.set_role(role);
+  entry.set_action(std::string(action));
+  entry.set_target(std::string(target));
+  entry.set_result(ResultText(result));
+  entry.set_details(std::string(details));
+  entry.set_peer(std::string(peer));
+  if (absl::Status s = store_.AppendAudit(entry); !s.ok()) {
     // The audit log is not optional, but losing an entry must not take the collector down;
     // the log line keeps the record.
     spdlog::error("could not write the audit entry ({} {} {}): {}", actor, action, target,
@@ -777,36 +702,9 @@ void Security::AuditLocked(std::string_view actor, Role role, std::string_view a
 
 absl::StatusOr<medic::v1::ListAuditResponse> Security::ListAudit(
     const medic::v1::ListAuditRequest& request) {
-  std::string sql =
-      "SELECT id, at_ms, actor, role, action, target, result, details, peer FROM audit WHERE 1";
-  if (!request.actor().empty()) sql += " AND instr(actor, ?1) > 0";
-  if (!request.action().empty()) sql += " AND action = ?2";
-  if (!request.target().empty()) sql += " AND instr(target, ?3) > 0";
-  if (request.has_since()) sql += " AND at_ms >= ?4";
-  sql += " ORDER BY id DESC LIMIT ?5";
-  std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(auto select, db_->Prepare(sql));
-  if (!request.actor().empty()) select->Bind(1, request.actor());
-  if (!request.action().empty()) select->Bind(2, request.action());
-  if (!request.target().empty()) select->Bind(3, request.target());
-  if (request.has_since()) select->Bind(4, Ms(common::FromProtoTime(request.since())));
-  select->Bind(
-      5, static_cast<int64_t>(request.limit() > 0 ? std::min(request.limit(), 10000u) : 100u));
+  ASSIGN_OR_RETURN(std::vector<medic::v1::AuditEntry> entries, store_.ListAudit(request));
   medic::v1::ListAuditResponse response;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, select->Step());
-    if (!row) break;
-    auto* e = response.add_entries();
-    e->set_id(select->ColumnInt(0));
-    *e->mutable_at() = common::ToProtoTime(FromMs(select->ColumnInt(1)));
-    e->set_actor(select->ColumnText(2));
-    e->set_role(static_cast<Role>(select->ColumnInt(3)));
-    e->set_action(select->ColumnText(4));
-    e->set_target(select->ColumnText(5));
-    e->set_result(select->ColumnText(6));
-    e->set_details(select->ColumnText(7));
-    e->set_peer(select->ColumnText(8));
-  }
+  for (medic::v1::AuditEntry& e : entries) *response.add_entries() = std::move(e);
   return response;
 }
 

@@ -1,9 +1,10 @@
 #pragma once
 
 // The collector's security: its CA and TLS credentials, agent enrollment and identity,
-// technician tokens and roles, and the audit log. State lives in the collector's SQLite
-// database (tables of the security migration) and, for keys, in files of mode 0600 in the
-// security state dir.
+// technician tokens and roles, and the audit log. Tokens, issued certificates, revocations,
+// identity alerts and the audit log live in the collector's store (its SQLite file, or the
+// PostgreSQL database every replica shares); the CA, the server certificate and their keys
+// are files of mode 0600 in the security state dir (or the organisation's CA files).
 
 #include <functional>
 #include <map>
@@ -16,7 +17,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "collector/store/sqlite_db.h"
+#include "collector/store/store.h"
 #include "common/time/clock.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_context.h"
@@ -52,11 +53,13 @@ struct AgentIdentity {
 class Security {
  public:
   // Loads or creates the CA, the server certificate (for `listen_host`) and the first admin
-  // token, and opens the security tables of the database at `db_path` (which the store has
-  // migrated). With `insecure`, no TLS and no technician authentication: every caller acts as
-  // admin "insecure-mode", agents are trusted by their hello.
+  // token; keeps tokens, certificates and the audit log in `store` (not owned; outlives this).
+  // Files go to config.state_dir, or `default_state_dir` when it is unset. With `insecure`,
+  // no TLS and no technician authentication: every caller acts as admin "insecure-mode",
+  // agents are trusted by their hello.
   static absl::StatusOr<std::unique_ptr<Security>> Open(const medic::v1::SecurityConfig& config,
-                                                        const std::string& db_path,
+                                                        Store& store,
+                                                        const std::string& default_state_dir,
                                                         const std::string& listen_host,
                                                         const common::Clock& clock, bool insecure);
 
@@ -108,22 +111,25 @@ class Security {
       const medic::v1::ListAuditRequest& request);
 
  private:
-  Security(const medic::v1::SecurityConfig& config, const common::Clock& clock, bool insecure)
-      : config_(config), clock_(clock), insecure_(insecure) {}
+  Security(const medic::v1::SecurityConfig& config, Store& store, const common::Clock& clock,
+           bool insecure)
+      : config_(config), store_(store), clock_(clock), insecure_(insecure) {}
   absl::Status LoadOrCreateCa(const std::string& dir);
   absl::Status LoadOrCreateServerCert(const std::string& dir, const std::string& listen_host);
   absl::Status CreateFirstAdminToken(const std::string& dir);
   absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& context);
   // Counts a failed enrollment of `peer_host`; true when it is over the limit.
   bool EnrollLimited(const std::string& peer_host, bool count) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Signs the CSR and keeps the certificate; with `enrollment_token` > 0, counts its use.
   absl::StatusOr<std::string> Sign(const std::string& csr_pem, const std::string& machine_id,
-                                   const std::string& hostname, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void AuditLocked(std::string_view actor, medic::v1::Role role, std::string_view action,
-                   std::string_view target, const grpc::Status& result, std::string_view details,
-                   std::string_view peer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                                   const std::string& hostname, absl::Time now,
+                                   int64_t enrollment_token);
+  void AuditEntry(std::string_view actor, medic::v1::Role role, std::string_view action,
+                  std::string_view target, const grpc::Status& result, std::string_view details,
+                  std::string_view peer);
 
   const medic::v1::SecurityConfig config_;
+  Store& store_;
   const common::Clock& clock_;
   const bool insecure_;
   std::string ca_pem_;
@@ -134,7 +140,6 @@ class Security {
   std::string ca_file_;
 
   std::mutex mu_;
-  std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);
   // Failed enrollment attempts per peer host within the current minute.
   std::map<std::string, std::pair<absl::Time, uint32_t>> enroll_failures_ ABSL_GUARDED_BY(mu_);
 };

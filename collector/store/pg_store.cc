@@ -1025,6 +1025,450 @@ class PgStore final : public Store {
     });
   }
 
+  // --- Security state ---
+
+  static PgParams& AddOptionalTime(PgParams& params, const std::optional<absl::Time>& t) {
+    return t.has_value() ? params.Add(Ms(*t)) : params.AddNull();
+  }
+  static std::optional<absl::Time> OptionalTime(const PgResult& rows, int r, int column) {
+    if (rows.IsNull(r, column)) return std::nullopt;
+    return FromMs(rows.Int(r, column));
+  }
+
+  static constexpr std::string_view kApiTokenColumns =
+      "SELECT id, name, role, secret_hash, created_ms, expires_ms, revoked_ms, created_by "
+      "FROM api_tokens";
+  static ApiToken ReadApiToken(const PgResult& rows, int r) {
+    ApiToken t;
+    t.id = rows.Int(r, 0);
+    t.name = rows.Text(r, 1);
+    t.role = static_cast<medic::v1::Role>(rows.Int(r, 2));
+    t.secret_hash = rows.Text(r, 3);
+    t.created = FromMs(rows.Int(r, 4));
+    t.expires = OptionalTime(rows, r, 5);
+    t.revoked = OptionalTime(rows, r, 6);
+    t.created_by = rows.Text(r, 7);
+    return t;
+  }
+  // Inserts `t` (a new id); with `skip_existing`, a token whose secret hash is here already is
+  // skipped and 0 returned.
+  static absl::StatusOr<int64_t> PutApiToken(PgConnection& db, const ApiToken& t,
+                                             bool skip_existing) {
+    PgParams params;
+    params.Add(t.name).Add(static_cast<int64_t>(t.role)).Add(t.secret_hash).Add(Ms(t.created));
+    AddOptionalTime(params, t.expires);
+    AddOptionalTime(params, t.revoked);
+    params.Add(t.created_by);
+    ASSIGN_OR_RETURN(
+        PgResult rows,
+        db.Exec(common::StrCat("INSERT INTO api_tokens (name, role, secret_hash, created_ms, "
+                               "expires_ms, revoked_ms, created_by) VALUES ($1, $2, $3, $4, $5, "
+                               "$6, $7)",
+                               skip_existing ? " ON CONFLICT (secret_hash) DO NOTHING" : "",
+                               " RETURNING id"),
+                params));
+    return rows.rows() > 0 ? rows.Int(0, 0) : 0;
+  }
+
+  absl::StatusOr<int64_t> AddApiToken(const ApiToken& token, bool only_if_first) override {
+    int64_t id = 0;
+    RETURN_IF_ERROR(Tx([&](PgConnection& db) -> absl::Status {
+      id = 0;
+      if (only_if_first) {
+        // Replicas starting together on a new database: one of them makes the first token.
+        RETURN_IF_ERROR(db.ExecScript("LOCK TABLE api_tokens IN SHARE ROW EXCLUSIVE MODE"));
+        ASSIGN_OR_RETURN(PgResult count, db.Exec("SELECT count(*) FROM api_tokens"));
+        if (count.Int(0, 0) > 0) return absl::OkStatus();
+      }
+      ASSIGN_OR_RETURN(id, PutApiToken(db, token, /*skip_existing=*/false));
+      return absl::OkStatus();
+    }));
+    return id;
+  }
+
+  absl::StatusOr<std::vector<ApiToken>> ListApiTokens() override {
+    std::vector<ApiToken> tokens;
+    RETURN_IF_ERROR(Do([&](PgConnection& db) -> absl::Status {
+      tokens.clear();
+      ASSIGN_OR_RETURN(PgResult rows, db.Exec(common::StrCat(kApiTokenColumns, " ORDER BY id")));
+      for (int r = 0; r < rows.rows(); ++r) tokens.push_back(ReadApiToken(rows, r));
+      return absl::OkStatus();
+    }));
+    return tokens;
+  }
+
+  absl::StatusOr<std::optional<ApiToken>> FindApiToken(std::string_view secret_hash) override {
+    std::optional<ApiToken> token;
+    RETURN_IF_ERROR(Do([&](PgConnection& db) -> absl::Status {
+      ASSIGN_OR_RETURN(PgResult rows,
+                       db.Exec(common::StrCat(kApiTokenColumns, " WHERE secret_hash = $1"),
+                               PgParams().Add(secret_hash)));
+      token.reset();
+      if (rows.rows() > 0) token = ReadApiToken(rows, 0);
+      return absl::OkStatus();
+    }));
+    return token;
+  }
+
+  absl::StatusOr<bool> RevokeApiToken(int64_t id, absl::Time now) override {
+    int64_t changed = 0;
+    RETURN_IF_ERROR(Do([&](PgConnection& db) -> absl::Status {
+      ASSIGN_OR_RETURN(PgResult r, db.Exec("UPDATE api_tokens SET revoked_ms = $1 WHERE id = $2 "
+                                           "AND revoked_ms IS NULL",
+                                           PgParams().Add(Ms(now)).Add(id)));
+      changed = r.Affected();
+      return absl::OkStatus();
+    }));
+    return changed > 0;
+  }
+
+  static constexpr std::string_view kEnrollmentTokenColumns =
+      "SELECT id, name, secret_hash, created_ms, expires_ms, max_uses, uses, revoked_ms, "
+      "created_by FROM enrollment_tokens";
+  static EnrollmentToken ReadEnrollmentToken(const PgResult& rows, int r) {
+    EnrollmentToken t;
+    t.id = rows.Int(r, 0);
+    t.name = rows.Text(r, 1);
+    t.secret_hash = rows.Text(r, 2);
+    t.created = FromMs(rows.Int(r, 3));
+    t.expires = OptionalTime(rows, r, 4);
+    t.max_uses = static_cast<uint32_t>(rows.Int(r, 5));
+    t.uses = static_cast<uint32_t>(rows.Int(r, 6));
+    t.revoked = OptionalTime(rows, r, 7);
+    t.created_by = rows.Text(r, 8);
+    return t;
+  }
+  static absl::StatusOr<int64_t> PutEnrollmentToken(PgConnection& db, const EnrollmentToken& t,
+                                                    bool skip_existing) {
+    PgParams params;
+    params.Add(t.name).Add(t.secret_hash).Add(Ms(t.created));
+    AddOptionalTime(params, t.expires);
+    params.Add(int64_t{t.max_uses}).Add(int64_t{t.uses});
+    AddOptionalTime(params, t.revoked);
+    params.Add(t.created_by);
+    ASSIGN_OR_RETURN(
+        PgResult rows,
+        db.Exec(common::StrCat("INSERT INTO enrollment_tokens (name, secret_hash, created_ms, "
+                               "expires_ms, max_uses, uses, revoked_ms, created_by) VALUES ($1, "
+                               "$2, $3, $4, $5, $6, $7, $8)",
+                               skip_existing ? " ON CONFLICT (secret_hash) DO NOTHING" : "",
+                               " RETURNING id"),
+                params));
+    return rows.rows() > 0 ? rows.Int(0, 0) : 0;
+  }
+
+  absl::StatusOr<int64_t> AddEnrollmentToken(const EnrollmentToken& token) override {
+    int64_t id = 0;
+    RETURN_IF_ERROR(Do([&](PgConnection& db) -> absl::Status {
+      ASSIGN_OR_RETURN(id, PutEnrollmentToken(db, token, /*skip_existing=*/false));
+      return absl::OkStatus();
+    }));
+    return id;
+  }
+
+  absl::StatusOr<std::vector<EnrollmentToken>> ListEnrollmentTokens() override {
+    std::vector<EnrollmentToken> tokens;
+    RETURN_IF_ERROR(Do([&](PgConnection& db) -> absl::Status {
+      tokens.clear();
+      ASSIGN_OR_RETURN(PgResult rows,
+                       db.Exec(common::StrCat(kEnrollmentTokenColumns, " ORDER BY id")));
+      for (int r = 0; r < rows.rows(); ++r) tokens.push_back(ReadEnrollmentToken(rows, r));
+      return absl::OkStatus();
+    }));
+    return tokens;
+  }
+
+  absl::StatusOr<std::optional<EnrollmentToken>> FindEnrollmentToken(
+      std::string_view secret_hash) override {
+    std::optional<EnrollmentToken> token;
+    RETURN_IF_ERROR(Do([&](PgConnection& db) -> absl::Status {
+      ASSIGN_OR_RETURN(PgResult rows,
+                       db.Exec(common::StrCat(kEnrollmentTokenColumns, " WHERE secret_hash = $1"),
+                               PgParams().Add(secret_hash)));
+      token.reset();
+      if (rows.rows() > 0) token = ReadEnrollmentToken(rows, 0);
+      return absl::OkStatus();
+    }));
+    return token;
+  }
+
+  absl::StatusOr<bool> RevokeEnrollmentToken(int64_t id, absl::Time now) override {
+    int64_t changed = 0;
+    RETURN_IF_ERROR(Do([&](PgConnection& db) -> absl::Status {
+      ASSIGN_OR_RETURN(PgResult r,
+                       db.Exec("UPDATE enrollment_tokens SET revoked_ms = $1 WHERE id = $2 AND "
+                               "revoked_ms IS NULL",
+                               PgParams().Add(Ms(now)).Add(id)));
+      changed = r.Affected();
+      return absl::OkStatus();
+    }));
+    return changed > 0;
+  }
+
+  static constexpr std::string_view kCertificateColumns =
+      "SELECT serial, machine_id, hostname, fingerprint, issued_ms, not_after_ms, revoked_ms "
+      "FROM agent_certificates";
+  static AgentCertificate ReadCertificate(const PgResult& rows, int r) {
+    AgentCertificate c;
+    c.serial = rows.Text(r, 0);
+    c.machine_id = rows.Text(r, 1);
+    c.hostname = rows.Text(r, 2);
+    c.fingerprint = rows.Text(r, 3);
+    c.issued = FromMs(rows.Int(r, 4));
+    c.not_after = FromMs(rows.Int(r, 5));
+    c.revoked = OptionalTime(rows, r, 6);
+    return c;
+  }
+  // Inserts `c`; returns whether it was new (a serial here already is skipped).
+  static absl::StatusOr<bool> PutCertificate(PgConnection& db, const AgentCertificate& c) {
+    PgParams params;
+    params.Add(c.serial).Add(c.machine_id).Add(c.hostname).Add(c.fingerprint);
+    params.Add(Ms(c.issued)).Add(Ms(c.not_after));
+    AddOptionalTime(params, c.revoked);
+    ASSIGN_OR_RETURN(PgResult r,
+                     db.Exec("INSERT INTO agent_certificates (serial, machine_id, hostname, "
+                             "fingerprint, issued_ms, not_after_ms, revoked_ms) VALUES ($1, $2, "
+                             "$3, $4, $5, $6, $7) ON CONFLICT (serial) DO NOTHING",
+                             params));
+    return r.Affected() > 0;
+  }
+
+  absl::Status AddCertificate(const AgentCertificate& certificate,
+                              int64_t enrollment_token) override {
+    return Tx([&](PgConnection& db) -> absl::Status {
+      if (enrollment_token > 0) {
+        // The row lock makes two replicas enrolling with one token count one use each.
+        ASSIGN_OR_RETURN(PgResult use,
+                         db.Exec("UPDATE enrollment_tokens SET uses = uses + 1 WHERE id = $1 "
+                                 "AND revoked_ms IS NULL AND (max_uses = 0 OR uses < max_uses)",
+                                 PgParams().Add(enrollment_token)));
+        if (use.Affected() == 0) {
+          return absl::FailedPreconditionError(common::StrCat(
+              "enrollment token enr-", enrollment_token, " was revoked or used up meanwhile"));
+        }
+      }
+      ASSIGN_OR_RETURN(bool added, PutCertificate(db, certificate));
+      if (!added) {
+        return absl::AlreadyExistsError(
+            common::StrCat("certificate serial ", certificate.serial, " was issued before"));
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<std::optional<AgentCertificate>> FindCertificate(
+      std::string_view serial) override {
+    std::optional<AgentCertificate> certificate;
+    RETURN_IF_ERROR(Do([&](PgConnection& db) -> absl::Status {
+      ASSIGN_OR_RETURN(PgResult rows,
+                       db.Exec(common::StrCat(kCertificateColumns, " WHERE serial = $1"),
+                               PgParams().Add(serial)));
+      certificate.reset();
+      if (rows.rows() > 0) certificate = ReadCertificate(rows, 0);
+      return absl::OkStatus();
+    }));
+    return certificate;
+  }
+
+  absl::StatusOr<bool> HasLiveCertificate(std::string_view machine_id, absl::Time now) override {
+    bool live = false;
+    RETURN_IF_ERROR(Do([&](PgConnection& db) -> absl::Status {
+      ASSIGN_OR_RETURN(PgResult rows,
+                       db.Exec("SELECT 1 FROM agent_certificates WHERE machine_id = $1 AND "
+                               "revoked_ms IS NULL AND not_after_ms > $2 LIMIT 1",
+                               PgParams().Add(machine_id).Add(Ms(now))));
+      live = rows.rows() > 0;
+      return absl::OkStatus();
+    }));
+    return live;
+  }
+
+  absl::StatusOr<int> RevokeCertificates(std::string_view machine_id, absl::Time now) override {
+    int64_t changed = 0;
+    RETURN_IF_ERROR(Do([&](PgConnection& db) -> absl::Status {
+      ASSIGN_OR_RETURN(PgResult r,
+                       db.Exec("UPDATE agent_certificates SET revoked_ms = $1 WHERE machine_id "
+                               "= $2 AND revoked_ms IS NULL",
+                               PgParams().Add(Ms(now)).Add(machine_id)));
+      changed = r.Affected();
+      return absl::OkStatus();
+    }));
+    return static_cast<int>(changed);
+  }
+
+  absl::StatusOr<std::vector<AgentCertificate>> SelectCertificates(std::string_view where_order,
+                                                                   std::optional<int64_t> bind) {
+    std::vector<AgentCertificate> certificates;
+    RETURN_IF_ERROR(Do([&](PgConnection& db) -> absl::Status {
+      certificates.clear();
+      PgParams params;
+      if (bind.has_value()) params.Add(*bind);
+      ASSIGN_OR_RETURN(PgResult rows,
+                       db.Exec(common::StrCat(kCertificateColumns, " ", where_order), params));
+      for (int r = 0; r < rows.rows(); ++r) certificates.push_back(ReadCertificate(rows, r));
+      return absl::OkStatus();
+    }));
+    return certificates;
+  }
+  absl::StatusOr<std::vector<AgentCertificate>> CertificatesRevokedSince(
+      absl::Time since) override {
+    return SelectCertificates("WHERE revoked_ms >= $1 ORDER BY revoked_ms", Ms(since));
+  }
+  absl::StatusOr<std::vector<AgentCertificate>> ListCertificates() override {
+    return SelectCertificates("ORDER BY issued_ms, serial", std::nullopt);
+  }
+
+  static constexpr std::string_view kPutIdentityAlert =
+      "INSERT INTO identity_alerts (machine_id, alert, at_ms) VALUES ($1, $2, $3) "
+      "ON CONFLICT (machine_id) DO UPDATE SET alert = excluded.alert, at_ms = excluded.at_ms";
+
+  absl::Status SetIdentityAlert(std::string_view machine_id, std::string_view alert,
+                                absl::Time at) override {
+    return Do([&](PgConnection& db) {
+      return db.Exec(kPutIdentityAlert, PgParams().Add(machine_id).Add(alert).Add(Ms(at))).status();
+    });
+  }
+
+  absl::StatusOr<std::optional<IdentityAlert>> GetIdentityAlert(
+      std::string_view machine_id) override {
+    std::optional<IdentityAlert> alert;
+    RETURN_IF_ERROR(Do([&](PgConnection& db) -> absl::Status {
+      ASSIGN_OR_RETURN(PgResult rows,
+                       db.Exec("SELECT alert, at_ms FROM identity_alerts WHERE machine_id = $1",
+                               PgParams().Add(machine_id)));
+      alert.reset();
+      if (rows.rows() > 0) {
+        alert = IdentityAlert{std::string(machine_id), rows.Text(0, 0), FromMs(rows.Int(0, 1))};
+      }
+      return absl::OkStatus();
+    }));
+    return alert;
+  }
+
+  absl::StatusOr<std::vector<IdentityAlert>> ListIdentityAlerts() override {
+    std::vector<IdentityAlert> alerts;
+    RETURN_IF_ERROR(Do([&](PgConnection& db) -> absl::Status {
+      alerts.clear();
+      ASSIGN_OR_RETURN(PgResult rows, db.Exec("SELECT machine_id, alert, at_ms FROM "
+                                              "identity_alerts ORDER BY machine_id"));
+      for (int r = 0; r < rows.rows(); ++r) {
+        alerts.push_back(IdentityAlert{rows.Text(r, 0), rows.Text(r, 1), FromMs(rows.Int(r, 2))});
+      }
+      return absl::OkStatus();
+    }));
+    return alerts;
+  }
+
+  static PgParams AuditParams(const medic::v1::AuditEntry& e) {
+    PgParams params;
+    params.Add(Ms(common::FromProtoTime(e.at()))).Add(e.actor());
+    params.Add(static_cast<int64_t>(e.role())).Add(e.action()).Add(e.target());
+    params.Add(e.result()).Add(e.details()).Add(e.peer());
+    return params;
+  }
+
+  absl::Status AppendAudit(const medic::v1::AuditEntry& e) override {
+    return Do([&](PgConnection& db) {
+      return db
+          .Exec(
+              "INSERT INTO audit (at_ms, actor, role, action, target, result, details, peer) "
+              "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+              AuditParams(e))
+          .status();
+    });
+  }
+
+  absl::StatusOr<std::vector<medic::v1::AuditEntry>> ListAudit(
+      const medic::v1::ListAuditRequest& request) override {
+    // Parameters are numbered as the filters are added: PostgreSQL needs every $n used.
+    std::string sql =
+        "SELECT id, at_ms, actor, role, action, target, result, details, peer FROM audit "
+        "WHERE true";
+    PgParams params;
+    int n = 0;
+    if (!request.actor().empty()) {
+      sql += common::StrCat(" AND strpos(actor, $", ++n, ") > 0");
+      params.Add(request.actor());
+    }
+    if (!request.action().empty()) {
+      sql += common::StrCat(" AND action = $", ++n);
+      params.Add(request.action());
+    }
+    if (!request.target().empty()) {
+      sql += common::StrCat(" AND strpos(target, $", ++n, ") > 0");
+      params.Add(request.target());
+    }
+    if (request.has_since()) {
+      sql += common::StrCat(" AND at_ms >= $", ++n);
+      params.Add(Ms(common::FromProtoTime(request.since())));
+    }
+    sql += common::StrCat(" ORDER BY id DESC LIMIT $", ++n);
+    params.Add(AuditLimit(request));
+    std::vector<medic::v1::AuditEntry> entries;
+    RETURN_IF_ERROR(Do([&](PgConnection& db) -> absl::Status {
+      entries.clear();
+      ASSIGN_OR_RETURN(PgResult rows, db.Exec(sql, params));
+      for (int r = 0; r < rows.rows(); ++r) {
+        auto& e = entries.emplace_back();
+        e.set_id(rows.Int(r, 0));
+        *e.mutable_at() = common::ToProtoTime(FromMs(rows.Int(r, 1)));
+        e.set_actor(rows.Text(r, 2));
+        e.set_role(static_cast<medic::v1::Role>(rows.Int(r, 3)));
+        e.set_action(rows.Text(r, 4));
+        e.set_target(rows.Text(r, 5));
+        e.set_result(rows.Text(r, 6));
+        e.set_details(rows.Text(r, 7));
+        e.set_peer(rows.Text(r, 8));
+      }
+      return absl::OkStatus();
+    }));
+    return entries;
+  }
+
+  absl::StatusOr<SecurityState> ImportSecurityState(const SecurityState& state) override {
+    SecurityState added;
+    RETURN_IF_ERROR(Tx([&](PgConnection& db) -> absl::Status {
+      added = SecurityState();
+      for (const ApiToken& t : state.api_tokens) {
+        ASSIGN_OR_RETURN(int64_t id, PutApiToken(db, t, /*skip_existing=*/true));
+        if (id == 0) continue;
+        added.api_tokens.push_back(t);
+        added.api_tokens.back().id = id;
+      }
+      for (const EnrollmentToken& t : state.enrollment_tokens) {
+        ASSIGN_OR_RETURN(int64_t id, PutEnrollmentToken(db, t, /*skip_existing=*/true));
+        if (id == 0) continue;
+        added.enrollment_tokens.push_back(t);
+        added.enrollment_tokens.back().id = id;
+      }
+      for (const AgentCertificate& c : state.certificates) {
+        ASSIGN_OR_RETURN(bool is_new, PutCertificate(db, c));
+        if (is_new) added.certificates.push_back(c);
+      }
+      for (const IdentityAlert& a : state.identity_alerts) {
+        // The newer alert of a machine wins.
+        ASSIGN_OR_RETURN(
+            PgResult r,
+            db.Exec(common::StrCat(kPutIdentityAlert, " WHERE identity_alerts.at_ms < $3"),
+                    PgParams().Add(a.machine_id).Add(a.alert).Add(Ms(a.at))));
+        if (r.Affected() > 0) added.identity_alerts.push_back(a);
+      }
+      for (const medic::v1::AuditEntry& e : state.audit) {
+        ASSIGN_OR_RETURN(
+            PgResult r,
+            db.Exec("INSERT INTO audit (at_ms, actor, role, action, target, result, details, "
+                    "peer) SELECT $1::bigint, $2::text, $3::integer, $4::text, $5::text, $6::text, "
+                    "$7::text, $8::text WHERE NOT EXISTS (SELECT 1 FROM "
+                    "audit WHERE at_ms = $1 AND actor = $2 AND role = $3 AND action = $4 AND "
+                    "target = $5 AND result = $6 AND details = $7 AND peer = $8)",
+                    AuditParams(e)));
+        if (r.Affected() > 0) added.audit.push_back(e);
+      }
+      return absl::OkStatus();
+    }));
+    return added;
+  }
+
  private:
   static constexpr std::string_view kMachineColumns =
       "SELECT m.machine_id, m.hostname, m.os, m.agent_version, m.connected, m.first_seen_ms, "

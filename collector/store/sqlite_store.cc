@@ -1000,6 +1000,359 @@ class SqliteStore final : public Store {
     return put->Run();
   }
 
+  // --- Security state ---
+
+  static void BindOptionalTime(SqliteStatement& stmt, int index,
+                               const std::optional<absl::Time>& t) {
+    if (t.has_value()) {
+      stmt.Bind(index, Ms(*t));
+    } else {
+      stmt.BindNull(index);
+    }
+  }
+  static std::optional<absl::Time> OptionalTime(const SqliteStatement& row, int column) {
+    if (row.ColumnIsNull(column)) return std::nullopt;
+    return FromMs(row.ColumnInt(column));
+  }
+
+  static constexpr std::string_view kApiTokenColumns =
+      "SELECT id, name, role, secret_hash, created_ms, expires_ms, revoked_ms, created_by "
+      "FROM api_tokens";
+  static ApiToken ReadApiToken(const SqliteStatement& row) {
+    ApiToken t;
+    t.id = row.ColumnInt(0);
+    t.name = row.ColumnText(1);
+    t.role = static_cast<medic::v1::Role>(row.ColumnInt(2));
+    t.secret_hash = row.ColumnText(3);
+    t.created = FromMs(row.ColumnInt(4));
+    t.expires = OptionalTime(row, 5);
+    t.revoked = OptionalTime(row, 6);
+    t.created_by = row.ColumnText(7);
+    return t;
+  }
+  absl::StatusOr<int64_t> PutApiToken(const ApiToken& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    ASSIGN_OR_RETURN(auto insert,
+                     db_->Prepare("INSERT INTO api_tokens (name, role, secret_hash, created_ms, "
+                                  "expires_ms, revoked_ms, created_by) "
+                                  "VALUES (?, ?, ?, ?, ?, ?, ?)"));
+    insert->Bind(1, t.name).Bind(2, static_cast<int64_t>(t.role)).Bind(3, t.secret_hash);
+    insert->Bind(4, Ms(t.created));
+    BindOptionalTime(*insert, 5, t.expires);
+    BindOptionalTime(*insert, 6, t.revoked);
+    insert->Bind(7, t.created_by);
+    RETURN_IF_ERROR(insert->Run());
+    return sqlite3_last_insert_rowid(db_->handle());
+  }
+
+  absl::StatusOr<int64_t> AddApiToken(const ApiToken& token, bool only_if_first) override {
+    std::lock_guard lock(mu_);
+    int64_t id = 0;
+    RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
+      if (only_if_first) {
+        ASSIGN_OR_RETURN(auto count, db_->Prepare("SELECT count(*) FROM api_tokens"));
+        ASSIGN_OR_RETURN(bool row, count->Step());
+        if (row && count->ColumnInt(0) > 0) return absl::OkStatus();
+      }
+      ASSIGN_OR_RETURN(id, PutApiToken(token));
+      return absl::OkStatus();
+    }));
+    return id;
+  }
+
+  absl::StatusOr<std::vector<ApiToken>> ListApiTokens() override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto select, db_->Prepare(common::StrCat(kApiTokenColumns, " ORDER BY id")));
+    std::vector<ApiToken> tokens;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, select->Step());
+      if (!row) return tokens;
+      tokens.push_back(ReadApiToken(*select));
+    }
+  }
+
+  absl::StatusOr<std::optional<ApiToken>> FindApiToken(std::string_view secret_hash) override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto select,
+                     db_->Prepare(common::StrCat(kApiTokenColumns, " WHERE secret_hash = ?")));
+    select->Bind(1, secret_hash);
+    ASSIGN_OR_RETURN(bool row, select->Step());
+    if (!row) return std::nullopt;
+    return ReadApiToken(*select);
+  }
+
+  absl::StatusOr<bool> RevokeApiToken(int64_t id, absl::Time now) override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto update, db_->Prepare("UPDATE api_tokens SET revoked_ms = ? WHERE id = ? "
+                                               "AND revoked_ms IS NULL"));
+    update->Bind(1, Ms(now)).Bind(2, id);
+    RETURN_IF_ERROR(update->Run());
+    return sqlite3_changes(db_->handle()) > 0;
+  }
+
+  static constexpr std::string_view kEnrollmentTokenColumns =
+      "SELECT id, name, secret_hash, created_ms, expires_ms, max_uses, uses, revoked_ms, "
+      "created_by FROM enrollment_tokens";
+  static EnrollmentToken ReadEnrollmentToken(const SqliteStatement& row) {
+    EnrollmentToken t;
+    t.id = row.ColumnInt(0);
+    t.name = row.ColumnText(1);
+    t.secret_hash = row.ColumnText(2);
+    t.created = FromMs(row.ColumnInt(3));
+    t.expires = OptionalTime(row, 4);
+    t.max_uses = static_cast<uint32_t>(row.ColumnInt(5));
+    t.uses = static_cast<uint32_t>(row.ColumnInt(6));
+    t.revoked = OptionalTime(row, 7);
+    t.created_by = row.ColumnText(8);
+    return t;
+  }
+  absl::StatusOr<int64_t> PutEnrollmentToken(const EnrollmentToken& t)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    ASSIGN_OR_RETURN(auto insert, db_->Prepare("INSERT INTO enrollment_tokens (name, secret_hash, "
+                                               "created_ms, expires_ms, max_uses, uses, "
+                                               "revoked_ms, created_by) "
+                                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+    insert->Bind(1, t.name).Bind(2, t.secret_hash).Bind(3, Ms(t.created));
+    BindOptionalTime(*insert, 4, t.expires);
+    insert->Bind(5, int64_t{t.max_uses}).Bind(6, int64_t{t.uses});
+    BindOptionalTime(*insert, 7, t.revoked);
+    insert->Bind(8, t.created_by);
+    RETURN_IF_ERROR(insert->Run());
+    return sqlite3_last_insert_rowid(db_->handle());
+  }
+
+  absl::StatusOr<int64_t> AddEnrollmentToken(const EnrollmentToken& token) override {
+    std::lock_guard lock(mu_);
+    return PutEnrollmentToken(token);
+  }
+
+  absl::StatusOr<std::vector<EnrollmentToken>> ListEnrollmentTokens() override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto select,
+                     db_->Prepare(common::StrCat(kEnrollmentTokenColumns, " ORDER BY id")));
+    std::vector<EnrollmentToken> tokens;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, select->Step());
+      if (!row) return tokens;
+      tokens.push_back(ReadEnrollmentToken(*select));
+    }
+  }
+
+  absl::StatusOr<std::optional<EnrollmentToken>> FindEnrollmentToken(
+      std::string_view secret_hash) override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto select, db_->Prepare(common::StrCat(kEnrollmentTokenColumns,
+                                                              " WHERE secret_hash = ?")));
+    select->Bind(1, secret_hash);
+    ASSIGN_OR_RETURN(bool row, select->Step());
+    if (!row) return std::nullopt;
+    return ReadEnrollmentToken(*select);
+  }
+
+  absl::StatusOr<bool> RevokeEnrollmentToken(int64_t id, absl::Time now) override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto update, db_->Prepare("UPDATE enrollment_tokens SET revoked_ms = ? "
+                                               "WHERE id = ? AND revoked_ms IS NULL"));
+    update->Bind(1, Ms(now)).Bind(2, id);
+    RETURN_IF_ERROR(update->Run());
+    return sqlite3_changes(db_->handle()) > 0;
+  }
+
+  static constexpr std::string_view kCertificateColumns =
+      "SELECT serial, machine_id, hostname, fingerprint, issued_ms, not_after_ms, revoked_ms "
+      "FROM agent_certificates";
+  static AgentCertificate ReadCertificate(const SqliteStatement& row) {
+    AgentCertificate c;
+    c.serial = row.ColumnText(0);
+    c.machine_id = row.ColumnText(1);
+    c.hostname = row.ColumnText(2);
+    c.fingerprint = row.ColumnText(3);
+    c.issued = FromMs(row.ColumnInt(4));
+    c.not_after = FromMs(row.ColumnInt(5));
+    c.revoked = OptionalTime(row, 6);
+    return c;
+  }
+  absl::Status PutCertificate(const AgentCertificate& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    ASSIGN_OR_RETURN(auto insert,
+                     db_->Prepare("INSERT INTO agent_certificates (serial, machine_id, hostname, "
+                                  "fingerprint, issued_ms, not_after_ms, revoked_ms) "
+                                  "VALUES (?, ?, ?, ?, ?, ?, ?)"));
+    insert->Bind(1, c.serial).Bind(2, c.machine_id).Bind(3, c.hostname).Bind(4, c.fingerprint);
+    insert->Bind(5, Ms(c.issued)).Bind(6, Ms(c.not_after));
+    BindOptionalTime(*insert, 7, c.revoked);
+    return insert->Run();
+  }
+
+  absl::Status AddCertificate(const AgentCertificate& certificate,
+                              int64_t enrollment_token) override {
+    std::lock_guard lock(mu_);
+    return InTransaction([&]() -> absl::Status {
+      if (enrollment_token > 0) {
+        ASSIGN_OR_RETURN(auto use, db_->Prepare("UPDATE enrollment_tokens SET uses = uses + 1 "
+                                                "WHERE id = ? AND revoked_ms IS NULL AND "
+                                                "(max_uses = 0 OR uses < max_uses)"));
+        use->Bind(1, enrollment_token);
+        RETURN_IF_ERROR(use->Run());
+        if (sqlite3_changes(db_->handle()) == 0) {
+          return absl::FailedPreconditionError(common::StrCat(
+              "enrollment token enr-", enrollment_token, " was revoked or used up meanwhile"));
+        }
+      }
+      return PutCertificate(certificate);
+    });
+  }
+
+  absl::StatusOr<std::optional<AgentCertificate>> FindCertificate(
+      std::string_view serial) override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto select,
+                     db_->Prepare(common::StrCat(kCertificateColumns, " WHERE serial = ?")));
+    select->Bind(1, serial);
+    ASSIGN_OR_RETURN(bool row, select->Step());
+    if (!row) return std::nullopt;
+    return ReadCertificate(*select);
+  }
+
+  absl::StatusOr<bool> HasLiveCertificate(std::string_view machine_id, absl::Time now) override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto select, db_->Prepare("SELECT 1 FROM agent_certificates WHERE "
+                                               "machine_id = ? AND revoked_ms IS NULL AND "
+                                               "not_after_ms > ? LIMIT 1"));
+    select->Bind(1, machine_id).Bind(2, Ms(now));
+    return select->Step();
+  }
+
+  absl::StatusOr<int> RevokeCertificates(std::string_view machine_id, absl::Time now) override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto update, db_->Prepare("UPDATE agent_certificates SET revoked_ms = ? "
+                                               "WHERE machine_id = ? AND revoked_ms IS NULL"));
+    update->Bind(1, Ms(now)).Bind(2, machine_id);
+    RETURN_IF_ERROR(update->Run());
+    return sqlite3_changes(db_->handle());
+  }
+
+  absl::StatusOr<std::vector<AgentCertificate>> SelectCertificates(std::string_view where_order,
+                                                                   std::optional<int64_t> bind) {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto select,
+                     db_->Prepare(common::StrCat(kCertificateColumns, " ", where_order)));
+    if (bind.has_value()) select->Bind(1, *bind);
+    std::vector<AgentCertificate> certificates;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, select->Step());
+      if (!row) return certificates;
+      certificates.push_back(ReadCertificate(*select));
+    }
+  }
+  absl::StatusOr<std::vector<AgentCertificate>> CertificatesRevokedSince(
+      absl::Time since) override {
+    return SelectCertificates("WHERE revoked_ms >= ? ORDER BY revoked_ms", Ms(since));
+  }
+  absl::StatusOr<std::vector<AgentCertificate>> ListCertificates() override {
+    return SelectCertificates("ORDER BY issued_ms, serial", std::nullopt);
+  }
+
+  absl::Status SetIdentityAlert(std::string_view machine_id, std::string_view alert,
+                                absl::Time at) override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto insert, db_->Prepare("INSERT INTO identity_alerts (machine_id, alert, "
+                                               "at_ms) VALUES (?, ?, ?) ON CONFLICT(machine_id) "
+                                               "DO UPDATE SET alert = excluded.alert, "
+                                               "at_ms = excluded.at_ms"));
+    insert->Bind(1, machine_id).Bind(2, alert).Bind(3, Ms(at));
+    return insert->Run();
+  }
+
+  absl::StatusOr<std::optional<IdentityAlert>> GetIdentityAlert(
+      std::string_view machine_id) override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto select, db_->Prepare("SELECT alert, at_ms FROM identity_alerts "
+                                               "WHERE machine_id = ?"));
+    select->Bind(1, machine_id);
+    ASSIGN_OR_RETURN(bool row, select->Step());
+    if (!row) return std::nullopt;
+    return IdentityAlert{std::string(machine_id), select->ColumnText(0),
+                         FromMs(select->ColumnInt(1))};
+  }
+
+  absl::StatusOr<std::vector<IdentityAlert>> ListIdentityAlerts() override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto select, db_->Prepare("SELECT machine_id, alert, at_ms FROM "
+                                               "identity_alerts ORDER BY machine_id"));
+    std::vector<IdentityAlert> alerts;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, select->Step());
+      if (!row) return alerts;
+      alerts.push_back(IdentityAlert{select->ColumnText(0), select->ColumnText(1),
+                                     FromMs(select->ColumnInt(2))});
+    }
+  }
+
+  static medic::v1::AuditEntry ReadAudit(const SqliteStatement& row) {
+    medic::v1::AuditEntry e;
+    e.set_id(row.ColumnInt(0));
+    *e.mutable_at() = common::ToProtoTime(FromMs(row.ColumnInt(1)));
+    e.set_actor(row.ColumnText(2));
+    e.set_role(static_cast<medic::v1::Role>(row.ColumnInt(3)));
+    e.set_action(row.ColumnText(4));
+    e.set_target(row.ColumnText(5));
+    e.set_result(row.ColumnText(6));
+    e.set_details(row.ColumnText(7));
+    e.set_peer(row.ColumnText(8));
+    return e;
+  }
+
+  absl::Status AppendAudit(const medic::v1::AuditEntry& e) override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto insert,
+                     db_->Prepare("INSERT INTO audit (at_ms, actor, role, action, target, "
+                                  "result, details, peer) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+    insert->Bind(1, Ms(common::FromProtoTime(e.at()))).Bind(2, e.actor());
+    insert->Bind(3, static_cast<int64_t>(e.role())).Bind(4, e.action()).Bind(5, e.target());
+    insert->Bind(6, e.result()).Bind(7, e.details()).Bind(8, e.peer());
+    return insert->Run();
+  }
+
+  absl::StatusOr<std::vector<medic::v1::AuditEntry>> ListAudit(
+      const medic::v1::ListAuditRequest& request) override {
+    std::string sql =
+        "SELECT id, at_ms, actor, role, action, target, result, details, peer FROM audit "
+        "WHERE 1";
+    if (!request.actor().empty()) sql += " AND instr(actor, ?1) > 0";
+    if (!request.action().empty()) sql += " AND action = ?2";
+    if (!request.target().empty()) sql += " AND instr(target, ?3) > 0";
+    if (request.has_since()) sql += " AND at_ms >= ?4";
+    sql += " ORDER BY id DESC LIMIT ?5";
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto select, db_->Prepare(sql));
+    if (!request.actor().empty()) select->Bind(1, request.actor());
+    if (!request.action().empty()) select->Bind(2, request.action());
+    if (!request.target().empty()) select->Bind(3, request.target());
+    if (request.has_since()) select->Bind(4, Ms(common::FromProtoTime(request.since())));
+    select->Bind(5, AuditLimit(request));
+    std::vector<medic::v1::AuditEntry> entries;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, select->Step());
+      if (!row) return entries;
+      entries.push_back(ReadAudit(*select));
+    }
+  }
+
+  absl::StatusOr<SecurityState> ExportSecurityState() override {
+    SecurityState state;
+    ASSIGN_OR_RETURN(state.api_tokens, ListApiTokens());
+    ASSIGN_OR_RETURN(state.enrollment_tokens, ListEnrollmentTokens());
+    ASSIGN_OR_RETURN(state.certificates, ListCertificates());
+    ASSIGN_OR_RETURN(state.identity_alerts, ListIdentityAlerts());
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto select, db_->Prepare("SELECT id, at_ms, actor, role, action, target, "
+                                               "result, details, peer FROM audit ORDER BY id"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, select->Step());
+      if (!row) return state;
+      state.audit.push_back(ReadAudit(*select));
+    }
+  }
+
   static constexpr std::string_view kMachineColumns =
       "SELECT m.machine_id, m.hostname, m.os, m.agent_version, m.connected, m.first_seen_ms, "
       "m.last_seen_ms, m.site, m.labels, m.peer, m.topology, "

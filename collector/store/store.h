@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -14,9 +15,15 @@
 #include "medic/v1/diagnostics.pb.h"
 #include "medic/v1/fleet.pb.h"
 #include "medic/v1/policy.pb.h"
+#include "medic/v1/security.pb.h"
 #include "medic/v1/technician.pb.h"
 
 namespace medic::collector {
+
+// How many audit entries a ListAudit request asks for: its limit, 100 when unset, at most 10,000.
+inline int64_t AuditLimit(const medic::v1::ListAuditRequest& request) {
+  return request.limit() > 0 ? std::min<int64_t>(request.limit(), 10000) : 100;
+}
 
 struct StoreOptions {
   // A connected machine with no message for this long is shown offline.
@@ -203,6 +210,152 @@ class Store {
   // The policy version `machine_id` said it runs (Machine.policy_version).
   virtual absl::Status SetPolicyVersion(std::string_view machine_id, std::string_view version) {
     return absl::UnimplementedError("this store keeps no policies");
+  }
+
+  // --- Security state (issue 8), shared by every replica of one database (issue 10) ---
+  // Technician API tokens, enrollment tokens (only SHA-256 hashes of their secrets), the agent
+  // certificates issued and their revocations, identity alerts and the audit log. Stores
+  // without them (test doubles) answer Unimplemented. Ids are the store's own (tok-<id>).
+
+  struct ApiToken {
+    int64_t id = 0;  // assigned by AddApiToken
+    std::string name;
+    medic::v1::Role role = medic::v1::ROLE_UNSPECIFIED;
+    std::string secret_hash;  // hex SHA-256 of the secret
+    absl::Time created;
+    std::optional<absl::Time> expires;
+    std::optional<absl::Time> revoked;
+    std::string created_by;
+  };
+  struct EnrollmentToken {
+    int64_t id = 0;  // assigned by AddEnrollmentToken
+    std::string name;
+    std::string secret_hash;
+    absl::Time created;
+    std::optional<absl::Time> expires;
+    uint32_t max_uses = 0;  // 0: unlimited
+    uint32_t uses = 0;
+    std::optional<absl::Time> revoked;
+    std::string created_by;
+  };
+  struct AgentCertificate {
+    std::string serial;  // hex, unique
+    std::string machine_id;
+    std::string hostname;
+    std::string fingerprint;
+    absl::Time issued;
+    absl::Time not_after;
+    std::optional<absl::Time> revoked;
+  };
+
+  // Keeps `token` and returns its id. With `only_if_first`, keeps it only when there is no API
+  // token at all (the first admin token: replicas starting together make one, not several)
+  // and returns 0 otherwise. AlreadyExists when the secret hash is taken.
+  virtual absl::StatusOr<int64_t> AddApiToken(const ApiToken& token, bool only_if_first = false) {
+    return absl::UnimplementedError("this store keeps no security state");
+  }
+  // Oldest first.
+  virtual absl::StatusOr<std::vector<ApiToken>> ListApiTokens() {
+    return absl::UnimplementedError("this store keeps no security state");
+  }
+  // The token whose secret hashes to `secret_hash`, revoked or not; nullopt when none.
+  virtual absl::StatusOr<std::optional<ApiToken>> FindApiToken(std::string_view secret_hash) {
+    return absl::UnimplementedError("this store keeps no security state");
+  }
+  // Marks token `id` revoked at `now`; false when there is no unrevoked token `id`.
+  virtual absl::StatusOr<bool> RevokeApiToken(int64_t id, absl::Time now) {
+    return absl::UnimplementedError("this store keeps no security state");
+  }
+  // As for API tokens.
+  virtual absl::StatusOr<int64_t> AddEnrollmentToken(const EnrollmentToken& token) {
+    return absl::UnimplementedError("this store keeps no security state");
+  }
+  virtual absl::StatusOr<std::vector<EnrollmentToken>> ListEnrollmentTokens() {
+    return absl::UnimplementedError("this store keeps no security state");
+  }
+  virtual absl::StatusOr<std::optional<EnrollmentToken>> FindEnrollmentToken(
+      std::string_view secret_hash) {
+    return absl::UnimplementedError("this store keeps no security state");
+  }
+  virtual absl::StatusOr<bool> RevokeEnrollmentToken(int64_t id, absl::Time now) {
+    return absl::UnimplementedError("this store keeps no security state");
+  }
+
+  // Keeps an issued certificate. With `enrollment_token` > 0, counts one use of that token in
+  // the same transaction; FailedPrecondition (nothing kept) when, meanwhile, the token was
+  // revoked or used up through another replica.
+  virtual absl::Status AddCertificate(const AgentCertificate& certificate,
+                                      int64_t enrollment_token = 0) {
+    return absl::UnimplementedError("this store keeps no security state");
+  }
+  // The certificate of `serial`; nullopt when it was not issued here.
+  virtual absl::StatusOr<std::optional<AgentCertificate>> FindCertificate(std::string_view serial) {
+    return absl::UnimplementedError("this store keeps no security state");
+  }
+  // Whether `machine_id` holds an unrevoked certificate valid at `now`.
+  virtual absl::StatusOr<bool> HasLiveCertificate(std::string_view machine_id, absl::Time now) {
+    return absl::UnimplementedError("this store keeps no security state");
+  }
+  // Revokes every unrevoked certificate of `machine_id` at `now`; returns how many.
+  virtual absl::StatusOr<int> RevokeCertificates(std::string_view machine_id, absl::Time now) {
+    return absl::UnimplementedError("this store keeps no security state");
+  }
+  // Certificates revoked at or after `since` (by any replica), oldest revocation first.
+  virtual absl::StatusOr<std::vector<AgentCertificate>> CertificatesRevokedSince(absl::Time since) {
+    return absl::UnimplementedError("this store keeps no security state");
+  }
+  // Every certificate issued, in order of issue.
+  virtual absl::StatusOr<std::vector<AgentCertificate>> ListCertificates() {
+    return absl::UnimplementedError("this store keeps no security state");
+  }
+
+  // Sets (replaces) the identity alert of `machine_id`.
+  virtual absl::Status SetIdentityAlert(std::string_view machine_id, std::string_view alert,
+                                        absl::Time at) {
+    return absl::UnimplementedError("this store keeps no security state");
+  }
+  struct IdentityAlert {
+    std::string machine_id;
+    std::string alert;
+    absl::Time at;
+  };
+  // The alert of `machine_id`; nullopt when it has none.
+  virtual absl::StatusOr<std::optional<IdentityAlert>> GetIdentityAlert(
+      std::string_view machine_id) {
+    return absl::UnimplementedError("this store keeps no security state");
+  }
+  virtual absl::StatusOr<std::vector<IdentityAlert>> ListIdentityAlerts() {
+    return absl::UnimplementedError("this store keeps no security state");
+  }
+
+  // Appends one entry to the audit log (its id is assigned; `entry.id` is ignored).
+  virtual absl::Status AppendAudit(const medic::v1::AuditEntry& entry) {
+    return absl::UnimplementedError("this store keeps no security state");
+  }
+  // Entries matching `request` (actor and target: substrings; action: exact; since), newest
+  // first, at most request.limit (100 when 0, 10,000 at most).
+  virtual absl::StatusOr<std::vector<medic::v1::AuditEntry>> ListAudit(
+      const medic::v1::ListAuditRequest& request) {
+    return absl::UnimplementedError("this store keeps no security state");
+  }
+
+  // Everything of the above, to move it from one store into another.
+  struct SecurityState {
+    std::vector<ApiToken> api_tokens;
+    std::vector<EnrollmentToken> enrollment_tokens;
+    std::vector<AgentCertificate> certificates;
+    std::vector<IdentityAlert> identity_alerts;
+    std::vector<medic::v1::AuditEntry> audit;  // oldest first
+  };
+  // Everything kept here, audit entries oldest first.
+  virtual absl::StatusOr<SecurityState> ExportSecurityState() {
+    return absl::UnimplementedError("this store keeps no security state");
+  }
+  // Adds `state` in one transaction, skipping what is here already (a token by its secret
+  // hash, a certificate by its serial, an audit entry equal in every field but its id), so a
+  // repeated import adds nothing. Tokens get new ids. Returns what was added.
+  virtual absl::StatusOr<SecurityState> ImportSecurityState(const SecurityState& state) {
+    return absl::UnimplementedError("this store keeps no security state");
   }
 };
 

@@ -2,6 +2,7 @@
 // together, disconnecting only their own machines, queuing one event once), lost connections,
 // and databases it must refuse. The contract it shares with SQLite is in sqlite_store_test.cc.
 
+#include <algorithm>
 #include <thread>
 
 #include "collector/store/store.h"
@@ -222,6 +223,83 @@ TEST_F(PgStoreTest, QueuedDiagnosticIsTakenByOneReplicaOnly) {
   auto run = a->QueuedRun("D-1");
   ASSERT_EQ(run->size(), 1u);
   EXPECT_TRUE((*run)[0].result.has_value());
+}
+
+// A replica's former security.db moved into the shared database: everything once, a repeat
+// (a crash between the import and the file's rename) adds nothing, tokens get new ids.
+TEST_F(PgStoreTest, SecurityStateIsImportedOnce) {
+  std::unique_ptr<Store> db = Replica("r1");
+  Store::ApiToken here;
+  here.name = "admin";
+  here.role = medic::v1::ROLE_ADMIN;
+  here.secret_hash = "hash-a";
+  here.created = kT0;
+  ASSERT_TRUE(db->AddApiToken(here).ok());
+
+  Store::SecurityState state;
+  state.api_tokens.push_back(here);  // the same secret: skipped
+  Store::ApiToken other = here;
+  other.id = 1;
+  other.name = "old";
+  other.secret_hash = "hash-b";
+  state.api_tokens.push_back(other);
+  Store::AgentCertificate cert;
+  cert.serial = "0f";
+  cert.machine_id = "m1";
+  cert.fingerprint = "aa";
+  cert.issued = kT0;
+  cert.not_after = kT0 + absl::Hours(1);
+  cert.revoked = kT0 + absl::Minutes(5);
+  state.certificates.push_back(cert);
+  state.identity_alerts.push_back({"m1", "cloned", kT0});
+  medic::v1::AuditEntry entry;
+  *entry.mutable_at() = common::ToProtoTime(kT0);
+  entry.set_actor("admin (tok-1)");
+  entry.set_action("CreateApiToken");
+  entry.set_result("ok");
+  state.audit.push_back(entry);
+
+  auto added = db->ImportSecurityState(state);
+  ASSERT_TRUE(added.ok()) << added.status();
+  ASSERT_EQ(added->api_tokens.size(), 1u);
+  EXPECT_EQ(added->api_tokens[0].name, "old");
+  EXPECT_GT(added->api_tokens[0].id, 1);  // the database's own id, not the file's
+  EXPECT_EQ((*db->FindApiToken("hash-b"))->id, added->api_tokens[0].id);
+  EXPECT_EQ(added->certificates.size(), 1u);
+  EXPECT_EQ(added->audit.size(), 1u);
+  EXPECT_EQ((*db->FindCertificate("0f"))->revoked, kT0 + absl::Minutes(5));
+
+  auto again = Replica("r2")->ImportSecurityState(state);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->api_tokens.empty());
+  EXPECT_TRUE(again->certificates.empty());
+  EXPECT_TRUE(again->identity_alerts.empty());
+  EXPECT_TRUE(again->audit.empty());
+  EXPECT_EQ(db->ListAudit({})->size(), 1u);
+  EXPECT_EQ(db->ListApiTokens()->size(), 2u);
+}
+
+// Replicas starting together on a new database make one first admin token, not several.
+TEST_F(PgStoreTest, ReplicasStartingTogetherMakeOneFirstAdminToken) {
+  std::vector<std::unique_ptr<Store>> replicas;
+  for (int i = 0; i < 4; ++i) replicas.push_back(Replica("r" + std::to_string(i)));
+  std::vector<std::thread> threads;
+  std::vector<int64_t> ids(4, -1);
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      Store::ApiToken token;
+      token.name = "admin";
+      token.role = medic::v1::ROLE_ADMIN;
+      token.secret_hash = "hash-" + std::to_string(i);
+      token.created = kT0;
+      auto id = replicas[i]->AddApiToken(token, /*only_if_first=*/true);
+      if (id.ok()) ids[i] = *id;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(std::count_if(ids.begin(), ids.end(), [](int64_t id) { return id > 0; }), 1);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), 0), 3);
+  EXPECT_EQ(replicas[0]->ListApiTokens()->size(), 1u);
 }
 
 }  // namespace

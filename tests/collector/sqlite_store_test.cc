@@ -672,5 +672,109 @@ TEST_P(StoreTest, MigrationConvertsOldObservationRows) {
   }
 }
 
+// Security state (shared by replicas on PostgreSQL): tokens found by their secret's hash,
+// revoked once; the first admin token made once; an enrollment token's uses counted with the
+// certificate it paid for, and refused when used up; revocations listed by time; the audit log
+// filtered, newest first.
+TEST_P(StoreTest, TokensCertificatesAndAuditAreKept) {
+  Store::ApiToken token;
+  token.name = "admin";
+  token.role = medic::v1::ROLE_ADMIN;
+  token.secret_hash = "hash-admin";
+  token.created = kT0;
+  auto first = store_->AddApiToken(token, /*only_if_first=*/true);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_GT(*first, 0);
+  token.secret_hash = "hash-second-admin";
+  EXPECT_EQ(*store_->AddApiToken(token, /*only_if_first=*/true), 0);  // there is one already
+  token.name = "vera";
+  token.role = medic::v1::ROLE_VIEWER;
+  token.secret_hash = "hash-vera";
+  token.expires = kT0 + absl::Hours(1);
+  auto vera = store_->AddApiToken(token);
+  ASSERT_TRUE(vera.ok()) << vera.status();
+  EXPECT_EQ(store_->AddApiToken(token).status().code(), absl::StatusCode::kAlreadyExists);
+
+  auto found = store_->FindApiToken("hash-vera");
+  ASSERT_TRUE(found.ok() && found->has_value()) << found.status();
+  EXPECT_EQ((*found)->id, *vera);
+  EXPECT_EQ((*found)->role, medic::v1::ROLE_VIEWER);
+  EXPECT_EQ((*found)->expires, kT0 + absl::Hours(1));
+  EXPECT_FALSE((*found)->revoked.has_value());
+  EXPECT_FALSE(store_->FindApiToken("hash-nobody")->has_value());
+  EXPECT_TRUE(*store_->RevokeApiToken(*vera, kT0 + absl::Minutes(1)));
+  EXPECT_FALSE(*store_->RevokeApiToken(*vera, kT0 + absl::Minutes(2)));  // once
+  EXPECT_EQ((*store_->FindApiToken("hash-vera"))->revoked, kT0 + absl::Minutes(1));
+  EXPECT_THAT(*store_->ListApiTokens(), SizeIs(2));
+
+  Store::EnrollmentToken enroll;
+  enroll.name = "batch";
+  enroll.secret_hash = "hash-enroll";
+  enroll.created = kT0;
+  enroll.max_uses = 1;
+  auto enroll_id = store_->AddEnrollmentToken(enroll);
+  ASSERT_TRUE(enroll_id.ok()) << enroll_id.status();
+  Store::AgentCertificate cert;
+  cert.serial = "01";
+  cert.machine_id = "m1";
+  cert.fingerprint = "aa";
+  cert.issued = kT0;
+  cert.not_after = kT0 + absl::Hours(24);
+  ASSERT_TRUE(store_->AddCertificate(cert, *enroll_id).ok());
+  EXPECT_EQ((*store_->FindEnrollmentToken("hash-enroll"))->uses, 1u);
+  cert.serial = "02";
+  cert.machine_id = "m2";
+  EXPECT_EQ(store_->AddCertificate(cert, *enroll_id).code(),
+            absl::StatusCode::kFailedPrecondition);  // used up: nothing kept
+  EXPECT_FALSE(store_->FindCertificate("02")->has_value());
+  EXPECT_TRUE(*store_->HasLiveCertificate("m1", kT0 + absl::Hours(1)));
+  EXPECT_FALSE(*store_->HasLiveCertificate("m1", kT0 + absl::Hours(25)));  // expired
+
+  EXPECT_EQ(*store_->RevokeCertificates("m1", kT0 + absl::Hours(2)), 1);
+  EXPECT_EQ(*store_->RevokeCertificates("m1", kT0 + absl::Hours(3)), 0);
+  EXPECT_FALSE(*store_->HasLiveCertificate("m1", kT0 + absl::Hours(2)));
+  EXPECT_EQ((*store_->FindCertificate("01"))->revoked, kT0 + absl::Hours(2));
+  EXPECT_THAT(*store_->CertificatesRevokedSince(kT0 + absl::Hours(1)), SizeIs(1));
+  EXPECT_THAT(*store_->CertificatesRevokedSince(kT0 + absl::Hours(3)), SizeIs(0));
+
+  ASSERT_TRUE(store_->SetIdentityAlert("m1", "cloned", kT0).ok());
+  ASSERT_TRUE(store_->SetIdentityAlert("m1", "cloned again", kT0 + absl::Hours(1)).ok());
+  EXPECT_EQ((*store_->GetIdentityAlert("m1"))->alert, "cloned again");
+  EXPECT_FALSE(store_->GetIdentityAlert("m2")->has_value());
+
+  for (const auto& [minute, actor, action] :
+       {std::tuple{1, "tom (tok-3)", "UpdateTicket"}, std::tuple{2, "vera (tok-2)", "ListMachines"},
+        std::tuple{3, "tom (tok-3)", "RunDiagnostic"}}) {
+    medic::v1::AuditEntry e;
+    *e.mutable_at() = common::ToProtoTime(kT0 + absl::Minutes(minute));
+    e.set_actor(actor);
+    e.set_action(action);
+    e.set_target("MED-1");
+    e.set_result("ok");
+    ASSERT_TRUE(store_->AppendAudit(e).ok());
+  }
+  medic::v1::ListAuditRequest request;
+  auto all = store_->ListAudit(request);
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_THAT(*all, SizeIs(3));
+  EXPECT_EQ((*all)[0].action(), "RunDiagnostic");  // newest first
+  request.set_actor("tom");
+  EXPECT_THAT(*store_->ListAudit(request), SizeIs(2));
+  request.set_action("UpdateTicket");
+  EXPECT_THAT(*store_->ListAudit(request), SizeIs(1));
+  request.Clear();
+  *request.mutable_since() = common::ToProtoTime(kT0 + absl::Minutes(2));
+  request.set_limit(1);
+  auto since = store_->ListAudit(request);
+  ASSERT_THAT(*since, SizeIs(1));
+  EXPECT_EQ((*since)[0].action(), "RunDiagnostic");
+
+  // All of it survives a restart.
+  store_.reset();
+  store_ = Open();
+  EXPECT_EQ((*store_->FindApiToken("hash-vera"))->revoked, kT0 + absl::Minutes(1));
+  EXPECT_THAT(*store_->ListAudit({}), SizeIs(3));
+}
+
 }  // namespace
 }  // namespace medic::collector
