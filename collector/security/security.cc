@@ -28,9 +28,6 @@ constexpr size_t kMaxMachineId = 128;
 constexpr char kApiTokenPrefix[] = "medic_api_";
 constexpr char kEnrollTokenPrefix[] = "medic_enroll_";
 
-int64_t Ms(absl::Time t) { return absl::ToUnixMillis(t); }
-absl::Time FromMs(int64_t ms) { return absl::FromUnixMillis(ms); }
-
 grpc::Status ToGrpc(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
@@ -467,7 +464,7 @@ bool Security::EnrollLimited(const std::string& peer_host, bool count) {
 absl::StatusOr<std::string> Security::Sign(const std::string& csr_pem,
                                            const std::string& machine_id,
                                            const std::string& hostname, absl::Time now,
-                                           int64_t enrollment_token) {
+                                           int64_t enrollment_token, std::string_view renews) {
   absl::Duration lifetime = common::FromProtoDuration(config_.client_cert_lifetime());
   if (lifetime <= absl::ZeroDuration()) lifetime = kDefaultClientLifetime;
   tls::CertificateSpec spec;
@@ -483,7 +480,7 @@ absl::StatusOr<std::string> Security::Sign(const std::string& csr_pem,
   issued.fingerprint = info.fingerprint;
   issued.issued = now;
   issued.not_after = info.not_after;
-  RETURN_IF_ERROR(store_.AddCertificate(issued, enrollment_token));
+  RETURN_IF_ERROR(store_.AddCertificate(issued, enrollment_token, renews));
   return cert;
 }
 
@@ -563,18 +560,21 @@ grpc::Status Security::Enroll(const medic::v1::EnrollRequest& request, const std
                   "'-', '_', '.'; up to 128)");
   }
   // One live certificate per machine id: an enrollment token must not let anyone take over a
-  // machine that is already enrolled.
+  // machine that is already enrolled. Checked here to refuse before signing, and again by the
+  // store in the transaction that keeps the certificate (two enrollments at once, on one
+  // replica or two).
+  const std::string already_enrolled = common::StrCat(
+      "machine id ", *machine_id,
+      " is already enrolled with a valid certificate; if this machine was reinstalled, revoke "
+      "the old one first: medic agents revoke ",
+      *machine_id);
   absl::StatusOr<bool> has_live = store_.HasLiveCertificate(*machine_id, now);
   if (!has_live.ok()) return ToGrpc(has_live.status());
-  if (*has_live) {
-    return refuse(grpc::StatusCode::ALREADY_EXISTS,
-                  common::StrCat("machine id ", *machine_id,
-                                 " is already enrolled with a valid certificate; if this "
-                                 "machine was reinstalled, revoke the old one first: medic "
-                                 "agents revoke ",
-                                 *machine_id));
-  }
+  if (*has_live) return refuse(grpc::StatusCode::ALREADY_EXISTS, already_enrolled);
   absl::StatusOr<std::string> cert = Sign(request.csr_pem(), *machine_id, target, now, t.id);
+  if (absl::IsAlreadyExists(cert.status())) {
+    return refuse(grpc::StatusCode::ALREADY_EXISTS, already_enrolled);
+  }
   if (absl::IsFailedPrecondition(cert.status())) {
     // Used up or revoked through another replica since it was read above.
     return refuse(grpc::StatusCode::UNAUTHENTICATED, std::string(cert.status().message()));
@@ -608,7 +608,8 @@ grpc::Status Security::Renew(const AgentIdentity& identity, const medic::v1::Ren
                           common::StrCat("a certificate for ", identity.machine_id,
                                          " cannot renew into one for ", *cn));
   } else if (absl::StatusOr<std::string> cert =
-                 Sign(request.csr_pem(), identity.machine_id, "", now, /*enrollment_token=*/0);
+                 Sign(request.csr_pem(), identity.machine_id, "", now, /*enrollment_token=*/0,
+                      /*renews=*/identity.serial);
              !cert.ok()) {
     status = ToGrpc(cert.status());
   } else {

@@ -120,10 +120,11 @@ class Security {
   absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& context);
   // Counts a failed enrollment of `peer_host`; true when it is over the limit.
   bool EnrollLimited(const std::string& peer_host, bool count) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Signs the CSR and keeps the certificate; with `enrollment_token` > 0, counts its use.
+  // Signs the CSR and keeps the certificate (Store::AddCertificate: an enrollment with
+  // `enrollment_token` > 0 counts its use; a renewal names the serial it `renews`).
   absl::StatusOr<std::string> Sign(const std::string& csr_pem, const std::string& machine_id,
                                    const std::string& hostname, absl::Time now,
-                                   int64_t enrollment_token);
+                                   int64_t enrollment_token, std::string_view renews = {});
   void AuditEntry(std::string_view actor, medic::v1::Role role, std::string_view action,
                   std::string_view target, const grpc::Status& result, std::string_view details,
                   std::string_view peer);

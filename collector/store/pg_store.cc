@@ -285,6 +285,8 @@ absl::Status ConvertObservationsToReportHistory(PgConnection& db) {
 // pg_advisory_xact_lock key that serialises schema migrations of replicas starting together
 // ("medic" in ASCII).
 constexpr int64_t kMigrationLock = 0x6d65646963;
+// The first key of the per-machine certificate locks ("cert").
+constexpr int64_t kCertificateLockClass = 0x63657274;
 
 // NOTIFY channels between replicas (collector/replicas/coordinator.h listens): a machine's
 // state changed (the leader feeds its fault engine), a diagnostic was queued for a machine
@@ -1233,9 +1235,43 @@ class PgStore final : public Store {
     return r.Affected() > 0;
   }
 
-  absl::Status AddCertificate(const AgentCertificate& certificate,
-                              int64_t enrollment_token) override {
+  // Serialises, until the transaction ends, every issue and revocation of one machine's
+  // certificates across replicas. Under READ COMMITTED a revocation running beside an
+  // enrollment or renewal would not see the certificate being added and leave it live.
+  static absl::Status LockMachineCertificates(PgConnection& db, std::string_view machine_id) {
+    // The two-key form: its key space never meets the one-key locks (leader, migrations).
+    return db
+        .Exec("SELECT pg_advisory_xact_lock($1::integer, hashtext($2))",
+              PgParams().Add(kCertificateLockClass).Add(machine_id))
+        .status();
+  }
+
+  absl::Status AddCertificate(const AgentCertificate& certificate, int64_t enrollment_token,
+                              std::string_view renews) override {
     return Tx([&](PgConnection& db) -> absl::Status {
+      RETURN_IF_ERROR(LockMachineCertificates(db, certificate.machine_id));
+      if (enrollment_token > 0) {
+        ASSIGN_OR_RETURN(
+            PgResult live,
+            db.Exec("SELECT 1 FROM agent_certificates WHERE machine_id = $1 AND "
+                    "revoked_ms IS NULL AND not_after_ms > $2 LIMIT 1",
+                    PgParams().Add(certificate.machine_id).Add(Ms(certificate.issued))));
+        if (live.rows() > 0) {
+          return absl::AlreadyExistsError(
+              common::StrCat("machine id ", certificate.machine_id,
+                             " is already enrolled with a valid certificate"));
+        }
+      }
+      if (!renews.empty()) {
+        ASSIGN_OR_RETURN(PgResult revoked,
+                         db.Exec("SELECT 1 FROM agent_certificates WHERE serial = $1 AND "
+                                 "revoked_ms IS NOT NULL",
+                                 PgParams().Add(renews)));
+        if (revoked.rows() > 0) {
+          return absl::FailedPreconditionError(
+              common::StrCat("certificate ", renews, " was revoked meanwhile"));
+        }
+      }
       if (enrollment_token > 0) {
         // The row lock makes two replicas enrolling with one token count one use each.
         ASSIGN_OR_RETURN(PgResult use,
@@ -1285,7 +1321,8 @@ class PgStore final : public Store {
 
   absl::StatusOr<int> RevokeCertificates(std::string_view machine_id, absl::Time now) override {
     int64_t changed = 0;
-    RETURN_IF_ERROR(Do([&](PgConnection& db) -> absl::Status {
+    RETURN_IF_ERROR(Tx([&](PgConnection& db) -> absl::Status {
+      RETURN_IF_ERROR(LockMachineCertificates(db, machine_id));
       ASSIGN_OR_RETURN(PgResult r,
                        db.Exec("UPDATE agent_certificates SET revoked_ms = $1 WHERE machine_id "
                                "= $2 AND revoked_ms IS NULL",

@@ -1182,10 +1182,34 @@ class SqliteStore final : public Store {
     return insert->Run();
   }
 
-  absl::Status AddCertificate(const AgentCertificate& certificate,
-                              int64_t enrollment_token) override {
+  absl::Status AddCertificate(const AgentCertificate& certificate, int64_t enrollment_token,
+                              std::string_view renews) override {
     std::lock_guard lock(mu_);
+    // BEGIN IMMEDIATE takes the file's write lock: the checks below and the insert are one
+    // step for every process on this file.
     return InTransaction([&]() -> absl::Status {
+      if (enrollment_token > 0) {
+        ASSIGN_OR_RETURN(auto live, db_->Prepare("SELECT 1 FROM agent_certificates WHERE "
+                                                 "machine_id = ? AND revoked_ms IS NULL AND "
+                                                 "not_after_ms > ? LIMIT 1"));
+        live->Bind(1, certificate.machine_id).Bind(2, Ms(certificate.issued));
+        ASSIGN_OR_RETURN(bool enrolled, live->Step());
+        if (enrolled) {
+          return absl::AlreadyExistsError(
+              common::StrCat("machine id ", certificate.machine_id,
+                             " is already enrolled with a valid certificate"));
+        }
+      }
+      if (!renews.empty()) {
+        ASSIGN_OR_RETURN(auto revoked, db_->Prepare("SELECT 1 FROM agent_certificates WHERE "
+                                                    "serial = ? AND revoked_ms IS NOT NULL"));
+        revoked->Bind(1, renews);
+        ASSIGN_OR_RETURN(bool gone, revoked->Step());
+        if (gone) {
+          return absl::FailedPreconditionError(
+              common::StrCat("certificate ", renews, " was revoked meanwhile"));
+        }
+      }
       if (enrollment_token > 0) {
         ASSIGN_OR_RETURN(auto use, db_->Prepare("UPDATE enrollment_tokens SET uses = uses + 1 "
                                                 "WHERE id = ? AND revoked_ms IS NULL AND "

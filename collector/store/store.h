@@ -281,11 +281,17 @@ class Store {
     return absl::UnimplementedError("this store keeps no security state");
   }
 
-  // Keeps an issued certificate. With `enrollment_token` > 0, counts one use of that token in
-  // the same transaction; FailedPrecondition (nothing kept) when, meanwhile, the token was
-  // revoked or used up through another replica.
+  // Keeps an issued certificate, checked in the same transaction against what other callers
+  // and replicas did meanwhile (nothing is kept when refused):
+  // - an enrollment (`enrollment_token` > 0) counts one use of that token; FailedPrecondition
+  //   when the token was revoked or used up, AlreadyExists when the machine holds a live
+  //   certificate (one live certificate per machine id: a token must not take over a machine);
+  // - a renewal (`renews`: the serial being renewed) is FailedPrecondition when that serial
+  //   was revoked.
+  // Serialised per machine id with RevokeCertificates, so a revocation never misses a
+  // certificate issued at the same moment.
   virtual absl::Status AddCertificate(const AgentCertificate& certificate,
-                                      int64_t enrollment_token = 0) {
+                                      int64_t enrollment_token = 0, std::string_view renews = {}) {
     return absl::UnimplementedError("this store keeps no security state");
   }
   // The certificate of `serial`; nullopt when it was not issued here.

@@ -1,5 +1,6 @@
 #include <sqlite3.h>
 
+#include <latch>
 #include <map>
 #include <thread>
 #include <tuple>
@@ -730,11 +731,33 @@ TEST_P(StoreTest, TokensCertificatesAndAuditAreKept) {
   EXPECT_TRUE(*store_->HasLiveCertificate("m1", kT0 + absl::Hours(1)));
   EXPECT_FALSE(*store_->HasLiveCertificate("m1", kT0 + absl::Hours(25)));  // expired
 
-  EXPECT_EQ(*store_->RevokeCertificates("m1", kT0 + absl::Hours(2)), 1);
+  // One live certificate per machine: a second enrollment of m1 is refused and costs no use.
+  Store::EnrollmentToken fleet;
+  fleet.name = "fleet";
+  fleet.secret_hash = "hash-fleet";
+  fleet.created = kT0;
+  auto unlimited = store_->AddEnrollmentToken(fleet);
+  ASSERT_TRUE(unlimited.ok()) << unlimited.status();
+  cert.serial = "03";
+  cert.machine_id = "m1";
+  cert.issued = kT0 + absl::Minutes(5);
+  EXPECT_EQ(store_->AddCertificate(cert, *unlimited).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_FALSE(store_->FindCertificate("03")->has_value());
+  EXPECT_EQ((*store_->FindEnrollmentToken("hash-fleet"))->uses, 0u);
+  // A renewal of a live certificate is kept.
+  cert.serial = "04";
+  ASSERT_TRUE(store_->AddCertificate(cert, 0, "01").ok());
+
+  EXPECT_EQ(*store_->RevokeCertificates("m1", kT0 + absl::Hours(2)), 2);
   EXPECT_EQ(*store_->RevokeCertificates("m1", kT0 + absl::Hours(3)), 0);
+  // A renewal that lost the race with a revocation is not kept.
+  cert.serial = "05";
+  cert.issued = kT0 + absl::Hours(2);
+  EXPECT_EQ(store_->AddCertificate(cert, 0, "04").code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(store_->FindCertificate("05")->has_value());
   EXPECT_FALSE(*store_->HasLiveCertificate("m1", kT0 + absl::Hours(2)));
   EXPECT_EQ((*store_->FindCertificate("01"))->revoked, kT0 + absl::Hours(2));
-  EXPECT_THAT(*store_->CertificatesRevokedSince(kT0 + absl::Hours(1)), SizeIs(1));
+  EXPECT_THAT(*store_->CertificatesRevokedSince(kT0 + absl::Hours(1)), SizeIs(2));
   EXPECT_THAT(*store_->CertificatesRevokedSince(kT0 + absl::Hours(3)), SizeIs(0));
 
   ASSERT_TRUE(store_->SetIdentityAlert("m1", "cloned", kT0).ok());
@@ -774,6 +797,47 @@ TEST_P(StoreTest, TokensCertificatesAndAuditAreKept) {
   store_ = Open();
   EXPECT_EQ((*store_->FindApiToken("hash-vera"))->revoked, kT0 + absl::Minutes(1));
   EXPECT_THAT(*store_->ListAudit({}), SizeIs(3));
+}
+
+// Enrollments of one machine id at the same moment (two replicas, or one replica's threads):
+// exactly one certificate is kept, whatever the interleaving.
+TEST_P(StoreTest, ConcurrentEnrollmentsOfOneMachineKeepOneCertificate) {
+  Store::EnrollmentToken fleet;
+  fleet.name = "fleet";
+  fleet.secret_hash = "hash-race";
+  fleet.created = kT0;
+  auto token = store_->AddEnrollmentToken(fleet);
+  ASSERT_TRUE(token.ok()) << token.status();
+  constexpr int kRounds = 10;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string machine = common::StrCat("m-race-", round);
+    std::vector<absl::Status> results(8);
+    std::latch start(static_cast<std::ptrdiff_t>(results.size()));
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < results.size(); ++i) {
+      threads.emplace_back([&, i] {
+        Store::AgentCertificate cert;
+        cert.serial = common::StrCat(machine, "-", i);
+        cert.machine_id = machine;
+        cert.fingerprint = "ff";
+        cert.issued = kT0;
+        cert.not_after = kT0 + absl::Hours(24);
+        start.arrive_and_wait();  // all at once, to overlap the transactions
+        results[i] = store_->AddCertificate(cert, *token);
+      });
+    }
+    for (auto& t : threads) t.join();
+    int kept = 0;
+    for (const auto& result : results) {
+      if (result.ok()) {
+        ++kept;
+      } else {
+        EXPECT_EQ(result.code(), absl::StatusCode::kAlreadyExists) << result;
+      }
+    }
+    EXPECT_EQ(kept, 1) << machine;
+  }
+  EXPECT_EQ((*store_->FindEnrollmentToken("hash-race"))->uses, static_cast<uint32_t>(kRounds));
 }
 
 }  // namespace

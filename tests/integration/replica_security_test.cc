@@ -218,11 +218,10 @@ TEST_F(ReplicaSecurityTest, TokensCertificatesRevocationAndAuditAreSharedByRepli
   RunResult revoke = Admin(1, {"agents", "revoke", "ws-shared", "--reason", "laptop stolen"});
   ASSERT_EQ(revoke.exit_code, 0) << revoke.err;
   EXPECT_THAT(revoke.out, HasSubstr("1 certificates revoked"));
-  const absl::Time revoked_at = absl::Now();
+  // The bound is the wait itself: the promise is a minute; here revocation_check is 1 s.
   EXPECT_TRUE(replicas_[0]->WaitForStderr("its certificate (serial", absl::Seconds(20)))
       << replicas_[0]->Describe();
   EXPECT_TRUE(agent->WaitForStderr("was revoked", absl::Seconds(20))) << agent->Describe();
-  EXPECT_LT(absl::Now() - revoked_at, absl::Minutes(1));
 
   // One audit log: through A, what was done through B, and the other way round.
   RunResult audit_a = Admin(0, {"audit", "--limit", "1000"});
