@@ -423,7 +423,7 @@ absl::Status Spool::Acknowledge(uint64_t epoch, uint64_t sequence) {
       // The segment being appended to is emptied and kept: an agent whose records are
       // acknowledged as fast as it writes them would otherwise delete and create a file (and
       // sync the directory) for every record or two.
-      RETURN_IF_ERROR(Empty(segment));
+      if (segment.size > 0) RETURN_IF_ERROR(Empty(segment));
       ++it;
     } else if (segment.live == 0) {
       auto next = std::next(it);
