@@ -230,6 +230,11 @@ CREATE INDEX report_history_by_machine ON report_history(machine_id, at_ms);
 CREATE INDEX report_history_by_time ON report_history(at_ms);
 )sql",
               &ConvertObservationsToReportHistory),
+    // Every replica asks for the certificates revoked lately every revocation_check.
+    R"sql(
+CREATE INDEX agent_certificates_by_revocation ON agent_certificates(revoked_ms)
+  WHERE revoked_ms IS NOT NULL;
+)sql",
 };
 
 constexpr int kPgSchemaVersion = static_cast<int>(std::size(kPgMigrations));
