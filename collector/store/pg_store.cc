@@ -1118,10 +1118,16 @@ class PgStore final : public Store {
   }
 
   absl::StatusOr<bool> RevokeApiToken(int64_t id, absl::Time now) override {
+    return RevokeToken("api_tokens", id, now);
+  }
+
+  // Revokes row `id` of a token table (a constant of this file), once; true when it did.
+  absl::StatusOr<bool> RevokeToken(std::string_view table, int64_t id, absl::Time now) {
     int64_t changed = 0;
     RETURN_IF_ERROR(Do([&](PgConnection& db) -> absl::Status {
-      ASSIGN_OR_RETURN(PgResult r, db.Exec("UPDATE api_tokens SET revoked_ms = $1 WHERE id = $2 "
-                                           "AND revoked_ms IS NULL",
+      ASSIGN_OR_RETURN(PgResult r, db.Exec(common::StrCat("UPDATE ", table,
+                                                          " SET revoked_ms = $1 WHERE id = "
+                                                          "$2 AND revoked_ms IS NULL"),
                                            PgParams().Add(Ms(now)).Add(id)));
       changed = r.Affected();
       return absl::OkStatus();
@@ -1200,16 +1206,7 @@ class PgStore final : public Store {
   }
 
   absl::StatusOr<bool> RevokeEnrollmentToken(int64_t id, absl::Time now) override {
-    int64_t changed = 0;
-    RETURN_IF_ERROR(Do([&](PgConnection& db) -> absl::Status {
-      ASSIGN_OR_RETURN(PgResult r,
-                       db.Exec("UPDATE enrollment_tokens SET revoked_ms = $1 WHERE id = $2 AND "
-                               "revoked_ms IS NULL",
-                               PgParams().Add(Ms(now)).Add(id)));
-      changed = r.Affected();
-      return absl::OkStatus();
-    }));
-    return changed > 0;
+    return RevokeToken("enrollment_tokens", id, now);
   }
 
   static constexpr std::string_view kCertificateColumns =

@@ -1086,9 +1086,15 @@ class SqliteStore final : public Store {
   }
 
   absl::StatusOr<bool> RevokeApiToken(int64_t id, absl::Time now) override {
+    return RevokeToken("api_tokens", id, now);
+  }
+
+  // Revokes row `id` of a token table (a constant of this file), once; true when it did.
+  absl::StatusOr<bool> RevokeToken(std::string_view table, int64_t id, absl::Time now) {
     std::lock_guard lock(mu_);
-    ASSIGN_OR_RETURN(auto update, db_->Prepare("UPDATE api_tokens SET revoked_ms = ? WHERE id = ? "
-                                               "AND revoked_ms IS NULL"));
+    ASSIGN_OR_RETURN(auto update, db_->Prepare(common::StrCat(
+                                      "UPDATE ", table,
+                                      " SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL")));
     update->Bind(1, Ms(now)).Bind(2, id);
     RETURN_IF_ERROR(update->Run());
     return sqlite3_changes(db_->handle()) > 0;
@@ -1154,12 +1160,7 @@ class SqliteStore final : public Store {
   }
 
   absl::StatusOr<bool> RevokeEnrollmentToken(int64_t id, absl::Time now) override {
-    std::lock_guard lock(mu_);
-    ASSIGN_OR_RETURN(auto update, db_->Prepare("UPDATE enrollment_tokens SET revoked_ms = ? "
-                                               "WHERE id = ? AND revoked_ms IS NULL"));
-    update->Bind(1, Ms(now)).Bind(2, id);
-    RETURN_IF_ERROR(update->Run());
-    return sqlite3_changes(db_->handle()) > 0;
+    return RevokeToken("enrollment_tokens", id, now);
   }
 
   static constexpr std::string_view kCertificateColumns =
