@@ -368,6 +368,13 @@ void Gateway::CallUnary(const MethodDescriptor& method, const Message& request,
 
 // A server-streaming call as a generic bidi reactor: the request is the only write. Owned
 // by itself (self_) until OnDone, and by whoever holds the shared_ptr.
+//
+// Reads are started from outside gRPC's reactions (ReadNext, on the web server's threads,
+// once the last message is written), so the call holds itself open (AddHold) for as long as
+// one may still be started. Without the hold gRPC may finish the call between a read that
+// ended the stream and the next ReadNext, and StartRead on a finished call is undefined (it
+// aborted under ASan: "pure virtual method called"). The hold goes when no read will follow:
+// the stream ended, or it was cancelled with no read outstanding.
 class StreamCallImpl final : public StreamCall,
                              public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
@@ -392,6 +399,8 @@ class StreamCallImpl final : public StreamCall,
         common::StrCat("/", call->method_.service()->full_name(), "/", call->method_.name()),
         grpc::StubOptions(), call.get());
     call->StartWriteLast(&call->request_, grpc::WriteOptions());
+    call->AddHold();
+    call->held_ = true;
     call->reading_ = true;
     call->StartRead(&call->response_);
     call->StartCall();
@@ -400,19 +409,32 @@ class StreamCallImpl final : public StreamCall,
 
   void ReadNext() override {
     std::lock_guard lock(mu_);
-    if (done_ || reading_) return;
+    if (!held_ || stopped_ || reading_) return;
     reading_ = true;
     StartRead(&response_);
   }
 
-  void Cancel() override { context_.TryCancel(); }
+  void Cancel() override {
+    bool release = false;
+    {
+      std::lock_guard lock(mu_);
+      stopped_ = true;
+      release = TakeHoldLocked();
+    }
+    context_.TryCancel();
+    if (release) RemoveHold();
+  }
 
   void OnReadDone(bool ok) override {
+    bool release = false;
     {
       std::lock_guard lock(mu_);
       reading_ = false;
+      if (!ok) stopped_ = true;  // the stream ended; OnDone follows with its status
+      if (stopped_) release = TakeHoldLocked();
     }
-    if (!ok) return;  // the stream ended; OnDone follows with its status
+    if (release) RemoveHold();
+    if (!ok || release) return;
     std::string json;
     grpc::Status parsed = ResponseJson(response_, method_.output_type(), &json);
     if (!parsed.ok()) {
@@ -424,10 +446,6 @@ class StreamCallImpl final : public StreamCall,
   }
 
   void OnDone(const grpc::Status& status) override {
-    {
-      std::lock_guard lock(mu_);
-      done_ = true;
-    }
     receiver_->OnDone(status);
     receiver_.reset();
     // Last: may destroy this object (when nobody else holds it).
@@ -442,8 +460,16 @@ class StreamCallImpl final : public StreamCall,
   grpc::ByteBuffer response_;
   std::shared_ptr<StreamReceiver> receiver_;
   std::shared_ptr<StreamCallImpl> self_;
+  // True once, when the hold is held and no read is outstanding: the caller removes it.
+  bool TakeHoldLocked() {
+    if (!held_ || reading_) return false;
+    held_ = false;
+    return true;
+  }
+
   std::mutex mu_;
-  bool done_ = false;
+  bool held_ = false;     // AddHold in force: reads may still be started
+  bool stopped_ = false;  // the stream ended or was cancelled: no more reads
   bool reading_ = false;
 };
 
