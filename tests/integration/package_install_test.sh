@@ -14,7 +14,14 @@ check() { local what=$1; shift; "$@" || fail "$what"; echo "ok: $what"; }
 # In the private mount namespace: the overlay root, install, upgrade, remove, purge.
 inside() {
   mkdir -p "$work/layers" "$work/root"
-  mount -t tmpfs -o size=512m tmpfs "$work/layers"
+  # The upper layer holds what dpkg writes: during the upgrade both versions' files at once,
+  # plus dpkg's own database. Sized from the packages, since a sanitized build's binaries are
+  # several times the size of a normal one's.
+  local kb=0 deb
+  for deb in "$work"/v1/*.deb; do
+    kb=$((kb + $(dpkg-deb -f "$deb" Installed-Size)))
+  done
+  mount -t tmpfs -o size=$((2 * kb / 1024 + 256))m tmpfs "$work/layers"
   mkdir -p "$work/layers/upper" "$work/layers/work"
   mount -t overlay overlay \
     -o "lowerdir=/,upperdir=$work/layers/upper,workdir=$work/layers/work" "$work/root"
