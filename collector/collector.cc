@@ -91,8 +91,8 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
         "--insecure serves without TLS or authentication, so it listens on loopback only; '",
         config.listen(), "' is not (use 127.0.0.1:PORT or [::1]:PORT)"));
   }
-  // The web console is plain HTTP: its API is the technician API, so in test mode it too
-  // stays on loopback.
+  // In test mode the web console is plain HTTP without authentication, like the technician
+  // API it serves, so it too stays on loopback.
   if (const std::string web = config.has_http_listen() ? config.http_listen() : "";
       insecure && !web.empty() && !IsLoopbackHost(web.substr(0, web.rfind(':')))) {
     return absl::InvalidArgumentError(common::StrCat(
@@ -223,6 +223,12 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
   web::WebOptions web_options;
   web_options.listen = config.has_http_listen() ? config.http_listen() : kDefaultHttpListen;
   web_options.loopback_hosts_only = insecure;
+  // Technicians sign in to the console with their API token: off this machine, that goes over
+  // HTTPS only, with the collector's own server certificate. On loopback it never leaves it.
+  if (!insecure && !IsLoopbackHost(web_options.listen.substr(0, web_options.listen.rfind(':')))) {
+    web_options.tls_cert_pem = collector->security_->server_cert_pem();
+    web_options.tls_key_pem = collector->security_->server_key_pem();
+  }
   if (!web_options.listen.empty()) {
     // The console's API goes through the same TechnicianService as `medic`, in process.
     auto web = web::WebServer::Start(web_options,
@@ -230,7 +236,7 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(
                                      &collector->registry_);
     if (web.ok()) {
       collector->web_ = std::move(*web);
-      collector->web_address_ = collector->web_->address();
+      collector->web_url_ = collector->web_->url();
     } else if (config.has_http_listen()) {
       return web.status();
     } else {

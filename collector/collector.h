@@ -50,7 +50,8 @@ class Collector {
   // TLS material and the first admin token's file; null before Start.
   const Security* security() const { return security_.get(); }
   // The web console's address (http_listen, with the real port); empty when it is off.
-  const std::string& web_address() const { return web_address_; }
+  // The console's URL ("https://HOST:PORT/" off loopback), or empty when it is off.
+  const std::string& web_url() const { return web_url_; }
   // What /metrics shows; parts of the collector observe into its families.
   CollectorMetrics& metrics() { return *metrics_; }
 
@@ -83,7 +84,7 @@ class Collector {
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   std::unique_ptr<web::WebServer> web_;  // when http_listen is set
-  std::string web_address_;
+  std::string web_url_;
 
   std::mutex mu_;
   std::condition_variable stop_cv_;

@@ -82,8 +82,8 @@ int main(int argc, char** argv) {
                 (*collector)->security()->ca_file().c_str(),
                 (*collector)->security()->admin_token_file().c_str());
   }
-  if (!(*collector)->web_address().empty()) {
-    std::printf("medic-collector web console on http://%s/\n", (*collector)->web_address().c_str());
+  if (!(*collector)->web_url().empty()) {
+    std::printf("medic-collector web console on %s\n", (*collector)->web_url().c_str());
   }
   std::fflush(stdout);
 

@@ -67,6 +67,10 @@ class Security {
   // TLS 1.2+ with an optional client certificate, verified against the CA when presented.
   std::shared_ptr<grpc::ServerCredentials> ServerCredentials() const;
   const std::string& ca_pem() const { return ca_pem_; }
+  // The server's certificate (for listen_host and server_names) and key, PEM; empty when
+  // insecure. The web console serves HTTPS with them.
+  const std::string& server_cert_pem() const { return server_cert_pem_; }
+  const std::string& server_key_pem() const { return server_key_pem_; }
   const std::string& admin_token_file() const { return admin_token_file_; }
   const std::string& ca_file() const { return ca_file_; }  // what agents pin
 

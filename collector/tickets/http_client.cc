@@ -53,7 +53,10 @@ absl::StatusOr<HttpResponse> HttpCall(std::string_view method, std::string_view 
   beast::tcp_stream stream(io);
   http::request<http::string_body> request{http::string_to_verb(std::string(method)),
                                            parsed->target, 11};
-  request.set(http::field::host, parsed->host);
+  // As browsers send it: with the port unless it is http's own (RFC 9110, 7.2).
+  request.set(http::field::host, parsed->port == "80"
+                                     ? parsed->host
+                                     : common::StrCat(parsed->host, ":", parsed->port));
   request.set(http::field::user_agent, "medic-collector/" MEDIC_VERSION);
   request.set(http::field::content_type, "application/json");
   for (const auto& [k, v] : headers) request.set(k, v);

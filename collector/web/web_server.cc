@@ -5,10 +5,12 @@
 
 #include "absl/strings/numbers.h"
 #include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/ssl.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "boost/asio/strand.hpp"
 #include "boost/asio/write.hpp"
 #include "boost/beast/core.hpp"
+#include "boost/beast/core/detect_ssl.hpp"
 #include "boost/beast/http.hpp"
 #include "collector/web/assets.h"
 #include "collector/web/gateway.h"
@@ -21,12 +23,19 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
+using PlainStream = beast::tcp_stream;
+// asio's own TLS stream: Boost 1.74's beast::ssl_stream cannot take a buffered handshake in
+// C++20 (its completion-token constraint names the wrong signature).
+using TlsStream = ssl::stream<beast::tcp_stream>;
 
 constexpr std::string_view kApiPrefix = "/api/v1/";
 // A stream that has sent nothing yet gets its 200 and SSE header after this: a stream that
 // fails at once (UNIMPLEMENTED, NOT_FOUND) answers with a plain HTTP error instead.
 constexpr auto kStreamHeaderDelay = std::chrono::milliseconds(300);
+// For the TLS handshake, or for the first bytes that tell TLS from plain HTTP.
+constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 
 std::string Decode(std::string_view text) {
   std::string out;
@@ -89,6 +98,7 @@ struct WebServer::Impl {
   tcp::acceptor acceptor{io};
   Gateway gateway;
   const common::metrics::Registry* registry;
+  std::optional<ssl::context> tls;  // set: HTTPS, and plain HTTP gets a redirect to it
   std::atomic<bool> stopped{false};
 
   Impl(WebOptions o, std::shared_ptr<grpc::Channel> channel, const common::metrics::Registry* r)
@@ -97,42 +107,72 @@ struct WebServer::Impl {
         registry(r) {}
 
   void Accept();
+  // TLS or not, from the connection's first bytes; `socket` is already on its strand.
+  void Detect(tcp::socket socket);
 };
 
 namespace {
 
-// One HTTP connection: requests one after another (keep-alive), or one SSE stream.
-class Session : public std::enable_shared_from_this<Session>, public StreamReceiver {
+// One HTTP connection: requests one after another (keep-alive), or one SSE stream. `Stream` is
+// PlainStream or TlsStream; `buffer` holds what was read before (by the TLS detection).
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>>, public StreamReceiver {
  public:
-  Session(tcp::socket socket, WebServer::Impl& server)
-      : stream_(std::move(socket)), server_(server), timer_(stream_.get_executor()) {}
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  template <class... StreamArgs>
+  Session(WebServer::Impl& server, beast::flat_buffer buffer, StreamArgs&&... stream_args)
+      : stream_(std::forward<StreamArgs>(stream_args)...),
+        server_(server),
+        timer_(stream_.get_executor()),
+        buffer_(std::move(buffer)) {}
 
   void Start() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadRequest(); });
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->Begin(); });
   }
 
   // --- StreamReceiver: on gRPC threads; everything moves to this connection's strand. ---
   void OnMessage(std::string json) override {
-    asio::post(stream_.get_executor(), [self = shared_from_this(), json = std::move(json)] {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this(), json = std::move(json)] {
       self->SendEvent("", json, /*then_read_next=*/true);
     });
   }
   void OnDone(const grpc::Status& status) override {
     asio::post(stream_.get_executor(),
-               [self = shared_from_this(), status] { self->StreamEnded(status); });
+               [self = this->shared_from_this(), status] { self->StreamEnded(status); });
   }
 
  private:
   using Response = http::response<http::string_body>;
 
+  beast::tcp_stream& Socket() { return beast::get_lowest_layer(stream_); }
+
+  void Begin() {
+    if constexpr (kTls) {
+      Socket().expires_after(kHandshakeTimeout);
+      stream_.async_handshake(ssl::stream_base::server, buffer_.data(),
+                              [self = this->shared_from_this()](beast::error_code ec, size_t used) {
+                                if (ec) {
+                                  spdlog::debug("web console: TLS handshake failed: {}",
+                                                ec.message());
+                                  return self->Close();
+                                }
+                                self->buffer_.consume(used);
+                                self->ReadRequest();
+                              });
+    } else {
+      ReadRequest();
+    }
+  }
+
   void ReadRequest() {
     parser_.emplace();
     parser_->body_limit(server_.options.max_body_bytes);
     parser_->header_limit(static_cast<uint32_t>(server_.options.max_header_bytes));
-    stream_.expires_after(absl::ToChronoMilliseconds(server_.options.read_timeout));
+    Socket().expires_after(absl::ToChronoMilliseconds(server_.options.read_timeout));
     http::async_read(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
@@ -161,6 +201,7 @@ class Session : public std::enable_shared_from_this<Session>, public StreamRecei
   }
 
   void Route() {
+    if (!kTls && server_.tls.has_value()) return RedirectToHttps();
     if (server_.options.loopback_hosts_only) {
       const std::string_view host(request_[http::field::host].data(),
                                   request_[http::field::host].size());
@@ -190,6 +231,25 @@ class Session : public std::enable_shared_from_this<Session>, public StreamRecei
       return SendError(404, "NOT_FOUND", common::StrCat("nothing at ", path), keep_alive_);
     }
     Send(200, asset->content_type, std::string(asset->data, asset->size));
+  }
+
+  // Plain HTTP to a console that serves HTTPS: the same address over https, and nothing else
+  // (a technician's token must not cross the network in clear).
+  void RedirectToHttps() {
+    const std::string_view host(request_[http::field::host].data(),
+                                request_[http::field::host].size());
+    if (host.empty()) {
+      return SendError(400, "HTTPS_REQUIRED", "this console is served over HTTPS only", false);
+    }
+    const std::string location = common::StrCat(
+        "https://", host, std::string_view(request_.target().data(), request_.target().size()));
+    Response response{http::status::permanent_redirect, request_.version()};
+    response.set(http::field::location, location);
+    Finish(std::move(response), "application/json",
+           common::StrCat(
+               "{\"error\":{\"code\":\"HTTPS_REQUIRED\",\"status\":308,\"message\":",
+               JsonQuote(common::StrCat("this console is served over HTTPS: ", location)), "}}"),
+           false);
   }
 
   void Api(std::string_view name, std::string_view query) {
@@ -233,25 +293,26 @@ class Session : public std::enable_shared_from_this<Session>, public StreamRecei
     const std::string authorization(request_[http::field::authorization]);
     if (method->server_streaming()) {
       timer_.expires_after(kStreamHeaderDelay);
-      timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
         if (!ec) self->SendStreamHeader();
       });
       WatchForHangUp();
-      call_ = server_.gateway.CallStreaming(*method, **parsed, authorization, shared_from_this());
+      call_ =
+          server_.gateway.CallStreaming(*method, **parsed, authorization, this->shared_from_this());
       return;
     }
-    server_.gateway.CallUnary(*method, **parsed, authorization,
-                              [self = shared_from_this()](grpc::Status status, std::string json) {
-                                asio::post(
-                                    self->stream_.get_executor(),
-                                    [self, status = std::move(status), json = std::move(json)] {
-                                      if (status.ok()) {
-                                        self->Send(200, "application/json", json);
-                                      } else {
-                                        self->SendGrpcError(status, self->keep_alive_);
-                                      }
-                                    });
-                              });
+    server_.gateway.CallUnary(
+        *method, **parsed, authorization,
+        [self = this->shared_from_this()](grpc::Status status, std::string json) {
+          asio::post(self->stream_.get_executor(),
+                     [self, status = std::move(status), json = std::move(json)] {
+                       if (status.ok()) {
+                         self->Send(200, "application/json", json);
+                       } else {
+                         self->SendGrpcError(status, self->keep_alive_);
+                       }
+                     });
+        });
   }
 
   void SendGrpcError(const grpc::Status& status, bool keep_alive) {
@@ -297,10 +358,10 @@ class Session : public std::enable_shared_from_this<Session>, public StreamRecei
     response.prepare_payload();
     if (head) response.body().clear();
     auto shared = std::make_shared<Response>(std::move(response));
-    stream_.expires_after(std::chrono::seconds(30));
+    Socket().expires_after(std::chrono::seconds(30));
     http::async_write(
         stream_, *shared,
-        [self = shared_from_this(), shared, keep_alive](beast::error_code ec, size_t) {
+        [self = this->shared_from_this(), shared, keep_alive](beast::error_code ec, size_t) {
           if (ec || !keep_alive) return self->Close();
           self->ReadRequest();
         });
@@ -310,11 +371,11 @@ class Session : public std::enable_shared_from_this<Session>, public StreamRecei
 
   // While streaming nothing more is read from the browser: a read that ends means it hung up.
   void WatchForHangUp() {
-    stream_.expires_never();
-    stream_.socket().async_wait(tcp::socket::wait_read,
-                                [self = shared_from_this()](beast::error_code ec) {
-                                  if (self->call_ != nullptr) self->call_->Cancel();
-                                });
+    Socket().expires_never();
+    Socket().socket().async_wait(tcp::socket::wait_read,
+                                 [self = this->shared_from_this()](beast::error_code ec) {
+                                   if (self->call_ != nullptr) self->call_->Cancel();
+                                 });
   }
 
   void SendStreamHeader() {
@@ -329,7 +390,7 @@ class Session : public std::enable_shared_from_this<Session>, public StreamRecei
 
   void ScheduleKeepalive() {
     timer_.expires_after(absl::ToChronoMilliseconds(server_.options.keepalive_every));
-    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
       if (ec || self->ended_) return;
       self->Write(": keepalive\n\n", false);
       self->ScheduleKeepalive();
@@ -376,9 +437,9 @@ class Session : public std::enable_shared_from_this<Session>, public StreamRecei
       return;
     }
     writing_ = true;
-    stream_.expires_after(std::chrono::seconds(30));
+    Socket().expires_after(std::chrono::seconds(30));
     asio::async_write(stream_, asio::buffer(writes_.front().text),
-                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
                         const bool read_next = self->writes_.front().read_next;
                         self->writes_.pop_front();
                         if (ec) {
@@ -397,8 +458,8 @@ class Session : public std::enable_shared_from_this<Session>, public StreamRecei
     closed_ = true;
     timer_.cancel();
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    Socket().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    Socket().close();
     // Ends the stream's hold on this session once gRPC says OnDone.
     if (call_ != nullptr && !ended_) call_->Cancel();
   }
@@ -408,7 +469,7 @@ class Session : public std::enable_shared_from_this<Session>, public StreamRecei
     bool read_next;
   };
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   WebServer::Impl& server_;
   asio::steady_timer timer_;
   beast::flat_buffer buffer_;
@@ -430,13 +491,39 @@ class Session : public std::enable_shared_from_this<Session>, public StreamRecei
 void WebServer::Impl::Accept() {
   acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
     if (stopped) return;
-    if (!ec) {
-      std::make_shared<Session>(std::move(socket), *this)->Start();
-    } else {
+    if (ec) {
       spdlog::debug("web console: accept failed: {}", ec.message());
+    } else if (tls.has_value()) {
+      Detect(std::move(socket));
+    } else {
+      std::make_shared<Session<PlainStream>>(*this, beast::flat_buffer(), std::move(socket))
+          ->Start();
     }
     Accept();
   });
+}
+
+void WebServer::Impl::Detect(tcp::socket socket) {
+  struct Detecting {
+    PlainStream stream;
+    beast::flat_buffer buffer;
+  };
+  auto detecting = std::make_shared<Detecting>(Detecting{PlainStream(std::move(socket)), {}});
+  detecting->stream.expires_after(kHandshakeTimeout);
+  beast::async_detect_ssl(
+      detecting->stream, detecting->buffer, [this, detecting](beast::error_code ec, bool is_tls) {
+        if (ec) return;  // closed or silent: the stream closes with `detecting`
+        detecting->stream.expires_never();
+        if (is_tls) {
+          std::make_shared<Session<TlsStream>>(*this, std::move(detecting->buffer),
+                                               std::move(detecting->stream), *tls)
+              ->Start();
+        } else {
+          std::make_shared<Session<PlainStream>>(*this, std::move(detecting->buffer),
+                                                 std::move(detecting->stream))
+              ->Start();
+        }
+      });
 }
 
 WebServer::WebServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -458,6 +545,21 @@ absl::StatusOr<std::unique_ptr<WebServer>> WebServer::Start(
         common::StrCat("http_listen: '", options.listen, "' has no valid port"));
   }
   auto impl = std::make_unique<Impl>(options, std::move(channel), registry);
+  if (!options.tls_cert_pem.empty()) {
+    auto& tls = impl->tls.emplace(ssl::context::tls_server);
+    tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                    ssl::context::single_dh_use);
+    boost::system::error_code tls_ec;
+    tls.use_certificate_chain(asio::buffer(options.tls_cert_pem), tls_ec);
+    if (!tls_ec) {
+      tls.use_private_key(asio::buffer(options.tls_key_pem), ssl::context::pem, tls_ec);
+    }
+    if (tls_ec) {
+      return absl::InvalidArgumentError(common::StrCat(
+          "the web console's TLS certificate or key is not usable: ", tls_ec.message()));
+    }
+  }
   beast::error_code ec;
   const auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
   if (ec) {
@@ -482,6 +584,10 @@ absl::StatusOr<std::unique_ptr<WebServer>> WebServer::Start(
     server->threads_.emplace_back([io = &server->impl_->io] { io->run(); });
   }
   return server;
+}
+
+std::string WebServer::url() const {
+  return common::StrCat(impl_->tls.has_value() ? "https://" : "http://", address_, "/");
 }
 
 WebServer::~WebServer() { Stop(); }

@@ -27,6 +27,10 @@ struct WebOptions {
   // in --insecure mode, where every caller is admin: a page of another site that points its
   // own name at 127.0.0.1 (DNS rebinding) would otherwise drive the console as that site.
   bool loopback_hosts_only = false;
+  // When set (PEM), the console is HTTPS only, TLS 1.2 or later, with this certificate chain
+  // and key; plain HTTP to it is redirected (308) to the same address over https.
+  std::string tls_cert_pem;
+  std::string tls_key_pem;
 };
 
 class WebServer {
@@ -41,6 +45,8 @@ class WebServer {
 
   // "127.0.0.1:7080", with the real port.
   const std::string& address() const { return address_; }
+  // "https://10.0.0.5:7080/" or, without TLS, "http://127.0.0.1:7080/".
+  std::string url() const;
 
   // Ends API calls in flight (streams get CANCELLED), closes the connections and joins the
   // threads. Call before the gRPC server shuts down. Safe to call more than once.

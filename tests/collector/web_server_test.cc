@@ -1,12 +1,19 @@
 // The console's HTTP side against a fake TechnicianService in an in-process gRPC server: the
 // JSON gateway (methods from the descriptor, gRPC status -> HTTP status with the message,
 // query parameters, the Authorization header as metadata), server-sent events for streams,
-// limits, assets and /metrics.
+// limits, assets and /metrics; and HTTPS, as the console serves off loopback.
 
 #include "collector/web/web_server.h"
 
+#include "boost/asio/connect.hpp"
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/ssl.hpp"
+#include "boost/beast/core.hpp"
+#include "boost/beast/http.hpp"
+#include "boost/beast/ssl.hpp"
 #include "collector/tickets/http_client.h"
 #include "collector/web/gateway.h"
+#include "common/tls/pki.h"
 #include "gmock/gmock.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
@@ -16,6 +23,7 @@ namespace medic::collector::web {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 using tickets::HttpCall;
 
@@ -263,6 +271,123 @@ TEST_F(WebServerTest, AfterStopNothingAnswers) {
   web_->Stop();
   auto r = HttpCall("GET", "http://" + web_->address() + "/", "", {}, absl::Seconds(2));
   EXPECT_FALSE(r.ok());
+}
+
+}  // namespace
+}  // namespace medic::collector::web
+
+namespace medic::collector::web {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+
+// A CA and a server certificate for 127.0.0.1 signed by it, as the collector makes them.
+struct TestPki {
+  std::string ca_pem, cert_pem, key_pem;
+};
+
+TestPki MakePki() {
+  namespace tls = common::tls;
+  TestPki pki;
+  const absl::Time now = absl::Now();
+  const std::string ca_key = *tls::GenerateKeyPem();
+  pki.ca_pem =
+      *tls::MakeCaCertificate(ca_key, "Medic test CA", now - absl::Hours(1), now + absl::Hours(24));
+  pki.key_pem = *tls::GenerateKeyPem();
+  tls::CertificateSpec spec;
+  spec.common_name = "medic-collector";
+  spec.names = {"127.0.0.1"};
+  spec.server = true;
+  spec.not_before = now - absl::Hours(1);
+  spec.not_after = now + absl::Hours(24);
+  pki.cert_pem = *tls::IssueCertificate(pki.ca_pem, ca_key, pki.key_pem, spec);
+  return pki;
+}
+
+// GET `target` over TLS, verifying the server against `ca_pem` for the name 127.0.0.1, as a
+// browser that trusts the CA does. Throws on a TLS or connection failure.
+beast::http::response<beast::http::string_body> HttpsGet(const std::string& address,
+                                                         const std::string& target,
+                                                         const std::string& ca_pem) {
+  asio::io_context io;
+  asio::ssl::context context(asio::ssl::context::tls_client);
+  context.add_certificate_authority(asio::buffer(ca_pem));
+  context.set_verify_mode(asio::ssl::verify_peer);
+  context.set_verify_callback(asio::ssl::host_name_verification("127.0.0.1"));
+  beast::ssl_stream<beast::tcp_stream> stream(io, context);
+  asio::ip::tcp::resolver resolver(io);
+  const size_t colon = address.rfind(':');
+  beast::get_lowest_layer(stream).connect(
+      resolver.resolve(address.substr(0, colon), address.substr(colon + 1)));
+  stream.handshake(asio::ssl::stream_base::client);
+  beast::http::request<beast::http::empty_body> request(beast::http::verb::get, target, 11);
+  request.set(beast::http::field::host, address);
+  beast::http::write(stream, request);
+  beast::flat_buffer buffer;
+  beast::http::response<beast::http::string_body> response;
+  beast::http::read(stream, buffer, response);
+  return response;
+}
+
+class WebServerTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    pki_ = MakePki();
+  }
+  void TearDown() override { server_->Shutdown(); }
+
+  absl::StatusOr<std::unique_ptr<WebServer>> StartWeb(const std::string& cert_pem,
+                                                      const std::string& key_pem) {
+    WebOptions options;
+    options.listen = "127.0.0.1:0";
+    options.tls_cert_pem = cert_pem;
+    options.tls_key_pem = key_pem;
+    return WebServer::Start(options, server_->InProcessChannel(grpc::ChannelArguments()), nullptr);
+  }
+
+  FakeTechnicians service_;
+  std::unique_ptr<grpc::Server> server_;
+  TestPki pki_;
+};
+
+TEST_F(WebServerTlsTest, ServesHttpsWithItsCertificateAndSendsPlainHttpThere) {
+  auto web = StartWeb(pki_.cert_pem, pki_.key_pem);
+  ASSERT_TRUE(web.ok()) << web.status();
+  EXPECT_EQ((*web)->url(), "https://" + (*web)->address() + "/");
+
+  const auto page = HttpsGet((*web)->address(), "/", pki_.ca_pem);
+  EXPECT_EQ(page.result_int(), 200);
+  EXPECT_THAT(page.body(), HasSubstr("<script src=\"/app.js\""));
+  const auto api = HttpsGet((*web)->address(), "/api/v1/ListMachines", pki_.ca_pem);
+  EXPECT_EQ(api.result_int(), 200);
+  EXPECT_THAT(api.body(), HasSubstr(R"("hostname":"ws-042")"));
+
+  // Plain HTTP on the same port carries no request through: it is sent to https.
+  auto plain = HttpCall("POST", "http://" + (*web)->address() + "/api/v1/GetTicket",
+                        R"({"ticketId": "MED-7"})",
+                        {{"Content-Type", "application/json"}, {"Authorization", "Bearer s3cret"}},
+                        absl::Seconds(10));
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->status, 308);
+  EXPECT_THAT(plain->body,
+              HasSubstr("served over HTTPS: https://" + (*web)->address() + "/api/v1/GetTicket"));
+  EXPECT_THAT(plain->body, Not(HasSubstr("s3cret")));
+
+  // A client that does not trust the CA fails its handshake.
+  const TestPki other = MakePki();
+  EXPECT_THROW(HttpsGet((*web)->address(), "/", other.ca_pem), boost::system::system_error);
+  (*web)->Stop();
+}
+
+TEST_F(WebServerTlsTest, AKeyThatIsNotPemIsRefusedAtStart) {
+  auto web = StartWeb(pki_.cert_pem, "not a key");
+  ASSERT_FALSE(web.ok());
+  EXPECT_EQ(web.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(web.status().message(), HasSubstr("TLS certificate or key is not usable"));
 }
 
 }  // namespace

@@ -7,7 +7,9 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "collector/tickets/http_client.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
@@ -30,18 +32,19 @@ struct Collector {
   std::unique_ptr<Process> process;
 };
 
-// The one place this file starts a collector.
-Collector StartCollector(const TempDir& dir) {
+// The one place this file starts a collector: in --insecure test mode unless `secure`, when it
+// has TLS for gRPC and the console asks for an API token (its first one in dir/admin.token).
+Collector StartCollector(const TempDir& dir, bool secure = false) {
   Collector c;
   c.grpc_address = "127.0.0.1:" + std::to_string(FreePort());
   const std::string web_address = "127.0.0.1:" + std::to_string(FreePort());
   c.web = "http://" + web_address;
   WriteFile(dir.File("c.yaml"), "heartbeat_interval: 1s\noffline_after: 30s\n");
-  c.process = std::make_unique<Process>(
-      std::vector<std::string>{kBin + "/medic-collector", "--insecure", "--listen", c.grpc_address,
-                               "--http-listen", web_address, "--db", dir.File("c.db"), "--config",
-                               dir.File("c.yaml")},
-      dir.path(), "collector");
+  std::vector<std::string> argv{kBin + "/medic-collector", "--listen",  c.grpc_address,
+                                "--http-listen",           web_address, "--db",
+                                dir.File("c.db"),          "--config",  dir.File("c.yaml")};
+  if (!secure) argv.push_back("--insecure");
+  c.process = std::make_unique<Process>(argv, dir.path(), "collector");
   return c;
 }
 
@@ -194,6 +197,74 @@ TEST(ConsoleBrowserTest, OverviewMachineDiagnosticAcknowledge) {
   healthy.Disconnect();
   agent.WaitClosed(absl::Seconds(2));
   healthy.WaitClosed(absl::Seconds(2));
+  c.process->Stop(SIGTERM);
+}
+
+// A collector that is not in test mode: the console asks for an API token, says why one was
+// refused, shows the fleet once signed in, and forgets the token on "Sign out".
+TEST(ConsoleBrowserTest, SignInWithAnApiTokenAndSignOut) {
+  std::filesystem::create_directories(kArtifacts);
+  TempDir dir;
+  Collector c = StartCollector(dir, /*secure=*/true);
+  ASSERT_TRUE(c.process->WaitForStdout("web console on", absl::Seconds(20)))
+      << c.process->Describe();
+  std::ifstream token_file(dir.File("admin.token"));
+  std::string admin_token;
+  ASSERT_TRUE(std::getline(token_file, admin_token)) << "no first admin token in " << dir.path();
+  int status = 0;
+  Api(c, "ListMachines", "{}", &status);
+  EXPECT_EQ(status, 401) << "the API without a token";
+
+  auto started = Browser::Start(dir.path());
+  ASSERT_TRUE(started.ok()) << started.status();
+  Browser& browser = **started;
+  const auto sign_in_with = [&](const std::string& token) {
+    return browser.Evaluate(absl::StrCat("document.querySelector('#token').value = '", token,
+                                         "'; document.querySelector('#sign-in button').click()"));
+  };
+
+  ASSERT_TRUE(browser.Navigate(c.web + "/").ok());
+  ASSERT_TRUE(
+      browser.WaitFor("document.querySelector('#sign-in') !== null", absl::Seconds(10)).ok());
+  auto first = browser.Evaluate(
+      "[document.querySelector('#sign-in-error') === null, "
+      "document.querySelector('#sign-out').hidden, document.querySelector('main').innerText]");
+  ASSERT_TRUE(first.ok()) << first.status();
+  const auto& values = first->list_value().values();
+  EXPECT_TRUE(values[0].bool_value()) << "no error before a token was tried";
+  EXPECT_TRUE(values[1].bool_value()) << "no sign-out before signing in";
+  EXPECT_THAT(values[2].string_value(), HasSubstr("medic tokens create"));
+  EXPECT_TRUE(browser
+                  .WaitFor("document.querySelector('#live').textContent === 'Not signed in'",
+                           absl::Seconds(10))
+                  .ok())
+      << "the refused event stream says so, not its raw error";
+  EXPECT_TRUE(browser.Screenshot(kArtifacts + "/sign-in.png").ok());
+
+  ASSERT_TRUE(sign_in_with("medic_wrong0123").ok());
+  ASSERT_TRUE(
+      browser.WaitFor("document.querySelector('#sign-in-error') !== null", absl::Seconds(10)).ok());
+  auto refused = browser.Evaluate("document.querySelector('#sign-in-error').textContent");
+  EXPECT_EQ(refused->string_value(), "the API token is not valid");
+
+  ASSERT_TRUE(sign_in_with(admin_token).ok());
+  ASSERT_TRUE(browser
+                  .WaitFor("document.querySelector('#count-machines .n')?.textContent === '0' && "
+                           "!document.querySelector('#sign-out').hidden",
+                           absl::Seconds(10))
+                  .ok());
+  EXPECT_TRUE(browser
+                  .WaitFor("document.querySelector('#live').textContent === 'Live updates on'",
+                           absl::Seconds(10))
+                  .ok())
+      << "the event stream carries the token too";
+
+  ASSERT_TRUE(browser.Evaluate("document.querySelector('#sign-out').click()").ok());
+  ASSERT_TRUE(browser
+                  .WaitFor("document.querySelector('#sign-in') !== null && "
+                           "localStorage.getItem('medicToken') === null",
+                           absl::Seconds(10))
+                  .ok());
   c.process->Stop(SIGTERM);
 }
 

@@ -483,17 +483,27 @@ async function ticketPage(id) {
   ];
 }
 
+// The console signs in with the same API token as `medic`; it is kept in this browser until
+// "Sign out". Signing in or out reloads the page, so the live event stream starts afresh.
 function signInForm(error) {
-  const token = el('input', {id: 'token', type: 'password', autocomplete: 'current-password'});
+  const token = el('input', {id: 'token', type: 'password', autocomplete: 'current-password', required: true});
+  const stored = localStorage.getItem('medicToken');
   return [
     el('h1', {}, 'Sign in'),
-    errorBox(error),
-    el('form', {class: 'inline', onsubmit: (e) => {
+    stored ? errorBox(error, 'sign-in-error') : null,  // the collector's reason, e.g. revoked
+    el('p', {}, 'Sign in with your Medic API token; an admin makes one with ',
+       el('code', {}, 'medic tokens create NAME --role technician'), '.'),
+    el('form', {class: 'inline', id: 'sign-in', onsubmit: (e) => {
       e.preventDefault();
-      localStorage.setItem('medicToken', token.value);
-      render();
-    }}, el('label', {for: 'token'}, 'Technician token', token), el('button', {type: 'submit'}, 'Sign in')),
+      localStorage.setItem('medicToken', token.value.trim());
+      location.reload();
+    }}, el('label', {for: 'token'}, 'API token', token), el('button', {type: 'submit'}, 'Sign in')),
   ];
+}
+
+function signOut() {
+  localStorage.removeItem('medicToken');
+  location.reload();
 }
 
 // ---- Router and live updates ---------------------------------------------------------------
@@ -564,6 +574,8 @@ async function watch() {
     });
     startPolling('the event stream ended');
   } catch (err) {
+    // Not signed in: the page shows the sign-in form, and signing in reloads it.
+    if (err.status === 401) return setLive('Not signed in');
     startPolling(err.message);
   }
   // Try the stream again later; polling covers the gap.
@@ -574,6 +586,9 @@ window.addEventListener('hashchange', () => {
   render().then(() => document.getElementById('main').focus({preventScroll: true}));
 });
 window.addEventListener('DOMContentLoaded', () => {
+  const out = document.getElementById('sign-out');
+  out.hidden = !localStorage.getItem('medicToken');
+  out.addEventListener('click', signOut);
   render();
   watch();
 });
