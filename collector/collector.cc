@@ -4,6 +4,7 @@
 
 #include "collector/replicas/replicas.h"
 #include "collector/store/pg_db.h"
+#include "collector/tickets/outbound.h"
 #include "common/status/status_macros.h"
 #include "common/strings/str_cat.h"
 #include "common/time/clock.h"
@@ -65,10 +66,14 @@ absl::Status ValidateCollectorConfig(const medic::v1::CollectorConfig& config) {
   for (const auto& [key, url] :
        {std::pair{"outbound.webhook_url", config.outbound().webhook_url()},
         std::pair{"outbound.helpdesk_url", config.outbound().helpdesk_url()}}) {
-    if (!url.empty() && !url.starts_with("http://")) {
+    if (!url.empty() && !url.starts_with("http://") && !url.starts_with("https://")) {
       return absl::InvalidArgumentError(
-          common::StrCat(key, ": '", url, "' is not an http:// URL (https is not supported yet)"));
+          common::StrCat(key, ": '", url, "' is not an http:// or https:// URL"));
     }
+  }
+  if (const std::string& ca_file = config.outbound().ca_file(); !ca_file.empty()) {
+    absl::StatusOr<std::string> pem = tickets::ReadCaFile(ca_file);
+    if (!pem.ok()) return pem.status();
   }
   if (config.has_revocation_check()) {
     // Revocation is promised to take effect within a minute on every replica.

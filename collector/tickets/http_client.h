@@ -14,13 +14,15 @@ struct HttpResponse {
   std::string body;
 };
 
-// One plain-HTTP request (http://HOST:PORT/path) with a deadline over the whole exchange,
-// on Boost.Beast. Unavailable (naming the URL) when the host cannot be resolved or reached,
-// DeadlineExceeded after `timeout`, InvalidArgument for a URL that is not http://.
-// Any HTTP status is a response, not an error.
+// One HTTP request (http:// or https://HOST[:PORT]/path) with a deadline over the whole
+// exchange, on Boost.Beast. For https (TLS 1.2 or later) the server's certificate must chain
+// to `ca_pem` (PEM; empty: the system's CAs) and name the URL's host. Unavailable (naming the
+// URL) when the host cannot be resolved, reached or verified, DeadlineExceeded after
+// `timeout`, InvalidArgument for a URL that is neither. Any HTTP status is a response, not an
+// error.
 absl::StatusOr<HttpResponse> HttpCall(std::string_view method, std::string_view url,
                                       std::string_view body,
                                       const std::map<std::string, std::string>& headers,
-                                      absl::Duration timeout);
+                                      absl::Duration timeout, const std::string& ca_pem = "");
 
 }  // namespace medic::collector::tickets

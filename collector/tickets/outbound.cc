@@ -1,6 +1,10 @@
 #include "collector/tickets/outbound.h"
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 
 #include "absl/strings/str_join.h"
 #include "collector/tickets/http_client.h"
@@ -77,7 +81,31 @@ OutboxSender::OutboxSender(Store& store, const common::Clock& clock,
       config_(std::move(config)),
       timeout_(Or(config_.timeout(), absl::Seconds(5))),
       initial_backoff_(Or(config_.initial_backoff(), absl::Seconds(1))),
-      max_backoff_(Or(config_.max_backoff(), absl::Minutes(5))) {}
+      max_backoff_(Or(config_.max_backoff(), absl::Minutes(5))) {
+  // The collector checked the file at start (ValidateCollectorConfig).
+  if (!config_.ca_file().empty()) {
+    absl::StatusOr<std::string> pem = ReadCaFile(config_.ca_file());
+    if (pem.ok()) {
+      ca_pem_ = *std::move(pem);
+    } else {
+      ca_error_ = std::string(pem.status().message());  // never the system's CAs in its place
+    }
+  }
+}
+
+absl::StatusOr<std::string> ReadCaFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::InvalidArgumentError(
+        common::StrCat("outbound.ca_file: cannot read '", path, "': ", std::strerror(errno)));
+  }
+  const std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+    return absl::InvalidArgumentError(
+        common::StrCat("outbound.ca_file: '", path, "' holds no PEM certificate"));
+  }
+  return pem;
+}
 
 OutboxSender::~OutboxSender() { Stop(); }
 
@@ -171,10 +199,12 @@ OutboxSender::Outcome OutboxSender::Classify(const absl::StatusOr<HttpResponse>&
 OutboxSender::Outcome OutboxSender::Deliver(const Store::OutboxItem& item) {
   const std::map<std::string, std::string> headers = {
       {"Idempotency-Key", item.event.idempotency_key}};
+  if (!ca_error_.empty()) return {Outcome::kRetry, ca_error_, ""};
   if (item.event.target == "webhook") {
     if (config_.webhook_url().empty()) return {Outcome::kRetry, "no webhook_url configured", ""};
-    return Classify(HttpCall("POST", config_.webhook_url(), item.event.payload, headers, timeout_),
-                    config_.webhook_url());
+    return Classify(
+        HttpCall("POST", config_.webhook_url(), item.event.payload, headers, timeout_, ca_pem_),
+        config_.webhook_url());
   }
   if (item.event.target != "helpdesk" || config_.helpdesk_url().empty()) {
     return {Outcome::kRetry, common::StrCat("no URL configured for ", item.event.target), ""};
@@ -183,7 +213,7 @@ OutboxSender::Outcome OutboxSender::Deliver(const Store::OutboxItem& item) {
   while (!base.empty() && base.back() == '/') base.pop_back();
   if (item.event.kind == "create") {
     const std::string url = common::StrCat(base, "/rest/api/2/issue");
-    auto response = HttpCall("POST", url, item.event.payload, headers, timeout_);
+    auto response = HttpCall("POST", url, item.event.payload, headers, timeout_, ca_pem_);
     Outcome outcome = Classify(response, url);
     if (outcome.kind == Outcome::kDelivered) {
       Struct body;
@@ -206,10 +236,10 @@ OutboxSender::Outcome OutboxSender::Deliver(const Store::OutboxItem& item) {
   }
   if (item.event.kind == "update") {
     const std::string url = common::StrCat(base, "/rest/api/2/issue/", key);
-    return Classify(HttpCall("PUT", url, item.event.payload, headers, timeout_), url);
+    return Classify(HttpCall("PUT", url, item.event.payload, headers, timeout_, ca_pem_), url);
   }
   const std::string url = common::StrCat(base, "/rest/api/2/issue/", key, "/transitions");
-  return Classify(HttpCall("POST", url, item.event.payload, headers, timeout_), url);
+  return Classify(HttpCall("POST", url, item.event.payload, headers, timeout_, ca_pem_), url);
 }
 
 }  // namespace medic::collector::tickets

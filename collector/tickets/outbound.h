@@ -47,6 +47,8 @@ class OutboxSender {
   const common::Clock& clock_;
   const medic::v1::OutboundConfig config_;
   const absl::Duration timeout_, initial_backoff_, max_backoff_;
+  std::string ca_pem_;    // of config_.ca_file(); empty: the system's CAs
+  std::string ca_error_;  // ca_file could not be read: every delivery is retried with this
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -54,6 +56,10 @@ class OutboxSender {
   bool woken_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
+
+// The CA certificates of outbound.ca_file, PEM. InvalidArgument naming the file when it
+// cannot be read or holds no certificate.
+absl::StatusOr<std::string> ReadCaFile(const std::string& path);
 
 // The Jira-style request body for a ticket event (create, update, close, reopen).
 std::string HelpdeskBody(const medic::v1::Ticket& ticket, std::string_view kind);

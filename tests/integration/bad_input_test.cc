@@ -72,6 +72,29 @@ TEST(BadInputTest, PortInUseIsNamed) {
   EXPECT_THAT(r.err, HasSubstr("cannot listen on " + address));
 }
 
+TEST(BadInputTest, OutboundCaFileThatIsMissingOrNotPemIsNamed) {
+  TempDir dir;
+  const std::string config = dir.File("collector.yaml");
+  const auto start = [&](const std::string& yaml) {
+    WriteFile(config, yaml);
+    return RunCommand({kBin + "/medic-collector", "--insecure", "--listen", "127.0.0.1:0", "--db",
+                       dir.File("c.db"), "--config", config});
+  };
+  RunResult r = start("outbound:\n  helpdesk_url: https://helpdesk.corp/\n  ca_file: " +
+                      dir.File("missing.pem") + "\n");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("outbound.ca_file: cannot read '" + dir.File("missing.pem")));
+  WriteFile(dir.File("notes.txt"), "not a certificate\n");
+  r = start("outbound:\n  helpdesk_url: https://helpdesk.corp/\n  ca_file: " +
+            dir.File("notes.txt") + "\n");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("holds no PEM certificate"));
+  r = start("outbound:\n  webhook_url: ftp://hooks.corp/\n");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("outbound.webhook_url: 'ftp://hooks.corp/' is not an http:// or "
+                               "https:// URL"));
+}
+
 TEST(BadInputTest, MalformedNetworkTargetIsNamed) {
   TempDir dir;
   const std::string config = dir.File("agent.yaml");

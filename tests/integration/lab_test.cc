@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <functional>
 #include <iostream>
 #include <optional>
@@ -19,6 +20,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "collector/tickets/http_client.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
@@ -99,6 +101,16 @@ class LabTest : public ::testing::Test {
                                      kLab};
     argv.insert(argv.end(), args.begin(), args.end());
     return RunCommand(argv, timeout);
+  }
+
+  // A value from `scripts/lab env`.
+  std::string Env(std::string_view key) const {
+    for (const std::string& kv : medic_env_) {
+      if (kv.starts_with(key) && kv.size() > key.size() && kv[key.size()] == '=') {
+        return kv.substr(key.size() + 1);
+      }
+    }
+    return "";
   }
 
   RunResult Medic(std::vector<std::string> args) {
@@ -204,6 +216,26 @@ std::optional<absl::Time> ResolvedAt(const medic::v1::Ticket& ticket) {
 TEST_F(LabTest, EachFaultIsOneTicketATechnicianSeesAndItResolvesAfterTheRepair) {
   const std::set<std::string> everyone = Hosts(1, 8);
   size_t tickets_before = 0;
+
+  // The console, as a technician's browser at another desk reaches it: HTTPS with the
+  // collector's certificate for the console's address (verified against the lab's CA), and
+  // plain HTTP sent there.
+  {
+    SCOPED_TRACE("the console over the network");
+    const std::string console = Env("MEDIC_COLLECTOR").substr(0, Env("MEDIC_COLLECTOR").find(':'));
+    std::ifstream ca_file(Env("MEDIC_CA_FILE"));
+    const std::string ca((std::istreambuf_iterator<char>(ca_file)),
+                         std::istreambuf_iterator<char>());
+    auto https = collector::tickets::HttpCall("GET", "https://" + console + ":7080/healthz", "", {},
+                                              absl::Seconds(10), ca);
+    ASSERT_TRUE(https.ok()) << https.status();
+    EXPECT_EQ(https->status, 200);
+    auto plain = collector::tickets::HttpCall("GET", "http://" + console + ":7080/", "", {},
+                                              absl::Seconds(10));
+    ASSERT_TRUE(plain.ok()) << plain.status();
+    EXPECT_EQ(plain->status, 308);
+    EXPECT_THAT(plain->body, HasSubstr("https://" + console + ":7080/"));
+  }
 
   // --- DNS server 1 killed: one ticket naming every workstation that uses it (all but ws-8,
   // which was set up with dns2 only), no per-host tickets; `medic diagnose` names the server.
