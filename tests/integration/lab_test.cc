@@ -10,9 +10,9 @@
 
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <functional>
 #include <iostream>
+#include <iterator>
 #include <optional>
 #include <set>
 #include <string>
