@@ -93,8 +93,11 @@ absl::StatusOr<HttpResponse> HttpCall(std::string_view method, std::string_view 
     context->set_verify_mode(ssl::verify_peer);
     tls.emplace(stream, *context);
     tls->set_verify_callback(ssl::host_name_verification(parsed->host));
-    // SNI, so a server with several names picks the right certificate.
-    SSL_set_tlsext_host_name(tls->native_handle(), parsed->host.c_str());
+    // SNI, so a server with several names picks the right certificate (names only: RFC 6066
+    // leaves IP addresses out).
+    boost::system::error_code not_ip;
+    boost::asio::ip::make_address(parsed->host, not_ip);
+    if (not_ip) SSL_set_tlsext_host_name(tls->native_handle(), parsed->host.c_str());
   }
   http::request<http::string_body> request{http::string_to_verb(std::string(method)),
                                            parsed->target, 11};

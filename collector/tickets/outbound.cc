@@ -2,11 +2,11 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 
 #include "absl/strings/str_join.h"
+#include "boost/asio/ssl.hpp"
 #include "collector/tickets/http_client.h"
 #include "common/strings/str_cat.h"
 #include "google/protobuf/struct.pb.h"
@@ -94,15 +94,23 @@ OutboxSender::OutboxSender(Store& store, const common::Clock& clock,
 }
 
 absl::StatusOr<std::string> ReadCaFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
     return absl::InvalidArgumentError(
         common::StrCat("outbound.ca_file: cannot read '", path, "': ", std::strerror(errno)));
   }
-  const std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+  std::string pem;
+  char chunk[4096];
+  for (size_t n; (n = std::fread(chunk, 1, sizeof chunk, file)) > 0;) pem.append(chunk, n);
+  std::fclose(file);
+  // As HttpCall will load it: a file that does not load now would fail every delivery.
+  boost::asio::ssl::context context(boost::asio::ssl::context::tls_client);
+  boost::system::error_code error;
+  context.add_certificate_authority(boost::asio::buffer(pem), error);
+  if (error || pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
     return absl::InvalidArgumentError(
-        common::StrCat("outbound.ca_file: '", path, "' holds no PEM certificate"));
+        common::StrCat("outbound.ca_file: '", path, "' holds no PEM certificate",
+                       error ? common::StrCat(" (", error.message(), ")") : std::string()));
   }
   return pem;
 }

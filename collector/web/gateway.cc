@@ -294,10 +294,10 @@ absl::StatusOr<std::unique_ptr<Message>> Gateway::ParseQuery(
   return ParseRequest(method, json);
 }
 
-bool Gateway::Track(grpc::ClientContext* context) {
+bool Gateway::Track(grpc::ClientContext* context, std::function<void()> cancel) {
   std::lock_guard lock(mu_);
   if (shutting_down_) return false;
-  calls_.insert(context);
+  calls_.emplace(context, std::move(cancel));
   return true;
 }
 
@@ -311,9 +311,14 @@ void Gateway::Untrack(grpc::ClientContext* context, std::shared_ptr<void> call) 
 void Gateway::Shutdown() {
   std::unique_lock lock(mu_);
   shutting_down_ = true;
-  const std::vector<grpc::ClientContext*> calls(calls_.begin(), calls_.end());
+  std::vector<grpc::ClientContext*> calls;
+  for (const auto& [context, cancel] : calls_) calls.push_back(context);
   for (grpc::ClientContext* context : calls) {
-    if (calls_.contains(context)) context->TryCancel();
+    const auto it = calls_.find(context);
+    if (it == calls_.end()) continue;  // ended meanwhile
+    // A copy: the call may end, and be forgotten, inside its own cancel.
+    const std::function<void()> cancel = it->second;
+    cancel();
   }
   idle_cv_.wait(lock, [this] { return calls_.empty(); });
 }
@@ -329,7 +334,8 @@ class UnaryCall {
   }
 
   static void Start(std::unique_ptr<UnaryCall> call) {
-    if (!call->gateway_.Track(&call->context_)) {
+    if (!call->gateway_.Track(&call->context_,
+                              [context = &call->context_] { context->TryCancel(); })) {
       call->done_(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the collector is shutting down"),
                   "");
       return;
@@ -388,7 +394,8 @@ class StreamCallImpl final : public StreamCall,
   }
 
   static std::shared_ptr<StreamCall> Start(std::shared_ptr<StreamCallImpl> call) {
-    if (!call->gateway_.Track(&call->context_)) {
+    // Shutdown cancels a stream as its web session does: the hold goes with it.
+    if (!call->gateway_.Track(&call->context_, [raw = call.get()] { raw->Cancel(); })) {
       call->receiver_->OnDone(
           grpc::Status(grpc::StatusCode::UNAVAILABLE, "the collector is shutting down"));
       return call;

@@ -105,8 +105,8 @@ class Gateway {
  private:
   friend class StreamCallImpl;
   friend class UnaryCall;
-  // Registers a call's context; false when shutting down.
-  bool Track(grpc::ClientContext* context);
+  // Registers a call's context and how Shutdown cancels it; false when shutting down.
+  bool Track(grpc::ClientContext* context, std::function<void()> cancel);
   // Forgets a finished call and drops `call` (the caller's reference to the object holding
   // `context`) under the lock, so the context never outlives this gateway's channel: were the
   // context the channel's last reference, destroying it on gRPC's callback thread would shut
@@ -118,7 +118,7 @@ class Gateway {
   // Recursive: a call cancelled in Shutdown may end (and Untrack) on the cancelling thread.
   std::recursive_mutex mu_;
   std::condition_variable_any idle_cv_;
-  std::set<grpc::ClientContext*> calls_ ABSL_GUARDED_BY(mu_);
+  std::map<grpc::ClientContext*, std::function<void()>> calls_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
 };
 

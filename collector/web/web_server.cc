@@ -158,6 +158,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Str
                                   return self->Close();
                                 }
                                 self->buffer_.consume(used);
+                                self->secured_ = true;
                                 self->ReadRequest();
                               });
     } else {
@@ -177,7 +178,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Str
 
   void OnRead(beast::error_code ec) {
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-        ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
+        ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+        ec == ssl::error::stream_truncated) {  // a TLS client gone without close_notify
       return Close();
     }
     if (ec == http::error::body_limit) {
@@ -241,8 +243,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Str
     if (host.empty()) {
       return SendError(400, "HTTPS_REQUIRED", "this console is served over HTTPS only", false);
     }
-    const std::string location = common::StrCat(
-        "https://", host, std::string_view(request_.target().data(), request_.target().size()));
+    // Only a path goes after the client's own Host: never an absolute or odd target.
+    std::string_view target(request_.target().data(), request_.target().size());
+    if (!target.starts_with('/') || target.starts_with("//")) target = "/";
+    const std::string location = common::StrCat("https://", host, target);
     Response response{http::status::permanent_redirect, request_.version()};
     response.set(http::field::location, location);
     Finish(std::move(response), "application/json",
@@ -346,6 +350,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Str
   }
 
   void Finish(Response response, std::string_view content_type, std::string body, bool keep_alive) {
+    if (closed_) return;  // e.g. a unary answer arriving after the browser hung up
     response.set(http::field::server, "medic-collector");
     response.set(http::field::content_type, content_type);
     response.set(http::field::cache_control, "no-store");
@@ -426,6 +431,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Str
   // Writes one at a time, in order; `read_next` asks the stream for its next message once
   // this one is out (flow control: a slow browser slows the stream).
   void Write(std::string text, bool read_next) {
+    if (closed_) return;  // nothing more goes out, least of all beside a TLS shutdown
     writes_.push_back({std::move(text), read_next});
     if (!writing_) WriteNext();
   }
@@ -457,11 +463,25 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Str
     if (closed_) return;
     closed_ = true;
     timer_.cancel();
+    // Ends the stream's hold on this session once gRPC says OnDone.
+    if (call_ != nullptr && !ended_) call_->Cancel();
+    if constexpr (kTls) {
+      // close_notify first: a stream's body ends with the connection, and without it a
+      // strict client cannot tell the end from a cut. The peer gets 2 s to answer.
+      if (secured_) {
+        Socket().expires_after(std::chrono::seconds(2));
+        stream_.async_shutdown(
+            [self = this->shared_from_this()](beast::error_code) { self->CloseSocket(); });
+        return;
+      }
+    }
+    CloseSocket();
+  }
+
+  void CloseSocket() {
     beast::error_code ignored;
     Socket().socket().shutdown(tcp::socket::shutdown_both, ignored);
     Socket().close();
-    // Ends the stream's hold on this session once gRPC says OnDone.
-    if (call_ != nullptr && !ended_) call_->Cancel();
   }
 
   struct PendingWrite {
@@ -484,6 +504,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Str
   bool ended_ = false;
   bool close_after_writes_ = false;
   bool closed_ = false;
+  bool secured_ = false;  // the TLS handshake is done
 };
 
 }  // namespace

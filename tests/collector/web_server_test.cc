@@ -340,6 +340,12 @@ TEST_F(WebServerTlsTest, ServesHttpsWithItsCertificateAndSendsPlainHttpThere) {
   ASSERT_TRUE(api.ok()) << api.status();
   EXPECT_EQ(api->status, 200);
   EXPECT_THAT(api->body, HasSubstr(R"("hostname":"ws-042")"));
+  // A stream's body ends with the connection: over TLS that end is a close_notify, without
+  // which the client could not tell it from a cut (and HttpCall would fail).
+  auto events = https("POST", "https://" + address + "/api/v1/WatchEvents", pki_.ca_pem);
+  ASSERT_TRUE(events.ok()) << events.status();
+  EXPECT_THAT(events->body, HasSubstr("data: {\"host\":\"ws-1\"}\n\n"));
+  EXPECT_THAT(events->body, HasSubstr("event: end\n"));
 
   // Plain HTTP on the same port carries no request through: it is sent to https.
   auto plain =
@@ -360,6 +366,7 @@ TEST_F(WebServerTlsTest, ServesHttpsWithItsCertificateAndSendsPlainHttpThere) {
   const std::string port = address.substr(address.rfind(':') + 1);
   auto other_name = https("GET", "https://localhost:" + port + "/", pki_.ca_pem);
   EXPECT_EQ(other_name.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(other_name.status().message(), HasSubstr("certificate verify failed"));
   (*web)->Stop();
 }
 

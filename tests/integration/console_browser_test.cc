@@ -245,6 +245,7 @@ TEST(ConsoleBrowserTest, SignInWithAnApiTokenAndSignOut) {
   ASSERT_TRUE(
       browser.WaitFor("document.querySelector('#sign-in-error') !== null", absl::Seconds(10)).ok());
   auto refused = browser.Evaluate("document.querySelector('#sign-in-error').textContent");
+  ASSERT_TRUE(refused.ok()) << refused.status();
   EXPECT_EQ(refused->string_value(), "the API token is not valid");
 
   ASSERT_TRUE(sign_in_with(admin_token).ok());
