@@ -1,5 +1,8 @@
 #include "collector/web/web_server.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <deque>
 #include <optional>
 
@@ -375,12 +378,20 @@ class Session : public std::enable_shared_from_this<Session<Stream>>, public Str
   // --- Server-sent events ---
 
   // While streaming nothing more is read from the browser: a read that ends means it hung up.
+  // The wait can also end with nothing to read (a readiness event left from bytes the request's
+  // own read already took): that is no hang-up, and the watch goes on.
   void WatchForHangUp() {
     Socket().expires_never();
-    Socket().socket().async_wait(tcp::socket::wait_read,
-                                 [self = this->shared_from_this()](beast::error_code ec) {
-                                   if (self->call_ != nullptr) self->call_->Cancel();
-                                 });
+    Socket().socket().async_wait(
+        tcp::socket::wait_read, [self = this->shared_from_this()](beast::error_code ec) {
+          if (!ec && !self->closed_) {
+            char byte;
+            const ssize_t n =
+                ::recv(self->Socket().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return self->WatchForHangUp();
+          }
+          if (self->call_ != nullptr) self->call_->Cancel();
+        });
   }
 
   void SendStreamHeader() {
