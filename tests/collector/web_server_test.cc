@@ -5,6 +5,10 @@
 
 #include "collector/web/web_server.h"
 
+#include <atomic>
+
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/write.hpp"
 #include "collector/tickets/http_client.h"
 #include "collector/web/gateway.h"
 #include "common/tls/pki.h"
@@ -66,30 +70,45 @@ class FakeTechnicians final : public medic::v1::TechnicianService::CallbackServi
                                  request->ticket_id() + " is acknowledged already"));
     return reactor;
   }
-  // Two events, then the end of the stream.
+  // Two events, then the end of the stream. With "authorization: Bearer hold-open", one event
+  // and then nothing until the call is cancelled, which `cancelled` records.
   grpc::ServerWriteReactor<medic::v1::Event>* WatchEvents(
       grpc::CallbackServerContext* context, const medic::v1::WatchEventsRequest*) override {
     class Writer : public grpc::ServerWriteReactor<medic::v1::Event> {
      public:
-      Writer() { Next(); }
+      Writer(bool hold_open, std::atomic<bool>* cancelled)
+          : hold_open_(hold_open), cancelled_(cancelled) {
+        Next();
+      }
       void OnWriteDone(bool ok) override {
         if (!ok) return Finish(grpc::Status::CANCELLED);
         Next();
+      }
+      void OnCancel() override {
+        cancelled_->store(true);
+        if (hold_open_) Finish(grpc::Status::CANCELLED);
       }
       void OnDone() override { delete this; }
 
      private:
       void Next() {
+        if (hold_open_ && sent_ == 1) return;  // until cancelled
         if (sent_ == 2) return Finish(grpc::Status::OK);
         event_.set_host(sent_ == 0 ? "ws-1" : "ws-\"2\"\nnext");
         ++sent_;
         StartWrite(&event_);
       }
+      const bool hold_open_;
+      std::atomic<bool>* const cancelled_;
       medic::v1::Event event_;
       int sent_ = 0;
     };
-    return new Writer;
+    const auto auth = context->client_metadata().find("authorization");
+    const bool hold_open =
+        auth != context->client_metadata().end() && auth->second == "Bearer hold-open";
+    return new Writer(hold_open, &cancelled);
   }
+  std::atomic<bool> cancelled{false};
   // RunDiagnostic is left UNIMPLEMENTED, as on a collector without live diagnostics.
 };
 
@@ -259,6 +278,34 @@ TEST_F(WebServerTest, PagesAndMetrics) {
   auto metrics = Call("GET", "/metrics");
   EXPECT_EQ(metrics.status, 200);
   EXPECT_THAT(metrics.body, HasSubstr("# TYPE medic_test_total counter\nmedic_test_total 3\n"));
+}
+
+// A browser that closes the page mid-stream: its call is cancelled at once, not at the next
+// keepalive write.
+TEST_F(WebServerTest, ABrowserThatHangsUpCancelsItsStream) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  const std::string address = web_->address();
+  const size_t colon = address.rfind(':');
+  socket.connect({boost::asio::ip::make_address(address.substr(0, colon)),
+                  static_cast<uint16_t>(std::stoi(address.substr(colon + 1)))});
+  const std::string request =
+      "POST /api/v1/WatchEvents HTTP/1.1\r\nHost: " + address +
+      "\r\nContent-Type: application/json\r\nAuthorization: Bearer hold-open\r\n"
+      "Content-Length: 2\r\n\r\n{}";
+  boost::asio::write(socket, boost::asio::buffer(request));
+  std::string received;
+  char chunk[1024];
+  while (received.find("data: ") == std::string::npos) {
+    received.append(chunk, socket.read_some(boost::asio::buffer(chunk)));
+  }
+  EXPECT_THAT(received, HasSubstr("text/event-stream"));
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_FALSE(service_.cancelled) << "open while the browser is there";
+  socket.close();
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (!service_.cancelled && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_TRUE(service_.cancelled) << "the hang-up reached the service";
 }
 
 TEST_F(WebServerTest, AfterStopNothingAnswers) {
