@@ -21,6 +21,7 @@ using tcp = boost::asio::ip::tcp;
 
 struct Url {
   bool tls = false;
+  std::string authority;  // host[:port] as the URL has it: the Host header
   std::string host, port, target;
 };
 
@@ -38,6 +39,7 @@ absl::StatusOr<Url> ParseUrl(std::string_view url) {
   }
   const size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
+  out.authority = std::string(authority);
   out.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
   const size_t colon = authority.rfind(':');
   out.host = std::string(authority.substr(0, colon));
@@ -101,10 +103,8 @@ absl::StatusOr<HttpResponse> HttpCall(std::string_view method, std::string_view 
   }
   http::request<http::string_body> request{http::string_to_verb(std::string(method)),
                                            parsed->target, 11};
-  // As browsers send it: with the port unless it is the scheme's own (RFC 9110, 7.2).
-  request.set(http::field::host, parsed->port == (parsed->tls ? "443" : "80")
-                                     ? parsed->host
-                                     : common::StrCat(parsed->host, ":", parsed->port));
+  // As browsers send it: the URL's host and port, the port only when the URL names one.
+  request.set(http::field::host, parsed->authority);
   request.set(http::field::user_agent, "medic-collector/" MEDIC_VERSION);
   request.set(http::field::content_type, "application/json");
   for (const auto& [k, v] : headers) request.set(k, v);
