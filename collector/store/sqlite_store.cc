@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "collector/store/report_history.h"
 #include "collector/store/sqlite_db.h"
 #include "collector/store/store.h"
@@ -292,9 +293,20 @@ class SqliteStore final : public Store {
     // 64 MiB rather than every 4 MiB writes each hot page back once per many batches instead of
     // once per batch (medic_bench_store_commit: about 5k -> 6.5k records/s). Every commit still
     // syncs the WAL (synchronous=FULL).
-    RETURN_IF_ERROR(WithHint(
-        db_->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
-                  "PRAGMA wal_autocheckpoint=16384;")));
+    //
+    // Switching a new file to WAL needs it to itself, and SQLite answers "database is locked"
+    // at once, without its busy timeout, while another connection has it open: two collectors
+    // opening one new file at the same moment met that (2 runs in 100). So the switch is
+    // retried for as long as the busy timeout would have waited.
+    absl::Status wal = db_->Exec("PRAGMA journal_mode=WAL");
+    for (const absl::Time give_up = absl::Now() + absl::Seconds(5);
+         absl::IsUnavailable(wal) && absl::Now() < give_up;) {
+      absl::SleepFor(absl::Milliseconds(10));
+      wal = db_->Exec("PRAGMA journal_mode=WAL");
+    }
+    RETURN_IF_ERROR(WithHint(wal));
+    RETURN_IF_ERROR(WithHint(db_->Exec(
+        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=16384;")));
     // The check and every migration are one write transaction: two collectors opening one new
     // file at the same moment migrate it once (the second waits for the lock, then finds the
     // schema current), and a failed step leaves the file as it was.
